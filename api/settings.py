@@ -1,0 +1,137 @@
+"""Typed settings read from ``LEADLY_*`` environment variables.
+
+Every field below is documented; ``docs/getting-started.md`` lists them for operators.
+One process-wide instance is returned by :func:`get_settings` (cached); tests call
+``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import get_type_hints
+
+
+def _default_data_dir() -> str:
+    return str(Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "leadly")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    """PostgreSQL URL of a role that may create schemas and roles (``postgresql://user@host/db``).
+    Unset: Leadly starts its embedded PostgreSQL under ``data_dir/postgres``."""
+
+    redis_url: str | None = None
+    """Redis URL for pub/sub, presence and rate limits. Unset: PostgreSQL LISTEN/NOTIFY and
+    process memory are used instead (single node)."""
+
+    data_dir: str = field(default_factory=_default_data_dir)
+    """Folder for the embedded database, uploaded files and local state."""
+
+    api_host: str = "127.0.0.1"
+    """Interface the API binds to."""
+
+    api_port: int = 8000
+    """Port of the HTTP/WebSocket API."""
+
+    ui_port: int = 8501
+    """Port of the Streamlit workspace and dashboards."""
+
+    dagster_port: int = 3000
+    """Port of the Dagster webserver."""
+
+    api_workers: int = 1
+    """Number of API worker processes started by ``leadly api`` / ``leadly up``."""
+
+    db_name: str = "leadly"
+    """Database name used on the embedded server."""
+
+    db_pool_size: int = 20
+    """Connections each API process keeps open."""
+
+    api_db_role: str = "leadly_api"
+    """Role the API runs as: owns nothing, subject to row-level security."""
+
+    owner_db_role: str = "leadly_owner"
+    """Role that owns the schema; migrations run as it."""
+
+    worker_db_role: str = "leadly_worker"
+    """Role of the dispatcher worker: reads events across teams."""
+
+    analytics_db_role: str = "leadly_analytics"
+    """Role used by dbt and Dagster."""
+
+    secret_key: str = "dev-insecure-change-me"
+    """Secret used to derive token hashes (HMAC). Set a long random value in production."""
+
+    session_idle_timeout_minutes: int = 60 * 24
+    """A session token not used for this long stops working."""
+
+    session_absolute_timeout_hours: int = 24 * 14
+    """A session token stops working this long after login, however often it is used."""
+
+    login_max_attempts_per_account: int = 5
+    """Failed logins allowed per account within ``login_window_seconds`` before 429."""
+
+    login_max_attempts_per_ip: int = 20
+    """Failed logins allowed per client address within ``login_window_seconds`` before 429."""
+
+    login_window_seconds: int = 900
+    """Window of the login throttle."""
+
+    invitation_ttl_hours: int = 72
+    """How long an invitation token can be accepted."""
+
+    idempotency_ttl_hours: int = 24
+    """How long an ``Idempotency-Key`` is remembered."""
+
+    max_body_bytes: int = 1024 * 1024
+    """Largest JSON request body accepted (413 above)."""
+
+    worker_batch_size: int = 200
+    """Events the dispatcher reads per batch."""
+
+    worker_poll_interval: float = 0.5
+    """Seconds the dispatcher sleeps when no event is waiting."""
+
+    worker_max_attempts: int = 8
+    """Attempts before a failing delivery is dead-lettered."""
+
+    worker_consumers: str = ""
+    """Extra consumers for the dispatcher, comma-separated ``module:attribute`` paths."""
+
+    redis_prefix: str = "leadly"
+    """Prefix of every Redis key, so several deployments (or test runs) share one server."""
+
+    demo_password: str = "leadly-demo-2026"
+    """Password of the demo members created by ``leadly seed --demo``."""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        hints = get_type_hints(cls)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"LEADLY_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            hint = hints[f.name]
+            if hint is int:
+                values[f.name] = int(raw)
+            elif hint is float:
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

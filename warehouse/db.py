@@ -1,0 +1,210 @@
+"""Engines, roles, row-level security and the tenant transaction.
+
+Roles (names from settings):
+- owner (NOLOGIN): owns schema ``app`` and every table; migrations ``SET ROLE`` to it.
+- api: owns nothing; every transaction sets ``app.team_id`` (and ``app.member_id``), and forced
+  row-level security shows it only that team's rows.
+- worker: the dispatcher; reads events and writes dispatcher state across teams.
+- analytics: dbt and Dagster; reads every team (reporting tables carry their own RLS).
+- auth (``<owner>_auth``, NOLOGIN): owns the SECURITY DEFINER look-ups that resolve a token or a
+  login email to its team before any team is known.
+
+The connecting user (``LEADLY_DATABASE_URL``) is granted every role, and each engine switches to
+its role at connect time, so one credential serves all processes while each runs with exactly its
+own privileges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from api.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Roles:
+    owner: str
+    api: str
+    worker: str
+    analytics: str
+
+    @property
+    def auth(self) -> str:
+        return f"{self.owner}_auth"
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Roles:
+        return cls(s.owner_db_role, s.api_db_role, s.worker_db_role, s.analytics_db_role)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The admin URL: ``LEADLY_DATABASE_URL``, or the embedded server's (started on demand)."""
+    s = settings or get_settings()
+    if s.database_url:
+        return s.database_url
+    from warehouse import embedded
+
+    return embedded.start(s.data_path, s.db_name)
+
+
+def sqlalchemy_url(url: str) -> str:
+    u = make_url(url)
+    return str(u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+
+
+def libpq_url(url: str) -> str:
+    u = make_url(url)
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _role_options(role: str | None) -> dict[str, Any]:
+    return {"options": f"-c role={role}"} if role else {}
+
+
+def make_async_engine(url: str, role: str | None, pool_size: int = 20, **kw: Any) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={**_role_options(role), "prepare_threshold": 5},
+        **kw,
+    )
+
+
+def make_engine(url: str, role: str | None, **kw: Any) -> Engine:
+    return create_engine(sqlalchemy_url(url), connect_args=_role_options(role), **kw)
+
+
+def connect_as(url: str, role: str | None = None, **kw: Any) -> psycopg.Connection:
+    """A plain psycopg connection that runs as ``role``."""
+    return psycopg.connect(libpq_url(url), **_role_options(role), **kw)
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def bootstrap_roles(url: str, roles: Roles) -> None:
+    """Create the roles and schemas the migrations expect (idempotent; needs CREATEROLE).
+
+    Roles are cluster-wide, so several databases (e.g. parallel test runs) share them.
+    """
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        me = conn.execute("SELECT current_user").fetchone()[0]
+        for name in (roles.owner, roles.auth, roles.api, roles.worker, roles.analytics):
+            with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+                if not exists:
+                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+        for name in (roles.owner, roles.api, roles.worker, roles.analytics):
+            conn.execute(
+                sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), sql.Identifier(me))
+            )
+        # The owner creates the auth functions and hands them to the auth role.
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.auth), sql.Identifier(roles.owner))
+        )
+        db = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(
+            sql.SQL("GRANT CREATE, CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(db), sql.Identifier(roles.owner)
+            )
+        )
+        for name in (roles.api, roles.worker, roles.analytics):
+            conn.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(db), sql.Identifier(name)
+                )
+            )
+
+
+# --------------------------------------------------------------------------- RLS helpers
+# Used by migrations: every tenant table gets the same policies.
+
+
+def enable_tenant_rls(
+    conn: Connection,
+    table: str,
+    roles: Roles,
+    *,
+    key: str = "team_id",
+    auth_lookup: bool = False,
+    worker_write: bool = False,
+    api_privileges: str = "SELECT, INSERT, UPDATE, DELETE",
+) -> None:
+    """Force RLS on ``app.<table>``: a row is visible and writable only when its team is the
+    transaction's ``app.team_id``; the worker and analytics roles read across teams."""
+    q = f"app.{table}"
+    conn.execute(text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
+    conn.execute(text(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY"))
+    cond = f"{key} = current_setting('app.team_id', true)"
+    conn.execute(text(f"CREATE POLICY tenant_isolation ON {q} USING ({cond}) WITH CHECK ({cond})"))
+    conn.execute(
+        text(
+            f"CREATE POLICY platform_read ON {q} FOR SELECT "
+            f"TO {roles.worker}, {roles.analytics} USING (true)"
+        )
+    )
+    if api_privileges:
+        conn.execute(text(f"GRANT {api_privileges} ON {q} TO {roles.api}"))
+    conn.execute(text(f"GRANT SELECT ON {q} TO {roles.worker}, {roles.analytics}"))
+    if auth_lookup:
+        conn.execute(
+            text(f"CREATE POLICY auth_lookup ON {q} FOR SELECT TO {roles.auth} USING (true)")
+        )
+        conn.execute(text(f"GRANT SELECT ON {q} TO {roles.auth}"))
+    if worker_write:
+        conn.execute(
+            text(
+                f"CREATE POLICY worker_write ON {q} FOR ALL TO {roles.worker} "
+                "USING (true) WITH CHECK (true)"
+            )
+        )
+        conn.execute(text(f"GRANT INSERT, UPDATE, DELETE ON {q} TO {roles.worker}"))
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+@lru_cache(maxsize=4)
+def _cached_async_engine(url: str, role: str, pool_size: int) -> AsyncEngine:
+    return make_async_engine(url, role, pool_size)
+
+
+def api_engine(settings: Settings | None = None) -> AsyncEngine:
+    s = settings or get_settings()
+    return _cached_async_engine(database_url(s), s.api_db_role, s.db_pool_size)
+
+
+async def set_tenant(conn: AsyncConnection, team_id: str, member_id: str | None = None) -> None:
+    await conn.execute(
+        text("SELECT set_config('app.team_id', :t, true), set_config('app.member_id', :m, true)"),
+        {"t": team_id, "m": member_id or ""},
+    )
+
+
+@contextlib.asynccontextmanager
+async def tenant_tx(
+    engine: AsyncEngine, team_id: str, member_id: str | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction scoped to ``team_id``: commit on success, roll back on any error."""
+    async with engine.begin() as conn:
+        await set_tenant(conn, team_id, member_id)
+        yield conn
+
+
+@contextlib.contextmanager
+def sync_tenant_tx(engine: Engine, team_id: str) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        conn.execute(text("SELECT set_config('app.team_id', :t, true)"), {"t": team_id})
+        yield conn

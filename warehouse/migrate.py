@@ -1,0 +1,63 @@
+"""Programmatic Alembic: ``leadly db upgrade | downgrade | current`` and the test fixtures."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+
+from api.settings import Settings, get_settings
+from warehouse.db import Roles, bootstrap_roles, database_url, libpq_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str, roles: Roles, stdout: io.TextIOBase | None = None) -> Config:
+    cfg = Config(stdout=stdout) if stdout else Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
+    )
+    cfg.attributes["url"] = url
+    cfg.attributes["roles"] = roles
+    return cfg
+
+
+def _prepare(settings: Settings | None) -> tuple[str, Roles]:
+    s = settings or get_settings()
+    url = database_url(s)
+    roles = Roles.from_settings(s)
+    bootstrap_roles(url, roles)
+    _ensure_schemas(url, roles)
+    return url, roles
+
+
+def _ensure_schemas(url: str, roles: Roles) -> None:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        for schema in ("app", "raw"):
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION "{roles.owner}"')
+
+
+def upgrade(revision: str = "head", settings: Settings | None = None) -> None:
+    url, roles = _prepare(settings)
+    command.upgrade(alembic_config(url, roles), revision)
+
+
+def downgrade(revision: str = "-1", settings: Settings | None = None) -> None:
+    url, roles = _prepare(settings)
+    command.downgrade(alembic_config(url, roles), revision)
+
+
+def current(settings: Settings | None = None) -> str:
+    url, roles = _prepare(settings)
+    out = io.StringIO()
+    command.current(alembic_config(url, roles, stdout=out))
+    return out.getvalue().strip()
+
+
+def revision(message: str, settings: Settings | None = None) -> None:
+    url, roles = _prepare(settings)
+    command.revision(alembic_config(url, roles), message=message, autogenerate=True)

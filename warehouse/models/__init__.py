@@ -1,0 +1,32 @@
+"""SQLAlchemy 2 typed tables, one module per domain; all share ``Base.metadata``."""
+
+from warehouse.models.base import Base
+from warehouse.models.crm import Account, CallLog, Contact, Lead
+from warehouse.models.platform import (
+    ConsumerCursor,
+    DispatchFailure,
+    Event,
+    IdempotencyKey,
+)
+from warehouse.models.tenancy import ApiKey, Invitation, Role, Session, Team, TeamMember
+
+metadata = Base.metadata
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "CallLog",
+    "ConsumerCursor",
+    "Contact",
+    "DispatchFailure",
+    "Event",
+    "IdempotencyKey",
+    "Invitation",
+    "Lead",
+    "Role",
+    "Session",
+    "Team",
+    "TeamMember",
+    "metadata",
+]
