@@ -68,7 +68,8 @@ def libpq_url(url: str) -> str:
 
 
 def _role_options(role: str | None) -> dict[str, Any]:
-    return {"options": f"-c role={role}"} if role else {}
+    opts = "-c TimeZone=UTC" + (f" -c role={role}" if role else "")
+    return {"options": opts}
 
 
 def make_async_engine(url: str, role: str | None, pool_size: int = 20, **kw: Any) -> AsyncEngine:
@@ -102,17 +103,21 @@ def bootstrap_roles(url: str, roles: Roles) -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         me = conn.execute("SELECT current_user").fetchone()[0]
         for name in (roles.owner, roles.auth, roles.api, roles.worker, roles.analytics):
-            with contextlib.suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
-                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+            with contextlib.suppress(
+                psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation
+            ):
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)
+                ).fetchone()
                 if not exists:
                     conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
         for name in (roles.owner, roles.api, roles.worker, roles.analytics):
-            conn.execute(
-                sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), sql.Identifier(me))
-            )
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), sql.Identifier(me)))
         # The owner creates the auth functions and hands them to the auth role.
         conn.execute(
-            sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.auth), sql.Identifier(roles.owner))
+            sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(roles.auth), sql.Identifier(roles.owner)
+            )
         )
         db = conn.execute("SELECT current_database()").fetchone()[0]
         conn.execute(

@@ -71,7 +71,9 @@ class Contact(StandardObject, Base):
     owner_id: Mapped[str | None] = mapped_column(Text)
     lead_id: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
-        ForeignKeyConstraint(["team_id", "account_id"], ["app.accounts.team_id", "app.accounts.id"]),
+        ForeignKeyConstraint(
+            ["team_id", "account_id"], ["app.accounts.team_id", "app.accounts.id"]
+        ),
         _member_fk("owner_id"),
         Index("ix_contacts_team_created", "team_id", "created_at", "id"),
         Index("ix_contacts_team_owner", "team_id", "owner_id"),
@@ -146,7 +148,9 @@ class CallLog(StandardObject, Base):
     ai_suggestions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     __table_args__ = (
         ForeignKeyConstraint(["team_id", "lead_id"], ["app.leads.team_id", "app.leads.id"]),
-        ForeignKeyConstraint(["team_id", "contact_id"], ["app.contacts.team_id", "app.contacts.id"]),
+        ForeignKeyConstraint(
+            ["team_id", "contact_id"], ["app.contacts.team_id", "app.contacts.id"]
+        ),
         _member_fk("member_id"),
         CheckConstraint("duration >= 0", name="duration"),
         CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),

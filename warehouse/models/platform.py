@@ -120,7 +120,9 @@ class DispatchFailure(Base):
     )
     __table_args__ = (
         ForeignKeyConstraint(["team_id", "event_id"], ["app.events.team_id", "app.events.id"]),
-        Index("uq_dispatch_failures_consumer_event", "team_id", "consumer", "event_id", unique=True),
+        Index(
+            "uq_dispatch_failures_consumer_event", "team_id", "consumer", "event_id", unique=True
+        ),
         Index("ix_dispatch_failures_team_status", "team_id", "status", "id"),
         Index(
             "ix_dispatch_failures_due",

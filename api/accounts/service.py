@@ -1,0 +1,78 @@
+"""Accounts: companies the team sells to. Domains are stored normalised (``acme.com``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from api.common.errors import validation
+from api.common.records import RecordService
+from warehouse.models import Account
+
+
+def normalise_domain(value: str | None) -> str | None:
+    if not value:
+        return None
+    v = value.strip().lower()
+    host = urlsplit(v if "://" in v else f"//{v}").hostname or ""
+    host = host.removeprefix("www.")
+    return host or None
+
+
+def domain_of_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return normalise_domain(email.rsplit("@", 1)[1])
+
+
+class AccountService(RecordService):
+    table = Account.__table__
+    object_type = "account"
+    plural = "accounts"
+    prefix = "acct"
+
+    async def validate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        if "name" in values and not (values["name"] or "").strip():
+            raise validation([{"field": "name", "message": "Name cannot be empty."}])
+        if values.get("domain"):
+            values["domain"] = normalise_domain(values["domain"])
+        elif current is None and values.get("website") and not values.get("domain"):
+            values["domain"] = normalise_domain(values["website"])
+
+    async def find_by_domain(
+        self, conn: AsyncConnection, actor: Actor, domain: str
+    ) -> dict[str, Any] | None:
+        t = self.table
+        row = (
+            await conn.execute(
+                self._scoped(actor)
+                .where(func.lower(t.c.domain) == domain.lower())
+                .order_by(t.c.created_at)
+                .limit(1)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def exists(self, conn: AsyncConnection, actor: Actor, id: str) -> bool:
+        t = self.table
+        return (
+            await conn.execute(
+                select(t.c.id).where(
+                    t.c.team_id == actor.team_id, t.c.id == id, t.c.deleted_at.is_(None)
+                )
+            )
+        ).first() is not None
+
+
+account_service = AccountService()

@@ -1,0 +1,77 @@
+"""Composition root: every domain's routes, the middleware and the error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.accounts.routes import routers as accounts_routers
+from api.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, request_id_middleware
+from api.auth.routes import routers as auth_routers
+from api.call_logs.routes import routers as call_logs_routers
+from api.common.errors import exception_handlers
+from api.contacts.routes import routers as contacts_routers
+from api.dispatcher.routes import routers as dispatcher_routers
+from api.leads.routes import routers as leads_routers
+from api.settings import get_settings
+
+ROUTERS: list[Any] = [
+    *auth_routers,
+    *leads_routers,
+    *contacts_routers,
+    *accounts_routers,
+    *call_logs_routers,
+    *dispatcher_routers,
+]
+
+
+@get("/api/v1/health", tags=["system"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _dispose_engine(app: Litestar) -> None:
+    from warehouse.db import _cached_async_engine
+
+    for engine in list(_cached_async_engine.cache_info() and []):
+        await engine.dispose()
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return Litestar(
+        route_handlers=[health, *ROUTERS],
+        middleware=[
+            request_id_middleware,
+            DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["ETag", "X-Request-ID"]),
+        openapi_config=OpenAPIConfig(
+            title="Leadly API",
+            version="1.0.0",
+            path="/api/v1/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="Session token or API key"
+                    ),
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        debug=False,
+    )
+
+
+app = create_app

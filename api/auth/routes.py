@@ -1,0 +1,181 @@
+"""HTTP routes for sign-up, sign-in, the current member, members, API keys and invitations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from api.auth import schemas as s
+from api.auth import service
+from api.common.http import current_actor, if_match, json_response, read, values_of, write
+from api.common.listing import parse_params
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _rid(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+class AuthController(Controller):
+    path = "/api/v1"
+    tags = ["auth"]
+
+    @post("/auth/signup", status_code=201)
+    async def signup(self, request: Request, data: s.SignupIn) -> Response[s.SignupOut]:
+        out = await service.signup(
+            data.team_name,
+            data.name,
+            data.email,
+            data.password,
+            data.time_zone,
+            request_id=_rid(request),
+            user_agent=request.headers.get("user-agent"),
+            ip=_client_ip(request),
+        )
+        return json_response(out, 201)
+
+    @post("/auth/login", status_code=200)
+    async def login(self, request: Request, data: s.LoginIn) -> Response[s.LoginOut]:
+        out = await service.login(
+            data.email,
+            data.password,
+            ip=_client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            request_id=_rid(request),
+        )
+        return json_response(out)
+
+    @post("/auth/logout", status_code=204)
+    async def logout(self, request: Request) -> None:
+        await service.logout(current_actor(request))
+
+    @get("/me")
+    async def me(self, request: Request) -> Response[s.MeOut]:
+        return json_response(await service.me(current_actor(request)))
+
+
+class MembersController(Controller):
+    path = "/api/v1/members"
+    tags = ["members"]
+
+    @get("/")
+    async def list_members(
+        self,
+        request: Request,
+        search: Annotated[str | None, Parameter(query="search", max_length=200)] = None,
+    ) -> Response[list[s.MemberOut]]:
+        actor = current_actor(request)
+        params = parse_params(request.query_params, default_sort="name")
+        ms = service.member_service
+        extra = []
+        if search:
+            pat = "%" + search.replace("%", "\\%").replace("_", "\\_") + "%"
+            extra.append(
+                ms.table.c.name.ilike(pat, escape="\\") | ms.table.c.email.ilike(pat, escape="\\")
+            )
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            page = await ms.list(conn, actor, params, extra)
+            page["data"] = await ms.present(conn, actor, page["data"])
+            return json_response(page)
+
+        return await read(actor, run)
+
+    @get("/{member_id:str}")
+    async def get_member(self, request: Request, member_id: str) -> Response[s.MemberOut]:
+        actor = current_actor(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            ms = service.member_service
+            row = (await ms.present(conn, actor, [await ms.get(conn, actor, member_id)]))[0]
+            return json_response(row, headers={"ETag": f'"{row["version"]}"'})
+
+        return await read(actor, run)
+
+    @patch("/{member_id:str}")
+    async def update_member(
+        self, request: Request, member_id: str, data: s.MemberUpdate
+    ) -> Response[s.MemberOut]:
+        actor = current_actor(request)
+        expected = if_match(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            row = await service.update_member(conn, actor, member_id, values_of(data), expected)
+            return json_response(row, headers={"ETag": f'"{row["version"]}"'})
+
+        return await write(request, actor, run)
+
+
+class ApiKeysController(Controller):
+    path = "/api/v1/api-keys"
+    tags = ["api keys"]
+
+    @post("/", status_code=201)
+    async def create_key(self, request: Request, data: s.ApiKeyIn) -> Response[s.ApiKeyOut]:
+        actor = current_actor(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            out = await service.create_api_key(conn, actor, data.name, data.scopes, data.expires_at)
+            return json_response(out, 201)
+
+        return await write(request, actor, run)
+
+    @get("/")
+    async def list_keys(self, request: Request) -> Response[list[s.ApiKeyOut]]:
+        actor = current_actor(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            return json_response(
+                {
+                    "data": await service.list_api_keys(conn, actor),
+                    "next_cursor": None,
+                    "has_more": False,
+                }
+            )
+
+        return await read(actor, run)
+
+    @delete("/{key_id:str}", status_code=204)
+    async def revoke_key(self, request: Request, key_id: str) -> None:
+        actor = current_actor(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            await service.revoke_api_key(conn, actor, key_id)
+            return Response(content=b"", status_code=204)
+
+        await write(request, actor, run)
+
+
+class InvitationsController(Controller):
+    path = "/api/v1/invitations"
+    tags = ["members"]
+
+    @post("/", status_code=201)
+    async def invite(self, request: Request, data: s.InvitationIn) -> Response[s.InvitationOut]:
+        actor = current_actor(request)
+
+        async def run(conn):  # type: ignore[no-untyped-def]
+            return json_response(await service.invite(conn, actor, data.email, data.role), 201)
+
+        return await write(request, actor, run)
+
+    @post("/{token:str}/accept", status_code=201)
+    async def accept(self, request: Request, token: str, data: s.AcceptIn) -> Response[s.AcceptOut]:
+        out = await service.accept_invitation(
+            token,
+            data.name,
+            data.password,
+            data.time_zone,
+            request_id=_rid(request),
+            user_agent=request.headers.get("user-agent"),
+            ip=_client_ip(request),
+        )
+        return json_response(out, 201)
+
+
+routers = [AuthController, MembersController, ApiKeysController, InvitationsController]

@@ -1,0 +1,126 @@
+"""Request and response shapes of authentication, members, API keys and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Password = Annotated[str, Meta(min_length=10, max_length=256)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+RoleKey = Literal["owner", "admin", "manager", "user", "guest"]
+Scope = Annotated[str, Meta(pattern=r"^(\*|[a-z_]+:(read|write|\*))$")]
+
+
+class Strict(Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SignupIn(Strict):
+    team_name: Name
+    name: Name
+    email: Email
+    password: Password
+    time_zone: str = "UTC"
+
+
+class LoginIn(Strict):
+    email: Annotated[str, Meta(max_length=320)]
+    password: Annotated[str, Meta(max_length=256)]
+
+
+class MemberOut(Struct, kw_only=True):
+    id: str
+    email: str
+    name: str
+    role: str
+    time_zone: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+    version: int
+
+
+class TeamOut(Struct, kw_only=True):
+    id: str
+    name: str
+    slug: str
+    created_at: datetime
+
+
+class SignupOut(Struct, kw_only=True):
+    team: TeamOut
+    member: MemberOut
+    token: str
+    expires_at: datetime
+
+
+class LoginOut(Struct, kw_only=True):
+    token: str
+    expires_at: datetime
+    member: MemberOut
+
+
+class MeOut(Struct, kw_only=True):
+    member: MemberOut
+    team: TeamOut
+    auth: Literal["session", "api_key"]
+    scopes: list[str] | None
+
+
+class MemberUpdate(Strict):
+    role: RoleKey | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    time_zone: str | UnsetType = UNSET
+
+
+class ApiKeyIn(Strict):
+    name: Name
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=100)]
+    expires_at: datetime | None = None
+
+
+class ApiKeyOut(Struct, kw_only=True):
+    id: str
+    name: str
+    scopes: list[str]
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    key: str | UnsetType = UNSET
+
+
+class InvitationIn(Strict):
+    email: Email
+    role: RoleKey = "user"
+
+
+class InvitationOut(Struct, kw_only=True):
+    id: str
+    email: str
+    role: str
+    expires_at: datetime
+    token: str | UnsetType = UNSET
+
+
+class AcceptIn(Strict):
+    name: Name
+    password: Password
+    time_zone: str = "UTC"
+
+
+class AcceptOut(Struct, kw_only=True):
+    member: MemberOut
+    token: str
+    expires_at: datetime
+
+
+def to_builtins(obj: object) -> object:
+    return msgspec.to_builtins(obj)

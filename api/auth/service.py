@@ -1,0 +1,666 @@
+"""Teams, members, sessions, API keys and invitations: the only writers of those tables."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.auth import crypto
+from api.common.context import ROLE_RANK, Actor, system_actor
+from api.common.errors import Problem, not_found, validation
+from api.common.ids import new_id
+from api.common.records import RecordService
+from api.settings import get_settings
+from warehouse import events
+from warehouse.db import api_engine, set_tenant, tenant_tx
+from warehouse.events import EventRecord, diff
+from warehouse.models import ApiKey, Invitation, Role, Session, Team, TeamMember
+from warehouse.models.tenancy import SYSTEM_ROLES
+
+ROLE_PERMISSIONS = {
+    "owner": ["*"],
+    "admin": ["*"],
+    "manager": ["records:*", "members:read", "reports:*"],
+    "user": ["records:*", "members:read"],
+    "guest": ["records:read", "members:read"],
+}
+
+teams, roles, members = Team.__table__, Role.__table__, TeamMember.__table__
+sessions, api_keys, invitations = Session.__table__, ApiKey.__table__, Invitation.__table__
+
+
+def check_time_zone(tz: str, field: str = "time_zone") -> str:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise validation([{"field": field, "message": f"Unknown IANA time zone {tz!r}."}]) from None
+    return tz
+
+
+def slugify(name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "team"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    expires_at: datetime
+
+
+class MemberService(RecordService):
+    table = members
+    object_type = "member"
+    plural = "members"
+    prefix = "mem"
+    soft_delete = False
+    extra_hidden = frozenset({"password_hash"})
+
+    async def role_keys(self, conn: AsyncConnection, actor: Actor) -> dict[str, str]:
+        rows = await conn.execute(
+            select(roles.c.id, roles.c.key).where(roles.c.team_id == actor.team_id)
+        )
+        return {k: v for k, v in rows.all()}
+
+    async def present(
+        self, conn: AsyncConnection, actor: Actor, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        keys = await self.role_keys(conn, actor)
+        out = []
+        for r in rows:
+            r = dict(r)
+            if "role_id" in r:
+                r["role"] = keys.get(r.pop("role_id"), "user")
+            out.append(r)
+        return out
+
+
+member_service = MemberService()
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+async def issue_session(
+    conn: AsyncConnection,
+    team_id: str,
+    member_id: str,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> Issued:
+    s = get_settings()
+    token = crypto.new_token(crypto.SESSION_PREFIX)
+    expires = datetime.now(UTC) + timedelta(hours=s.session_absolute_timeout_hours)
+    await conn.execute(
+        insert(sessions).values(
+            team_id=team_id,
+            id=new_id("ses"),
+            member_id=member_id,
+            token_hash=crypto.token_hash(token),
+            expires_at=expires,
+            user_agent=(user_agent or "")[:500] or None,
+            ip=ip,
+        )
+    )
+    return Issued(token, expires)
+
+
+async def _member_out(conn: AsyncConnection, actor: Actor, member_id: str) -> dict[str, Any]:
+    row = await member_service.get(conn, actor, member_id)
+    return (await member_service.present(conn, actor, [row]))[0]
+
+
+async def _team_out(conn: AsyncConnection, team_id: str) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            select(teams.c.id, teams.c.name, teams.c.slug, teams.c.created_at).where(
+                teams.c.id == team_id
+            )
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def signup(
+    team_name: str,
+    name: str,
+    email: str,
+    password: str,
+    time_zone: str,
+    *,
+    request_id: str | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> dict[str, Any]:
+    check_time_zone(time_zone)
+    team_id = new_id("team")
+    member_id = new_id("mem")
+    actor = Actor(team_id=team_id, member_id=member_id, role="owner", request_id=request_id)
+    pw = crypto.hash_password(password)
+    async with tenant_tx(api_engine(), team_id, member_id) as conn:
+        exists = (
+            await conn.execute(text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": email})
+        ).first()
+        if exists:
+            raise Problem(
+                409, "An account with this email already exists. Sign in instead.", title="Conflict"
+            )
+        team = (
+            await conn.execute(
+                insert(teams)
+                .values(id=team_id, name=team_name, slug=slugify(team_name))
+                .returning(teams.c.id, teams.c.name, teams.c.slug, teams.c.created_at)
+            )
+        ).one()
+        role_ids = await create_system_roles(conn, team_id)
+        member = await member_service.create(
+            conn,
+            actor,
+            {
+                "id": member_id,
+                "email": email,
+                "name": name,
+                "password_hash": pw,
+                "role_id": role_ids["owner"],
+                "time_zone": time_zone,
+            },
+            extra_events=[
+                EventRecord(
+                    team_id,
+                    "member",
+                    member_id,
+                    "team",
+                    team_id,
+                    "created",
+                    diff(None, dict(team._mapping)),
+                    request_id,
+                )
+            ],
+        )
+        issued = await issue_session(conn, team_id, member_id, user_agent, ip)
+        member = (await member_service.present(conn, actor, [member]))[0]
+    return {
+        "team": dict(team._mapping),
+        "member": member,
+        "token": issued.token,
+        "expires_at": issued.expires_at,
+    }
+
+
+async def create_system_roles(conn: AsyncConnection, team_id: str) -> dict[str, str]:
+    ids = {key: new_id("role") for key in SYSTEM_ROLES}
+    await conn.execute(
+        insert(roles),
+        [
+            {
+                "team_id": team_id,
+                "id": ids[k],
+                "key": k,
+                "name": k.title(),
+                "is_system": True,
+                "permissions": ROLE_PERMISSIONS[k],
+            }
+            for k in SYSTEM_ROLES
+        ],
+    )
+    return ids
+
+
+async def login(
+    email: str, password: str, *, ip: str, user_agent: str | None, request_id: str | None
+) -> dict[str, Any]:
+    from api.auth import throttle
+
+    s = get_settings()
+    c = throttle.counter()
+    window = s.login_window_seconds
+    acct_key, ip_key = throttle.account_key(email), throttle.ip_key(ip)
+    for key, limit in (
+        (acct_key, s.login_max_attempts_per_account),
+        (ip_key, s.login_max_attempts_per_ip),
+    ):
+        count, retry = await c.peek(key, window)
+        if count >= limit:
+            raise Problem(
+                429,
+                "Too many failed sign-in attempts. Try again later.",
+                title="Too Many Requests",
+                headers={"Retry-After": str(retry)},
+                retry_after=retry,
+            )
+    engine = api_engine()
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(text("SELECT * FROM app.auth_login_lookup(:e)"), {"e": email})
+        ).first()
+        await conn.rollback()
+    ok = crypto.verify_password(row.password_hash if row else None, password)
+    if not ok or row is None or not row.is_active:
+        await c.hit(acct_key, window)
+        await c.hit(ip_key, window)
+        raise Problem(401, "Email or password is incorrect.", title="Unauthorized")
+    await c.reset(acct_key)
+    actor = Actor(team_id=row.team_id, member_id=row.member_id, role="user", request_id=request_id)
+    async with tenant_tx(engine, row.team_id, row.member_id) as conn:
+        values: dict[str, Any] = {"last_login_at": func.now()}
+        if crypto.needs_rehash(row.password_hash):
+            values["password_hash"] = crypto.hash_password(password)
+        await conn.execute(
+            update(members)
+            .where(members.c.team_id == row.team_id, members.c.id == row.member_id)
+            .values(**values)
+        )
+        await events.append(
+            conn,
+            EventRecord(
+                row.team_id,
+                "member",
+                row.member_id,
+                "member",
+                row.member_id,
+                "logged_in",
+                {},
+                request_id,
+                {"ip": ip},
+            ),
+        )
+        issued = await issue_session(conn, row.team_id, row.member_id, user_agent, ip)
+        member = await _member_out(conn, actor, row.member_id)
+    return {"token": issued.token, "expires_at": issued.expires_at, "member": member}
+
+
+async def logout(actor: Actor) -> None:
+    if actor.actor_type != "member" or actor.credential_id is None:
+        raise Problem(400, "Only a session can be logged out; revoke an API key instead.")
+    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+        await conn.execute(
+            update(sessions)
+            .where(sessions.c.team_id == actor.team_id, sessions.c.id == actor.credential_id)
+            .values(revoked_at=func.now())
+        )
+
+
+async def me(actor: Actor) -> dict[str, Any]:
+    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+        return {
+            "member": await _member_out(conn, actor, actor.member_id),
+            "team": await _team_out(conn, actor.team_id),
+            "auth": "api_key" if actor.actor_type == "api_key" else "session",
+            "scopes": sorted(actor.scopes) if actor.scopes is not None else None,
+        }
+
+
+# ----------------------------------------------------------------------------- authenticate
+
+
+async def authenticate(token: str) -> Actor | None:
+    """Resolve a bearer token (session or API key) to its actor, or None."""
+    h = crypto.token_hash(token)
+    engine = api_engine()
+    now = datetime.now(UTC)
+    s = get_settings()
+    if token.startswith(crypto.API_KEY_PREFIX):
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT * FROM app.auth_api_key_lookup(:h)"), {"h": h})
+            ).first()
+            if (
+                row is None
+                or not row.is_active
+                or row.revoked_at is not None
+                or (row.expires_at is not None and row.expires_at <= now)
+            ):
+                await conn.rollback()
+                return None
+            await set_tenant(conn, row.team_id, row.member_id)
+            await conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.team_id == row.team_id,
+                    api_keys.c.id == row.key_id,
+                    func.coalesce(api_keys.c.last_used_at, datetime(1970, 1, 1, tzinfo=UTC))
+                    < func.now() - timedelta(minutes=1),
+                )
+                .values(last_used_at=func.now())
+            )
+            await conn.commit()
+        return Actor(
+            team_id=row.team_id,
+            member_id=row.member_id,
+            role=row.role_key,
+            actor_type="api_key",
+            credential_id=row.key_id,
+            scopes=frozenset(row.scopes),
+        )
+    if not token.startswith(crypto.SESSION_PREFIX):
+        return None
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(text("SELECT * FROM app.auth_session_lookup(:h)"), {"h": h})
+        ).first()
+        idle = timedelta(minutes=s.session_idle_timeout_minutes)
+        if (
+            row is None
+            or not row.is_active
+            or row.revoked_at is not None
+            or row.expires_at <= now
+            or row.last_used_at + idle <= now
+        ):
+            await conn.rollback()
+            return None
+        if now - row.last_used_at > timedelta(minutes=1):
+            await set_tenant(conn, row.team_id, row.member_id)
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.team_id == row.team_id, sessions.c.id == row.session_id)
+                .values(last_used_at=func.now())
+            )
+            await conn.commit()
+        else:
+            await conn.rollback()
+    return Actor(
+        team_id=row.team_id,
+        member_id=row.member_id,
+        role=row.role_key,
+        credential_id=row.session_id,
+    )
+
+
+# ----------------------------------------------------------------------------- members
+
+
+async def update_member(
+    conn: AsyncConnection,
+    actor: Actor,
+    member_id: str,
+    values: dict[str, Any],
+    if_match: int | None,
+) -> dict[str, Any]:
+    self_edit = member_id == actor.member_id
+    admin_fields = {"role", "is_active"} & set(values)
+    if admin_fields and not actor.at_least("admin"):
+        raise Problem(
+            403, "Only an owner or admin can change roles or deactivate members.", title="Forbidden"
+        )
+    if not self_edit and not actor.at_least("admin"):
+        raise Problem(403, "You can only edit your own profile.", title="Forbidden")
+    target = await member_service.get(conn, actor, member_id, for_update=True)
+    keys = await member_service.role_keys(conn, actor)
+    target_role = keys.get(target["role_id"], "user")
+    if "time_zone" in values:
+        check_time_zone(values["time_zone"])
+    if admin_fields:
+        if target_role == "owner" and actor.role != "owner":
+            raise Problem(403, "Only an owner can change another owner.", title="Forbidden")
+        new_role = values.get("role", target_role)
+        if new_role == "owner" and actor.role != "owner":
+            raise Problem(403, "Only an owner can make someone an owner.", title="Forbidden")
+        demoting_owner = target_role == "owner" and (
+            new_role != "owner" or values.get("is_active") is False
+        )
+        if demoting_owner:
+            remaining = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(members)
+                    .join(
+                        roles,
+                        (roles.c.team_id == members.c.team_id) & (roles.c.id == members.c.role_id),
+                    )
+                    .where(
+                        members.c.team_id == actor.team_id,
+                        roles.c.key == "owner",
+                        members.c.is_active,
+                        members.c.id != member_id,
+                    )
+                )
+            ).scalar_one()
+            if remaining == 0:
+                raise Problem(409, "A team needs at least one active owner.", title="Conflict")
+    if "role" in values:
+        by_key = {v: k for k, v in keys.items()}
+        values = {**values, "role_id": by_key[values.pop("role")]}
+    row = await member_service.update(conn, actor, member_id, values, if_match=if_match)
+    if values.get("is_active") is False:
+        # Credentials stop at once: the look-ups check is_active, and we revoke them too.
+        await conn.execute(
+            update(sessions)
+            .where(
+                sessions.c.team_id == actor.team_id,
+                sessions.c.member_id == member_id,
+                sessions.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=func.now())
+        )
+        await conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.team_id == actor.team_id,
+                api_keys.c.member_id == member_id,
+                api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=func.now())
+        )
+    return (await member_service.present(conn, actor, [row]))[0]
+
+
+# ----------------------------------------------------------------------------- API keys
+
+API_KEY_COLUMNS = (
+    api_keys.c.id,
+    api_keys.c.name,
+    api_keys.c.scopes,
+    api_keys.c.prefix,
+    api_keys.c.created_at,
+    api_keys.c.expires_at,
+    api_keys.c.last_used_at,
+    api_keys.c.revoked_at,
+)
+
+
+async def create_api_key(
+    conn: AsyncConnection, actor: Actor, name: str, scopes: list[str], expires_at: datetime | None
+) -> dict[str, Any]:
+    if actor.actor_type == "api_key":
+        raise Problem(403, "API keys cannot create other API keys; sign in.", title="Forbidden")
+    if not actor.at_least("user"):
+        raise Problem(403, "Guests cannot create API keys.", title="Forbidden")
+    key = crypto.new_token(crypto.API_KEY_PREFIX)
+    key_id = new_id("key")
+    row = (
+        await conn.execute(
+            insert(api_keys)
+            .values(
+                team_id=actor.team_id,
+                id=key_id,
+                member_id=actor.member_id,
+                name=name,
+                prefix=key[:12],
+                key_hash=crypto.token_hash(key),
+                scopes=sorted(set(scopes)),
+                expires_at=expires_at,
+            )
+            .returning(*API_KEY_COLUMNS)
+        )
+    ).one()
+    await events.append(
+        conn,
+        EventRecord(
+            actor.team_id,
+            actor.actor_type,
+            actor.member_id,
+            "api_key",
+            key_id,
+            "created",
+            {"name": [None, name], "scopes": [None, scopes]},
+            actor.request_id,
+        ),
+    )
+    return {**dict(row._mapping), "key": key}
+
+
+async def list_api_keys(conn: AsyncConnection, actor: Actor) -> list[dict[str, Any]]:
+    q = (
+        select(*API_KEY_COLUMNS)
+        .where(api_keys.c.team_id == actor.team_id)
+        .order_by(api_keys.c.id.desc())
+    )
+    if not actor.at_least("admin"):
+        q = q.where(api_keys.c.member_id == actor.member_id)
+    return [dict(r._mapping) for r in await conn.execute(q)]
+
+
+async def revoke_api_key(conn: AsyncConnection, actor: Actor, key_id: str) -> None:
+    q = update(api_keys).where(
+        api_keys.c.team_id == actor.team_id,
+        api_keys.c.id == key_id,
+        api_keys.c.revoked_at.is_(None),
+    )
+    if not actor.at_least("admin"):
+        q = q.where(api_keys.c.member_id == actor.member_id)
+    res = await conn.execute(q.values(revoked_at=func.now()).returning(api_keys.c.id))
+    if res.first() is None:
+        raise not_found("api key", key_id)
+    await events.append(
+        conn,
+        EventRecord(
+            actor.team_id,
+            actor.actor_type,
+            actor.member_id,
+            "api_key",
+            key_id,
+            "revoked",
+            {},
+            actor.request_id,
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- invitations
+
+
+async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> dict[str, Any]:
+    if not actor.at_least("admin"):
+        raise Problem(403, "Only an owner or admin can invite members.", title="Forbidden")
+    if role == "owner" and actor.role != "owner":
+        raise Problem(403, "Only an owner can invite an owner.", title="Forbidden")
+    taken = (
+        await conn.execute(text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": email})
+    ).first()
+    if taken:
+        raise Problem(409, "A member with this email already exists.", title="Conflict")
+    role_id = (
+        await conn.execute(
+            select(roles.c.id).where(roles.c.team_id == actor.team_id, roles.c.key == role)
+        )
+    ).scalar_one()
+    token = crypto.new_token(crypto.INVITE_PREFIX)
+    inv_id = new_id("inv")
+    expires = datetime.now(UTC) + timedelta(hours=get_settings().invitation_ttl_hours)
+    await conn.execute(
+        insert(invitations).values(
+            team_id=actor.team_id,
+            id=inv_id,
+            email=email,
+            role_id=role_id,
+            token_hash=crypto.token_hash(token),
+            invited_by=actor.member_id,
+            expires_at=expires,
+        )
+    )
+    await events.append(
+        conn,
+        EventRecord(
+            actor.team_id,
+            actor.actor_type,
+            actor.member_id,
+            "invitation",
+            inv_id,
+            "created",
+            {"email": [None, email], "role": [None, role]},
+            actor.request_id,
+        ),
+    )
+    return {"id": inv_id, "email": email, "role": role, "expires_at": expires, "token": token}
+
+
+async def accept_invitation(
+    token: str,
+    name: str,
+    password: str,
+    time_zone: str,
+    *,
+    request_id: str | None,
+    user_agent: str | None,
+    ip: str | None,
+) -> dict[str, Any]:
+    check_time_zone(time_zone)
+    engine = api_engine()
+    async with engine.connect() as conn:
+        inv = (
+            await conn.execute(
+                text("SELECT * FROM app.auth_invitation_lookup(:h)"),
+                {"h": crypto.token_hash(token)},
+            )
+        ).first()
+        await conn.rollback()
+    if inv is None or inv.revoked_at is not None:
+        raise Problem(404, "This invitation does not exist.")
+    if inv.accepted_at is not None:
+        raise Problem(409, "This invitation was already accepted.", title="Conflict")
+    if inv.expires_at <= datetime.now(UTC):
+        raise Problem(410, "This invitation has expired; ask for a new one.", title="Gone")
+    pw = crypto.hash_password(password)
+    member_id = new_id("mem")
+    actor = Actor(team_id=inv.team_id, member_id=member_id, role="user", request_id=request_id)
+    async with tenant_tx(engine, inv.team_id, member_id) as conn:
+        claimed = (
+            await conn.execute(
+                update(invitations)
+                .where(
+                    invitations.c.team_id == inv.team_id,
+                    invitations.c.id == inv.invitation_id,
+                    invitations.c.accepted_at.is_(None),
+                )
+                .values(accepted_at=func.now(), accepted_member_id=member_id)
+                .returning(invitations.c.id)
+            )
+        ).first()
+        if claimed is None:
+            raise Problem(409, "This invitation was already accepted.", title="Conflict")
+        row = await member_service.create(
+            conn,
+            actor,
+            {
+                "id": member_id,
+                "email": inv.email,
+                "name": name,
+                "password_hash": pw,
+                "role_id": inv.role_id,
+                "time_zone": time_zone,
+            },
+        )
+        issued = await issue_session(conn, inv.team_id, member_id, user_agent, ip)
+        member = (await member_service.present(conn, actor, [row]))[0]
+    return {"member": member, "token": issued.token, "expires_at": issued.expires_at}
+
+
+async def create_team(
+    team_name: str, owner_name: str, owner_email: str, password: str
+) -> dict[str, Any]:
+    """Used by ``leadly create-team`` and the demo seed."""
+    return await signup(team_name, owner_name, owner_email, password, "UTC")
+
+
+def role_rank(key: str) -> int:
+    return ROLE_RANK.get(key, -1)
+
+
+__all__ = ["member_service", "system_actor"]

@@ -1,0 +1,54 @@
+"""Call logs: a rep's calls with leads or contacts (duration, outcome, transcript, AI tips)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from api.common.errors import validation
+from api.common.records import RecordService
+from warehouse.models import CallLog
+
+
+class CallLogService(RecordService):
+    table = CallLog.__table__
+    object_type = "call_log"
+    plural = "call_logs"
+    prefix = "call"
+
+    async def validate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        merged = {**(current or {}), **values}
+        if not merged.get("lead_id") and not merged.get("contact_id"):
+            raise validation(
+                [{"field": "lead_id", "message": "A call log belongs to a lead or a contact."}]
+            )
+        if current is None:
+            if values.get("member_id") is None and actor.actor_type != "system":
+                values["member_id"] = actor.member_id
+            if values.get("started_at") is None:
+                values.pop("started_at", None)
+        if values.get("started_at") is not None and values["started_at"].tzinfo is None:
+            values["started_at"] = values["started_at"].replace(tzinfo=UTC)
+
+    async def ids_for_lead(self, conn: AsyncConnection, actor: Actor, lead_id: str) -> list[str]:
+        t = self.table
+        rows = await conn.execute(
+            select(t.c.id).where(
+                t.c.team_id == actor.team_id, t.c.lead_id == lead_id, t.c.deleted_at.is_(None)
+            )
+        )
+        return list(rows.scalars())
+
+
+call_log_service = CallLogService()

@@ -1,0 +1,123 @@
+"""Glue between Litestar handlers and the services: transactions, JSON, ETags, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common import idempotency
+from api.common.context import Actor
+from api.common.errors import Problem
+from warehouse.db import api_engine, tenant_tx
+
+JSON = "application/json"
+encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=encoder.encode(data), status_code=status, media_type=JSON, headers=headers or {}
+    )
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def record_response(row: dict[str, Any], status: int = 200) -> Response:
+    return json_response(row, status, {"ETag": etag(row["version"])})
+
+
+def if_match(request: Request) -> int | None:
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    try:
+        return int(value)
+    except ValueError:
+        raise Problem(
+            400,
+            'If-Match must be an ETag returned by the API, e.g. "3".',
+            errors=[{"field": "If-Match", "message": "Not a valid ETag."}],
+        ) from None
+
+
+def current_actor(request: Request) -> Actor:
+    actor: Actor = request.user
+    rid = request.headers.get("x-request-id") or request.scope.get("state", {}).get("request_id")
+    if rid and actor.request_id != rid:
+        from dataclasses import replace
+
+        actor = replace(actor, request_id=rid)
+    return actor
+
+
+def require_scope(actor: Actor, scope: str) -> None:
+    if not actor.has_scope(scope):
+        raise Problem(
+            403, f"This API key lacks the scope {scope!r}.", title="Forbidden", required_scope=scope
+        )
+
+
+def require_role(actor: Actor, role: str) -> None:
+    if not actor.at_least(role):
+        raise Problem(403, f"This action needs the {role} role or higher.", title="Forbidden")
+
+
+def values_of(struct: msgspec.Struct) -> dict[str, Any]:
+    """The fields a client actually sent (UNSET ones dropped)."""
+    return {k: v for k, v in msgspec.structs.asdict(struct).items() if v is not msgspec.UNSET}
+
+
+class RollbackWith(Exception):
+    """Raised inside :func:`write` to roll the transaction back and still answer ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("rollback")
+        self.response = response
+
+
+async def read(actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]) -> Response:
+    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+        return await fn(conn)
+
+
+async def write(
+    request: Request, actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]
+) -> Response:
+    """Run ``fn`` in one tenant transaction; honour ``Idempotency-Key`` on POST.
+
+    The key is claimed inside the same transaction as the write, so a retry that races the first
+    attempt waits for it and then replays its response; nothing is created twice.
+    """
+    try:
+        return await _write(request, actor, fn)
+    except RollbackWith as r:
+        return r.response
+
+
+async def _write(
+    request: Request, actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]
+) -> Response:
+    key = request.headers.get("idempotency-key") if request.method == "POST" else None
+    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+        if not key:
+            return await fn(conn)
+        if len(key) > 255:
+            raise Problem(400, "Idempotency-Key is longer than 255 characters.")
+        body = await request.body()
+        digest = hashlib.sha256(
+            request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+        ).digest()
+        replay = await idempotency.claim(conn, actor, key, request.method, request.url.path, digest)
+        if replay is not None:
+            return replay
+        response = await fn(conn)
+        await idempotency.store(conn, actor, key, response)
+        return response

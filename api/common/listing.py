@@ -1,0 +1,290 @@
+"""List parameters shared by every collection: filters, sorting, sparse fields, cursors.
+
+``filter[field]=v`` (equality), ``filter[field__gt|__gte|__lt|__lte|__ne]=v``,
+``filter[field__in]=a,b``, ``filter[field__contains]=v`` (substring on text, membership on
+arrays), ``filter[field__isnull]=true``, ``filter[custom.key]=v``; ``sort=-a,b``;
+``fields=a,b``; ``limit`` (1..1000, default 50); ``cursor`` (opaque, from ``next_cursor``).
+Pagination is keyset on the sort keys plus ``id``, so pages never skip or repeat rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+from dateutil import parser as dtparser
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    or_,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from api.common.errors import Problem
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+OPS = ("gt", "gte", "lt", "lte", "ne", "in", "contains", "isnull")
+
+
+def bad_request(detail: str, field: str | None = None) -> Problem:
+    errors = [{"field": field, "message": detail}] if field else None
+    return Problem(400, detail, errors=errors)
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    name: str
+    column: Column[Any]
+    desc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    filters: tuple[tuple[str, str, str], ...]  # (field, op, raw value)
+    sort: tuple[tuple[str, bool], ...]  # (field, desc)
+    fields: tuple[str, ...] | None
+    limit: int
+    cursor: str | None
+
+
+def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_at") -> ListParams:
+    """Parse the raw query string (a multi-dict) into :class:`ListParams` (400 on garbage)."""
+    items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
+    filters: list[tuple[str, str, str]] = []
+    sort_raw = default_sort
+    fields: tuple[str, ...] | None = None
+    limit = DEFAULT_LIMIT
+    cursor = None
+    for key, value in items:
+        if key.startswith("filter[") and key.endswith("]"):
+            inner = key[len("filter[") : -1]
+            name, _, op = inner.partition("__")
+            if op and op not in OPS:
+                raise bad_request(f"Unknown filter operator {op!r}.", key)
+            filters.append((name, op or "eq", value))
+        elif key == "sort":
+            sort_raw = value
+        elif key == "fields":
+            fields = tuple(f.strip() for f in value.split(",") if f.strip())
+        elif key == "limit":
+            try:
+                limit = int(value)
+            except ValueError:
+                raise bad_request("limit must be an integer.", "limit") from None
+            if not 1 <= limit <= MAX_LIMIT:
+                raise bad_request(f"limit must be between 1 and {MAX_LIMIT}.", "limit")
+        elif key == "cursor":
+            cursor = value
+    sort: list[tuple[str, bool]] = []
+    for part in sort_raw.split(","):
+        part = part.strip()
+        if part:
+            sort.append((part.lstrip("-"), part.startswith("-")))
+    return ListParams(tuple(filters), tuple(sort), fields, limit, cursor)
+
+
+def coerce(column: Column[Any], raw: str, field: str) -> Any:
+    t = column.type
+    try:
+        if isinstance(t, Boolean):
+            if raw.lower() in ("true", "1", "yes"):
+                return True
+            if raw.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(raw)
+        if isinstance(t, Integer):
+            return int(raw)
+        if isinstance(t, Numeric):
+            return Decimal(raw)
+        if isinstance(t, DateTime):
+            dt = dtparser.isoparse(raw)
+            if dt.tzinfo is None:
+                from datetime import UTC
+
+                dt = dt.replace(tzinfo=UTC)
+            return dt
+    except (ValueError, InvalidOperation, OverflowError):
+        raise bad_request(
+            f"{raw!r} is not a valid value for {field}.", f"filter[{field}]"
+        ) from None
+    return raw
+
+
+class Lister:
+    """Applies :class:`ListParams` to a table whose public fields are ``columns``."""
+
+    def __init__(self, columns: Mapping[str, Column[Any]], id_column: Column[Any]) -> None:
+        self.columns = dict(columns)
+        self.id_column = id_column
+
+    def _column(self, name: str, what: str) -> Column[Any]:
+        col = self.columns.get(name)
+        if col is None:
+            raise bad_request(
+                f"Unknown {what} field {name!r}.", what if what != "filter" else f"filter[{name}]"
+            )
+        return col
+
+    def where(self, filters: Sequence[tuple[str, str, str]]) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        for name, op, raw in filters:
+            if name.startswith("custom.") and "custom" in self.columns:
+                key = name.split(".", 1)[1]
+                expr = self.columns["custom"][key].astext
+                out.append(self._op(expr, String(), op, raw, name))
+                continue
+            col = self._column(name, "filter")
+            if isinstance(col.type, JSONB):
+                raise bad_request(f"Filter on {name} by key: filter[{name}.<key>].", name)
+            out.append(self._op(col, col.type, op, raw, name, col))
+        return out
+
+    def _op(
+        self, expr: Any, type_: Any, op: str, raw: str, name: str, col: Column[Any] | None = None
+    ) -> ColumnElement[bool]:
+        def value(v: str) -> Any:
+            return coerce(col, v, name) if col is not None else v
+
+        if op == "isnull":
+            flag = raw.lower() in ("true", "1", "yes")
+            return expr.is_(None) if flag else expr.is_not(None)
+        if isinstance(type_, ARRAY):
+            if op in ("contains", "eq"):
+                return expr.contains([raw])
+            if op == "in":
+                return expr.overlap([v for v in raw.split(",") if v])
+            raise bad_request(f"Operator {op!r} does not apply to list field {name}.", name)
+        if op == "eq":
+            if isinstance(type_, String) and name in ("email", "domain"):
+                return func.lower(expr) == raw.lower()
+            return expr == value(raw)
+        if op == "ne":
+            return expr.is_distinct_from(value(raw))
+        if op == "in":
+            return expr.in_([value(v) for v in raw.split(",") if v != ""])
+        if op == "contains":
+            if not isinstance(type_, String):
+                raise bad_request(f"__contains applies to text and list fields, not {name}.", name)
+            escaped = raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return expr.ilike(f"%{escaped}%", escape="\\")
+        v = value(raw)
+        return {"gt": expr > v, "gte": expr >= v, "lt": expr < v, "lte": expr <= v}[op]
+
+    def sort_keys(self, sort: Sequence[tuple[str, bool]]) -> list[SortKey]:
+        keys: list[SortKey] = []
+        for name, desc in sort:
+            col = self._column(name, "sort")
+            if isinstance(col.type, JSONB | ARRAY):
+                raise bad_request(f"Cannot sort by {name}.", "sort")
+            if name != "id":
+                keys.append(SortKey(name, col, desc))
+        tie_desc = keys[0].desc if keys else sort[0][1] if sort else False
+        keys.append(SortKey("id", self.id_column, tie_desc))
+        return keys
+
+    def fields(self, requested: Sequence[str] | None) -> list[str] | None:
+        if requested is None:
+            return None
+        for f in requested:
+            self._column(f, "fields")
+        return ["id", *[f for f in requested if f != "id"]]
+
+    # -------------------------------------------------------------- cursors
+
+    @staticmethod
+    def _signature(keys: Sequence[SortKey]) -> str:
+        sig = ",".join(("-" if k.desc else "") + k.name for k in keys)
+        return hashlib.blake2s(sig.encode(), digest_size=4).hexdigest()
+
+    def encode_cursor(self, keys: Sequence[SortKey], row: Mapping[str, Any]) -> str:
+        values = [_cursor_value(row[k.name]) for k in keys]
+        raw = msgspec.json.encode([self._signature(keys), values])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode_cursor(self, keys: Sequence[SortKey], cursor: str) -> list[Any]:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            sig, values = msgspec.json.decode(raw)
+            if sig != self._signature(keys) or len(values) != len(keys):
+                raise ValueError
+            return [
+                None
+                if v is None
+                else coerce(k.column, str(v), k.name)
+                if not isinstance(k.column.type, String)
+                else v
+                for k, v in zip(keys, values, strict=True)
+            ]
+        except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, Problem):
+            raise bad_request(
+                "The cursor is malformed or belongs to another sort.", "cursor"
+            ) from None
+
+    def after(self, keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+        """Rows strictly after the cursor in (sort keys, id) order, NULLs last (asc)/first (desc)."""
+        if all(not k.column.nullable for k in keys) and len({k.desc for k in keys}) == 1:
+            from sqlalchemy import tuple_
+
+            lhs = tuple_(*[k.column for k in keys])
+            rhs = tuple_(*values)
+            return lhs < rhs if keys[0].desc else lhs > rhs
+        clauses = []
+        for i, k in enumerate(keys):
+            eqs = [_eq(keys[j].column, values[j]) for j in range(i)]
+            clauses.append(and_(*eqs, _gt(k, values[i])))
+        return or_(*clauses)
+
+    def order_by(self, keys: Sequence[SortKey]) -> list[Any]:
+        return [
+            k.column.desc().nulls_first() if k.desc else k.column.asc().nulls_last() for k in keys
+        ]
+
+    def apply(self, stmt: Select[Any], params: ListParams) -> tuple[Select[Any], list[SortKey]]:
+        keys = self.sort_keys(params.sort)
+        stmt = stmt.where(*self.where(params.filters))
+        if params.cursor:
+            stmt = stmt.where(self.after(keys, self.decode_cursor(keys, params.cursor)))
+        return stmt.order_by(*self.order_by(keys)).limit(params.limit + 1), keys
+
+
+def _cursor_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    return v
+
+
+def _eq(col: Column[Any], v: Any) -> ColumnElement[bool]:
+    return col.is_(None) if v is None else col == v
+
+
+def _gt(k: SortKey, v: Any) -> ColumnElement[bool]:
+    col = k.column
+    if k.desc:  # order: NULLs, then values descending
+        return col.is_not(None) if v is None else col < v
+    if v is None:  # ascending, NULLs last: nothing after a NULL but ties
+        return false()
+    return or_(col > v, col.is_(None)) if col.nullable else col > v
+
+
+__all__ = ["ListParams", "Lister", "parse_params", "true"]

@@ -1,0 +1,287 @@
+"""The one write path for standard records (leads, contacts, accounts, call logs, ...).
+
+A :class:`RecordService` owns one table. Every create, update, delete, restore and merge goes
+through it and appends its event in the same transaction. Domain services subclass it and add
+their rules in the ``validate``/``before_*`` hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Table, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from api.common.errors import Problem, db_problem, not_found
+from api.common.ids import new_id
+from api.common.listing import Lister, ListParams
+from warehouse import events
+from warehouse.events import EventRecord, diff
+
+HIDDEN = frozenset({"team_id", "deleted_at"})
+READ_ONLY = frozenset(
+    {"id", "team_id", "created_at", "updated_at", "version", "deleted_at", "created_by"}
+)
+
+
+class RecordService:
+    table: ClassVar[Table]
+    object_type: ClassVar[str]  # singular: "lead"
+    plural: ClassVar[str]  # "leads"
+    prefix: ClassVar[str]  # id prefix: "lead"
+    soft_delete: ClassVar[bool] = True
+    extra_hidden: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not hasattr(cls, "table"):
+            return
+        cols = cls.table.c
+        hidden = HIDDEN | cls.extra_hidden
+        cls.public_columns: dict[str, Column[Any]] = {"id": cols.id} | {
+            c.name: c for c in cols if c.name not in hidden
+        }
+        cls.lister = Lister(cls.public_columns, cols.id)
+        cls._select = select(*cls.public_columns.values())
+        cls._insert = insert(cls.table).returning(*cls.public_columns.values())
+
+    # ------------------------------------------------------------------ hooks
+
+    async def validate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        """Domain rules before a create (``current`` None) or an update; raise Problem."""
+
+    # ------------------------------------------------------------------ reads
+
+    def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
+        t = self.table
+        q = self._select.where(t.c.team_id == actor.team_id)
+        if self.soft_delete and not include_deleted:
+            q = q.where(t.c.deleted_at.is_(None))
+        return q
+
+    async def get(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        q = self._scoped(actor).where(self.table.c.id == id)
+        if for_update:
+            q = q.with_for_update()
+        row = (await conn.execute(q)).first()
+        if row is None:
+            raise not_found(self.object_type, id)
+        return dict(row._mapping)
+
+    async def get_many(
+        self, conn: AsyncConnection, actor: Actor, ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        rows = await conn.execute(self._scoped(actor).where(self.table.c.id.in_(list(ids))))
+        return {r.id: dict(r._mapping) for r in rows}
+
+    async def list(
+        self, conn: AsyncConnection, actor: Actor, params: ListParams, extra: Iterable[Any] = ()
+    ) -> dict[str, Any]:
+        stmt, keys = self.lister.apply(self._scoped(actor).where(*extra), params)
+        rows = [dict(r._mapping) for r in await conn.execute(stmt)]
+        has_more = len(rows) > params.limit
+        rows = rows[: params.limit]
+        next_cursor = self.lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
+        fields = self.lister.fields(params.fields)
+        if fields is not None:
+            rows = [{f: r[f] for f in fields} for r in rows]
+        return {"data": rows, "next_cursor": next_cursor, "has_more": has_more}
+
+    async def as_of(
+        self, conn: AsyncConnection, actor: Actor, id: str, moment: datetime
+    ) -> dict[str, Any]:
+        evts = await events.for_object(conn, self.object_type, id, until=moment)
+        state = events.replay(evts)
+        if state is None or state.get("deleted_at"):
+            raise Problem(
+                404, f"No {self.object_type} with id {id!r} existed at {moment.isoformat()}."
+            )
+        state.setdefault("id", id)
+        state["created_at"] = evts[0]["occurred_at"]
+        state["updated_at"] = evts[-1]["occurred_at"]
+        state["version"] = sum(1 for e in evts if e["action"] != "created") + 1
+        return {k: state.get(k) for k in self.public_columns}
+
+    async def history(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, after_id: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        evts = await events.for_object(
+            conn, self.object_type, id, after_id=after_id, limit=limit + 1
+        )
+        if not evts and after_id == 0:
+            raise not_found(self.object_type, id)
+        has_more = len(evts) > limit
+        evts = evts[:limit]
+        data = [
+            {
+                "event_id": e["id"],
+                "action": e["action"],
+                "field": field,
+                "old": old,
+                "new": new,
+                "changed_at": e["occurred_at"],
+                "changed_by": e["actor_id"],
+                "actor_type": e["actor_type"],
+                "request_id": e["request_id"],
+            }
+            for e in evts
+            for field, (old, new) in (e["changes"].items() or [(None, (None, None))])
+        ]
+        return {
+            "data": data,
+            "next_cursor": str(evts[-1]["id"]) if has_more else None,
+            "has_more": has_more,
+        }
+
+    # ------------------------------------------------------------------ writes
+
+    def _event(
+        self,
+        actor: Actor,
+        id: str,
+        action: str,
+        changes: dict[str, list[Any]],
+        data: dict[str, Any] | None = None,
+    ) -> EventRecord:
+        return EventRecord(
+            team_id=actor.team_id,
+            actor_type=actor.actor_type,
+            actor_id=actor.member_id,
+            object_type=self.object_type,
+            object_id=id,
+            action=action,
+            changes=changes,
+            request_id=actor.request_id,
+            data=data,
+        )
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        *,
+        extra_events: Iterable[EventRecord] = (),
+    ) -> dict[str, Any]:
+        values = dict(values)
+        await self.validate(conn, actor, values, None)
+        row_values = {
+            **values,
+            "team_id": actor.team_id,
+            "id": values.get("id") or new_id(self.prefix),
+        }
+        if "created_by" in self.table.c and actor.actor_type != "system":
+            row_values["created_by"] = actor.member_id
+        row = dict((await execute(conn, self._insert, row_values)).one()._mapping)
+        await events.append(
+            conn, self._event(actor, row["id"], "created", diff(None, row)), *extra_events
+        )
+        return row
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        id: str,
+        values: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        action: str = "updated",
+        allow: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        current = await self.get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        blocked = (set(values) & READ_ONLY) - set(allow)
+        if blocked:
+            raise Problem(
+                422,
+                "Read-only fields cannot be changed.",
+                title="Unprocessable Content",
+                errors=[{"field": f, "message": "Read-only field."} for f in blocked],
+            )
+        await self.validate(conn, actor, values, current)
+        changes = diff(current, {**current, **values})
+        if not changes:
+            return current
+        t = self.table
+        stmt = (
+            update(t)
+            .where(t.c.team_id == actor.team_id, t.c.id == id)
+            .values(**values, version=t.c.version + 1, updated_at=func.now())
+            .returning(*self.public_columns.values())
+        )
+        row = dict((await execute(conn, stmt)).one()._mapping)
+        await events.append(conn, self._event(actor, id, action, changes))
+        return row
+
+    async def delete(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
+    ) -> None:
+        current = await self.get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        t = self.table
+        now = (await conn.execute(select(func.now()))).scalar_one()
+        await conn.execute(
+            update(t)
+            .where(t.c.team_id == actor.team_id, t.c.id == id)
+            .values(deleted_at=now, version=t.c.version + 1, updated_at=now)
+        )
+        await events.append(
+            conn, self._event(actor, id, "deleted", {"deleted_at": [None, now.isoformat()]})
+        )
+
+    async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        t = self.table
+        deleted_at = (
+            await conn.execute(
+                select(t.c.deleted_at)
+                .where(t.c.team_id == actor.team_id, t.c.id == id, t.c.deleted_at.is_not(None))
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if deleted_at is None:
+            raise not_found(f"deleted {self.object_type}", id)
+        res = await conn.execute(
+            update(t)
+            .where(t.c.team_id == actor.team_id, t.c.id == id)
+            .values(deleted_at=None, version=t.c.version + 1, updated_at=func.now())
+            .returning(*self.public_columns.values())
+        )
+        await events.append(
+            conn, self._event(actor, id, "restored", {"deleted_at": [deleted_at.isoformat(), None]})
+        )
+        return dict(res.one()._mapping)
+
+
+async def execute(conn: AsyncConnection, stmt: Any, params: Any = None) -> Any:
+    """Execute a write; constraint violations become 409/422 problems."""
+    try:
+        return await conn.execute(stmt, params)
+    except DBAPIError as e:
+        problem = db_problem(e)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def check_version(current: Mapping[str, Any], if_match: int | None) -> None:
+    if if_match is not None and current["version"] != if_match:
+        raise Problem(
+            412,
+            f"The record changed since you read it (version {current['version']}, "
+            f"If-Match {if_match}). Fetch it again and retry.",
+            title="Precondition Failed",
+            current_version=current["version"],
+        )

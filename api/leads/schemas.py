@@ -1,0 +1,95 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from api.common.fields import Custom, Email, Phone, RecordId, Text, Url
+
+LeadStatus = Literal["new", "contacted", "qualified", "unqualified", "converted"]
+Rating = Annotated[float, Meta(ge=0, le=5)]
+ReviewsCount = Annotated[int, Meta(ge=0, le=100_000_000)]
+WebsiteScore = Annotated[int, Meta(ge=0, le=100)]
+
+
+class LeadCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    title: Text | None = None
+    company_name: Text | None = None
+    source: Text | None = None
+    status: LeadStatus = "new"
+    rating: Rating | None = None
+    reviews_count: ReviewsCount | None = None
+    website: Url | None = None
+    website_score: WebsiteScore | None = None
+    industry: Text | None = None
+    location: Text | None = None
+    owner_id: RecordId | None = None
+    custom: Custom = {}
+
+
+class LeadUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
+    first_name: Text | None | UnsetType = UNSET
+    last_name: Text | None | UnsetType = UNSET
+    email: Email | None | UnsetType = UNSET
+    phone: Phone | None | UnsetType = UNSET
+    title: Text | None | UnsetType = UNSET
+    company_name: Text | None | UnsetType = UNSET
+    source: Text | None | UnsetType = UNSET
+    status: LeadStatus | UnsetType = UNSET
+    rating: Rating | None | UnsetType = UNSET
+    reviews_count: ReviewsCount | None | UnsetType = UNSET
+    website: Url | None | UnsetType = UNSET
+    website_score: WebsiteScore | None | UnsetType = UNSET
+    industry: Text | None | UnsetType = UNSET
+    location: Text | None | UnsetType = UNSET
+    owner_id: RecordId | None | UnsetType = UNSET
+    custom: Custom | UnsetType = UNSET
+
+
+class Lead(Struct, kw_only=True):
+    id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    title: str | None
+    company_name: str | None
+    source: str | None
+    status: LeadStatus
+    rating: float | None
+    reviews_count: int | None
+    website: str | None
+    website_score: int | None
+    industry: str | None
+    location: str | None
+    owner_id: str | None
+    custom: dict
+    converted_at: datetime | None
+    converted_contact_id: str | None
+    converted_account_id: str | None
+    merged_into_id: str | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class MergeIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    other_id: RecordId
+
+
+class ConvertIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    account_id: RecordId | None = None
+    """Link the new contact to this existing account instead of creating or matching one."""
+    create_account: bool = True
+    """Create an account from the lead's company when no account matches its domain."""
+    owner_id: RecordId | None = None
+
+
+class ConvertOut(Struct, kw_only=True):
+    lead: Lead
+    contact: dict
+    account: dict | None

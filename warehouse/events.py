@@ -1,0 +1,137 @@
+"""The event log: append in the caller's transaction, read by cursor, replay history.
+
+``changes`` maps each changed field to ``[before, after]`` (JSON values). A ``created`` event
+carries every field with ``before`` = null, so replaying a record's events in order rebuilds
+its state at any moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from warehouse.models import Event
+
+events = Event.__table__
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def diff(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    ignore: Iterable[str] = ("updated_at", "version"),
+) -> dict[str, list[Any]]:
+    """Changed fields as ``{field: [before, after]}`` (JSON-ready)."""
+    ignored = set(ignore)
+    keys = set(before or {}) | set(after or {})
+    out: dict[str, list[Any]] = {}
+    for k in sorted(keys - ignored):
+        b = jsonable((before or {}).get(k))
+        a = jsonable((after or {}).get(k))
+        if b != a:
+            out[k] = [b, a]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    team_id: str
+    actor_type: str
+    actor_id: str | None
+    object_type: str
+    object_id: str
+    action: str
+    changes: dict[str, list[Any]]
+    request_id: str | None = None
+    data: dict[str, Any] | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "team_id": self.team_id,
+            "actor_type": self.actor_type,
+            "actor_id": self.actor_id,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "action": self.action,
+            "changes": self.changes,
+            "request_id": self.request_id,
+            "data": self.data or {},
+        }
+
+
+_INSERT = insert(events)
+
+
+async def append(conn: AsyncConnection, *records: EventRecord) -> None:
+    """Append events in the caller's transaction (one round trip for many)."""
+    if not records:
+        return
+    await conn.execute(_INSERT, [r.row() for r in records])
+
+
+async def for_object(
+    conn: AsyncConnection,
+    object_type: str,
+    object_id: str,
+    *,
+    after_id: int = 0,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    q = (
+        select(events)
+        .where(
+            events.c.object_type == object_type,
+            events.c.object_id == object_id,
+            events.c.id > after_id,
+        )
+        .order_by(events.c.id)
+    )
+    if until is not None:
+        q = q.where(events.c.occurred_at <= until)
+    if limit is not None:
+        q = q.limit(limit)
+    return [dict(r._mapping) for r in await conn.execute(q)]
+
+
+def replay(evts: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Fold a record's events into its state (None if it did not exist yet)."""
+    state: dict[str, Any] | None = None
+    for e in evts:
+        if e["action"] == "created" or state is None:
+            state = {}
+        for field, (_before, after) in e["changes"].items():
+            state[field] = after
+    return state
+
+
+# Cursor reads for the dispatcher: ordered by (txid, id) and only from transactions older than
+# every transaction still running, so an event that commits late is never skipped.
+READ_AFTER = text(
+    """
+    SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, object_type,
+           object_id, action, changes, data, request_id
+    FROM app.events
+    WHERE (txid, id) > (CAST(:txid AS xid8), :id)
+      AND txid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY txid, id
+    LIMIT :limit
+    """
+)
