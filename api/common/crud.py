@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
@@ -242,7 +243,7 @@ def crud_controller(
 
     create_handler.__annotations__ = {
         "request": Request,
-        "data": create_struct,
+        "data": JSONBody[create_struct],
         "return": Response[out_struct],
     }
     list_handler.__annotations__ = {"request": Request, "return": Response[list[out_struct]]}
@@ -254,7 +255,7 @@ def crud_controller(
     update_handler.__annotations__ = {
         "request": Request,
         "record_id": str,
-        "data": update_struct,
+        "data": JSONBody[update_struct],
         "return": Response[out_struct],
     }
     delete_handler.__annotations__ = {"request": Request, "record_id": str, "return": None}
@@ -270,7 +271,7 @@ def crud_controller(
     }
     batch_handler.__annotations__ = {
         "request": Request,
-        "data": BatchIn,
+        "data": JSONBody[BatchIn],
         "return": Response[BatchOut],
     }
 
