@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -35,6 +36,18 @@ def verify_password(hashed: str | None, password: str) -> bool:
 
 def needs_rehash(hashed: str) -> bool:
     return _hasher.check_needs_rehash(hashed)
+
+
+# Argon2 is deliberately slow (tens of ms of CPU); in a request it runs on a worker thread
+# (argon2-cffi releases the GIL) so one sign-in never stalls every other request on the loop.
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(hashed: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, hashed, password)
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,11 @@ from litestar.params import Parameter
 
 from api.auth import schemas as s
 from api.auth import service
+from api.common.context import Actor
+from api.common.errors import validation
 from api.common.http import current_actor, if_match, json_response, read, values_of, write
 from api.common.listing import parse_params
+from warehouse.db import api_engine, tenant_tx
 
 
 def _client_ip(request: Request) -> str:
@@ -19,6 +22,25 @@ def _client_ip(request: Request) -> str:
 
 def _rid(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
+
+
+async def _write_secret(actor: Actor, fn):  # type: ignore[no-untyped-def]
+    """A write whose response carries a secret (an API key, an invitation token).
+
+    It does not go through ``Idempotency-Key`` replay, which would store the response body, and
+    with it the secret in plain text, in ``app.idempotency_keys``. A retried request simply
+    creates a second credential; the first is never shown again and can be revoked.
+    """
+    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+        return await fn(conn)
+
+
+def _like_pattern(search: str) -> str:
+    """``search`` as a literal substring for ILIKE ... ESCAPE '\\'."""
+    if "\x00" in search:
+        raise validation([{"field": "search", "message": "Must not contain NUL characters."}])
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class AuthController(Controller):
@@ -70,11 +92,12 @@ class MembersController(Controller):
         search: Annotated[str | None, Parameter(query="search", max_length=200)] = None,
     ) -> Response[list[s.MemberOut]]:
         actor = current_actor(request)
+        service.check_scope(actor, "members:read")
         params = parse_params(request.query_params, default_sort="name")
         ms = service.member_service
         extra = []
         if search:
-            pat = "%" + search.replace("%", "\\%").replace("_", "\\_") + "%"
+            pat = _like_pattern(search)
             extra.append(
                 ms.table.c.name.ilike(pat, escape="\\") | ms.table.c.email.ilike(pat, escape="\\")
             )
@@ -89,6 +112,7 @@ class MembersController(Controller):
     @get("/{member_id:str}")
     async def get_member(self, request: Request, member_id: str) -> Response[s.MemberOut]:
         actor = current_actor(request)
+        service.check_scope(actor, "members:read")
 
         async def run(conn):  # type: ignore[no-untyped-def]
             ms = service.member_service
@@ -123,7 +147,7 @@ class ApiKeysController(Controller):
             out = await service.create_api_key(conn, actor, data.name, data.scopes, data.expires_at)
             return json_response(out, 201)
 
-        return await write(request, actor, run)
+        return await _write_secret(actor, run)
 
     @get("/")
     async def list_keys(self, request: Request) -> Response[list[s.ApiKeyOut]]:
@@ -162,7 +186,7 @@ class InvitationsController(Controller):
         async def run(conn):  # type: ignore[no-untyped-def]
             return json_response(await service.invite(conn, actor, data.email, data.role), 201)
 
-        return await write(request, actor, run)
+        return await _write_secret(actor, run)
 
     @post("/{token:str}/accept", status_code=201)
     async def accept(self, request: Request, token: str, data: s.AcceptIn) -> Response[s.AcceptOut]:

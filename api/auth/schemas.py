@@ -8,9 +8,14 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+# No whitespace or NUL (PostgreSQL text cannot hold NUL, so it would fail deep in the driver).
+Email = Annotated[str, Meta(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", max_length=320)]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+# At least one visible character, no NUL.
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")]
+# An IANA name such as ``Europe/Lisbon``; checked against the zone database by the service.
+TimeZone = Annotated[str, Meta(min_length=1, max_length=64)]
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
 RoleKey = Literal["owner", "admin", "manager", "user", "guest"]
 Scope = Annotated[str, Meta(pattern=r"^(\*|[a-z_]+:(read|write|\*))$")]
 
@@ -24,11 +29,11 @@ class SignupIn(Strict):
     name: Name
     email: Email
     password: Password
-    time_zone: str = "UTC"
+    time_zone: TimeZone = "UTC"
 
 
 class LoginIn(Strict):
-    email: Annotated[str, Meta(max_length=320)]
+    email: Annotated[str, Meta(max_length=320, pattern=r"^[^\x00]*$")]
     password: Annotated[str, Meta(max_length=256)]
 
 
@@ -76,13 +81,13 @@ class MemberUpdate(Strict):
     role: RoleKey | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
     name: Name | UnsetType = UNSET
-    time_zone: str | UnsetType = UNSET
+    time_zone: TimeZone | UnsetType = UNSET
 
 
 class ApiKeyIn(Strict):
     name: Name
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=100)]
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class ApiKeyOut(Struct, kw_only=True):
@@ -113,7 +118,7 @@ class InvitationOut(Struct, kw_only=True):
 class AcceptIn(Strict):
     name: Name
     password: Password
-    time_zone: str = "UTC"
+    time_zone: TimeZone = "UTC"
 
 
 class AcceptOut(Struct, kw_only=True):

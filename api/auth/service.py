@@ -6,8 +6,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,12 +37,25 @@ teams, roles, members = Team.__table__, Role.__table__, TeamMember.__table__
 sessions, api_keys, invitations = Session.__table__, ApiKey.__table__, Invitation.__table__
 
 
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def check_time_zone(tz: str, field: str = "time_zone") -> str:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise validation([{"field": field, "message": f"Unknown IANA time zone {tz!r}."}]) from None
+    # Membership in the zone database, not ZoneInfo(tz): that opens a file named by the client
+    # and raises OSError for "Europe" (a folder) or very long names.
+    if tz not in _time_zones():
+        raise validation([{"field": field, "message": f"Unknown IANA time zone {tz[:64]!r}."}])
     return tz
+
+
+def check_scope(actor: Actor, scope: str) -> None:
+    """An API key needs ``scope``; a session has every scope its role allows."""
+    if not actor.has_scope(scope):
+        raise Problem(
+            403, f"This API key lacks the scope {scope!r}.", title="Forbidden", required_scope=scope
+        )
 
 
 def slugify(name: str) -> str:
@@ -143,7 +157,7 @@ async def signup(
     team_id = new_id("team")
     member_id = new_id("mem")
     actor = Actor(team_id=team_id, member_id=member_id, role="owner", request_id=request_id)
-    pw = crypto.hash_password(password)
+    pw = await crypto.hash_password_async(password)
     async with tenant_tx(api_engine(), team_id, member_id) as conn:
         exists = (
             await conn.execute(text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": email})
@@ -222,36 +236,37 @@ async def login(
     c = throttle.counter()
     window = s.login_window_seconds
     acct_key, ip_key = throttle.account_key(email), throttle.ip_key(ip)
-    for key, limit in (
-        (acct_key, s.login_max_attempts_per_account),
-        (ip_key, s.login_max_attempts_per_ip),
-    ):
-        count, retry = await c.peek(key, window)
-        if count >= limit:
-            raise Problem(
-                429,
-                "Too many failed sign-in attempts. Try again later.",
-                title="Too Many Requests",
-                headers={"Retry-After": str(retry)},
-                retry_after=retry,
-            )
-    engine = api_engine()
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(text("SELECT * FROM app.auth_login_lookup(:e)"), {"e": email})
-        ).first()
-        await conn.rollback()
-    ok = crypto.verify_password(row.password_hash if row else None, password)
+    # Reserve this attempt first (atomic increment), so parallel guesses cannot all pass a
+    # read-then-check; a successful attempt gives its slot back below.
+    count, retry = await c.hit(acct_key, window)
+    if count > s.login_max_attempts_per_account:
+        raise _throttled(retry)
+    count, retry = await c.hit(ip_key, window)
+    if count > s.login_max_attempts_per_ip:
+        await c.undo(acct_key)  # not tried: a blocked address must not lock the account
+        raise _throttled(retry)
+    try:
+        engine = api_engine()
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT * FROM app.auth_login_lookup(:e)"), {"e": email})
+            ).first()
+            await conn.rollback()
+        ok = await crypto.verify_password_async(row.password_hash if row else None, password)
+    except Exception:  # the attempt never happened (e.g. database down): give the slots back
+        await c.undo(acct_key)
+        await c.undo(ip_key)
+        raise
     if not ok or row is None or not row.is_active:
-        await c.hit(acct_key, window)
-        await c.hit(ip_key, window)
         raise Problem(401, "Email or password is incorrect.", title="Unauthorized")
+    # Success clears the account's failures; it neither counts against nor clears the address.
     await c.reset(acct_key)
+    await c.undo(ip_key)
     actor = Actor(team_id=row.team_id, member_id=row.member_id, role="user", request_id=request_id)
     async with tenant_tx(engine, row.team_id, row.member_id) as conn:
         values: dict[str, Any] = {"last_login_at": func.now()}
         if crypto.needs_rehash(row.password_hash):
-            values["password_hash"] = crypto.hash_password(password)
+            values["password_hash"] = await crypto.hash_password_async(password)
         await conn.execute(
             update(members)
             .where(members.c.team_id == row.team_id, members.c.id == row.member_id)
@@ -274,6 +289,16 @@ async def login(
         issued = await issue_session(conn, row.team_id, row.member_id, user_agent, ip)
         member = await _member_out(conn, actor, row.member_id)
     return {"token": issued.token, "expires_at": issued.expires_at, "member": member}
+
+
+def _throttled(retry: int) -> Problem:
+    return Problem(
+        429,
+        "Too many failed sign-in attempts. Try again later.",
+        title="Too Many Requests",
+        headers={"Retry-After": str(retry)},
+        retry_after=retry,
+    )
 
 
 async def logout(actor: Actor) -> None:
@@ -383,6 +408,7 @@ async def update_member(
     values: dict[str, Any],
     if_match: int | None,
 ) -> dict[str, Any]:
+    check_scope(actor, "members:write")
     self_edit = member_id == actor.member_id
     admin_fields = {"role", "is_active"} & set(values)
     if admin_fields and not actor.at_least("admin"):
@@ -391,6 +417,10 @@ async def update_member(
         )
     if not self_edit and not actor.at_least("admin"):
         raise Problem(403, "You can only edit your own profile.", title="Forbidden")
+    if admin_fields:
+        # Role and activation changes of one team run one at a time (the team row is the lock),
+        # so two owners demoting each other cannot both see "another owner remains".
+        await conn.execute(select(teams.c.id).where(teams.c.id == actor.team_id).with_for_update())
     target = await member_service.get(conn, actor, member_id, for_update=True)
     keys = await member_service.role_keys(conn, actor)
     target_role = keys.get(target["role_id"], "user")
@@ -426,7 +456,8 @@ async def update_member(
                 raise Problem(409, "A team needs at least one active owner.", title="Conflict")
     if "role" in values:
         by_key = {v: k for k, v in keys.items()}
-        values = {**values, "role_id": by_key[values.pop("role")]}
+        values = dict(values)
+        values["role_id"] = by_key[values.pop("role")]
     row = await member_service.update(conn, actor, member_id, values, if_match=if_match)
     if values.get("is_active") is False:
         # Credentials stop at once: the look-ups check is_active, and we revoke them too.
@@ -472,6 +503,8 @@ async def create_api_key(
         raise Problem(403, "API keys cannot create other API keys; sign in.", title="Forbidden")
     if not actor.at_least("user"):
         raise Problem(403, "Guests cannot create API keys.", title="Forbidden")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise validation([{"field": "expires_at", "message": "Must be in the future."}])
     key = crypto.new_token(crypto.API_KEY_PREFIX)
     key_id = new_id("key")
     row = (
@@ -507,6 +540,7 @@ async def create_api_key(
 
 
 async def list_api_keys(conn: AsyncConnection, actor: Actor) -> list[dict[str, Any]]:
+    check_scope(actor, "api_keys:read")
     q = (
         select(*API_KEY_COLUMNS)
         .where(api_keys.c.team_id == actor.team_id)
@@ -518,6 +552,7 @@ async def list_api_keys(conn: AsyncConnection, actor: Actor) -> list[dict[str, A
 
 
 async def revoke_api_key(conn: AsyncConnection, actor: Actor, key_id: str) -> None:
+    check_scope(actor, "api_keys:write")
     q = update(api_keys).where(
         api_keys.c.team_id == actor.team_id,
         api_keys.c.id == key_id,
@@ -547,6 +582,7 @@ async def revoke_api_key(conn: AsyncConnection, actor: Actor, key_id: str) -> No
 
 
 async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> dict[str, Any]:
+    check_scope(actor, "members:write")
     if not actor.at_least("admin"):
         raise Problem(403, "Only an owner or admin can invite members.", title="Forbidden")
     if role == "owner" and actor.role != "owner":
@@ -617,7 +653,7 @@ async def accept_invitation(
         raise Problem(409, "This invitation was already accepted.", title="Conflict")
     if inv.expires_at <= datetime.now(UTC):
         raise Problem(410, "This invitation has expired; ask for a new one.", title="Gone")
-    pw = crypto.hash_password(password)
+    pw = await crypto.hash_password_async(password)
     member_id = new_id("mem")
     actor = Actor(team_id=inv.team_id, member_id=member_id, role="user", request_id=request_id)
     async with tenant_tx(engine, inv.team_id, member_id) as conn:

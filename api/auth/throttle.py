@@ -1,4 +1,9 @@
-"""Fixed-window counters for the login throttle: Redis when configured, else process memory."""
+"""Fixed-window counters for the login throttle: Redis when configured, else process memory.
+
+A login attempt *reserves* its slot with an atomic :meth:`Counter.hit` before the password is
+checked, so parallel guesses cannot all slip past a read-then-increment check; a successful
+attempt gives its slot back (:meth:`Counter.undo`) or clears the account counter.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from api.settings import get_settings
 class Counter(Protocol):
     async def hit(self, key: str, window: int) -> tuple[int, int]: ...
     async def peek(self, key: str, window: int) -> tuple[int, int]: ...
+    async def undo(self, key: str) -> None: ...
     async def reset(self, key: str) -> None: ...
 
 
@@ -35,6 +41,12 @@ class MemoryCounter:
     async def peek(self, key: str, window: int) -> tuple[int, int]:
         count, start = self._get(key, window)
         return count, max(1, int(start + window - time.monotonic()))
+
+    async def undo(self, key: str) -> None:
+        """Take back one :meth:`hit` (the attempt turned out not to count)."""
+        count, start = self._data.get(key, (0, 0.0))
+        if count > 0:
+            self._data[key] = (count - 1, start)
 
     async def reset(self, key: str) -> None:
         self._data.pop(key, None)
@@ -66,6 +78,15 @@ class RedisCounter:
             p.ttl(k)
             count, ttl = await p.execute()
         return int(count or 0), max(1, int(ttl if ttl and ttl > 0 else window))
+
+    # DECR on a missing (expired) key would create it without a TTL: only decrement if present.
+    _UNDO = (
+        "if redis.call('exists', KEYS[1]) == 1 and tonumber(redis.call('get', KEYS[1])) > 0 "
+        "then return redis.call('decr', KEYS[1]) else return 0 end"
+    )
+
+    async def undo(self, key: str) -> None:
+        await self._r.eval(self._UNDO, 1, self._k(key))
 
     async def reset(self, key: str) -> None:
         await self._r.delete(self._k(key))
