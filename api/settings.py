@@ -64,6 +64,10 @@ class Settings:
     analytics_db_role: str = "leadly_analytics"
     """Role used by dbt and Dagster."""
 
+    db_role_password: str = ""
+    """Password of the api/worker/analytics login roles (set on bootstrap). Empty: no password,
+    for trust/peer authentication (the embedded server, local development)."""
+
     secret_key: str = "dev-insecure-change-me"
     """Secret used to derive token hashes (HMAC). Set a long random value in production."""
 

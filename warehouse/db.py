@@ -9,9 +9,11 @@ Roles (names from settings):
 - auth (``<owner>_auth``, NOLOGIN): owns the SECURITY DEFINER look-ups that resolve a token or a
   login email to its team before any team is known.
 
-The connecting user (``LEADLY_DATABASE_URL``) is granted every role, and each engine switches to
-its role at connect time, so one credential serves all processes while each runs with exactly its
-own privileges.
+The api, worker and analytics roles are LOGIN roles that are members of no other role, so a
+connection opened as one of them cannot ``SET ROLE`` its way to more privileges. Each process logs
+in as its role: the host and database come from ``LEADLY_DATABASE_URL`` (the admin URL, used only
+for bootstrap and migrations), the password from ``LEADLY_DB_ROLE_PASSWORD`` (unset: none, for
+servers with trust or peer authentication such as the embedded one).
 """
 
 from __future__ import annotations
@@ -67,29 +69,36 @@ def libpq_url(url: str) -> str:
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _role_options(role: str | None) -> dict[str, Any]:
-    opts = "-c TimeZone=UTC" + (f" -c role={role}" if role else "")
-    return {"options": opts}
+_OPTIONS = {"options": "-c TimeZone=UTC"}
+
+
+def role_url(url: str, role: str | None) -> str:
+    """``url`` with its user (and password) replaced by the login role ``role``."""
+    if not role:
+        return url
+    password = get_settings().db_role_password or None
+    u = make_url(url).set(username=role, password=password)
+    return u.render_as_string(hide_password=False)
 
 
 def make_async_engine(url: str, role: str | None, pool_size: int = 20, **kw: Any) -> AsyncEngine:
     return create_async_engine(
-        sqlalchemy_url(url),
+        sqlalchemy_url(role_url(url, role)),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
-        connect_args={**_role_options(role), "prepare_threshold": 5},
+        connect_args={**_OPTIONS, "prepare_threshold": 5},
         **kw,
     )
 
 
 def make_engine(url: str, role: str | None, **kw: Any) -> Engine:
-    return create_engine(sqlalchemy_url(url), connect_args=_role_options(role), **kw)
+    return create_engine(sqlalchemy_url(role_url(url, role)), connect_args=_OPTIONS, **kw)
 
 
 def connect_as(url: str, role: str | None = None, **kw: Any) -> psycopg.Connection:
     """A plain psycopg connection that runs as ``role``."""
-    return psycopg.connect(libpq_url(url), **_role_options(role), **kw)
+    return psycopg.connect(libpq_url(role_url(url, role)), **_OPTIONS, **kw)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -111,8 +120,26 @@ def bootstrap_roles(url: str, roles: Roles) -> None:
                 ).fetchone()
                 if not exists:
                     conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
-        for name in (roles.owner, roles.api, roles.worker, roles.analytics):
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), sql.Identifier(me)))
+        # Migrations SET ROLE to the owner. The login roles stand alone: members of nothing,
+        # so a connection opened as one of them cannot switch to more privileges.
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.owner), sql.Identifier(me))
+        )
+        password = get_settings().db_role_password or None
+        for name in (roles.api, roles.worker, roles.analytics):
+            can_login = conn.execute(
+                "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (name,)
+            ).fetchone()[0]
+            if can_login and password is None:
+                continue
+            # Parallel bootstraps (test runs) may race on the same role: one ALTER is enough.
+            with contextlib.suppress(psycopg.errors.InternalError_):
+                conn.execute(
+                    sql.SQL(
+                        "ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                        "NOBYPASSRLS PASSWORD {}"
+                    ).format(sql.Identifier(name), sql.Literal(password))
+                )
         # The owner creates the auth functions and hands them to the auth role.
         conn.execute(
             sql.SQL("GRANT {} TO {}").format(
