@@ -12,22 +12,56 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.context import Actor
 from api.common.errors import validation
 from api.common.records import RecordService
-from warehouse.models import Account
+from api.common.refs import check_refs
+from warehouse.models import Account, TeamMember
+
+# Mailbox providers: an address there says nothing about the company (never match an account).
+FREE_MAIL = frozenset(
+    {
+        "aol.com",
+        "gmail.com",
+        "googlemail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "hotmail.com",
+        "icloud.com",
+        "live.com",
+        "mac.com",
+        "mail.com",
+        "me.com",
+        "msn.com",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
+        "web.de",
+        "yahoo.com",
+        "yandex.com",
+        "yandex.ru",
+        "zoho.com",
+    }
+)
+
+REFS = {"owner_id": (TeamMember.__table__, "member")}
 
 
 def normalise_domain(value: str | None) -> str | None:
     if not value:
         return None
     v = value.strip().lower()
-    host = urlsplit(v if "://" in v else f"//{v}").hostname or ""
-    host = host.removeprefix("www.")
-    return host or None
+    try:
+        host = urlsplit(v if "://" in v else f"//{v}").hostname or ""
+    except ValueError:  # e.g. "http://[oops": not a URL at all
+        return None
+    host = host.strip(".").removeprefix("www.")
+    return host if host and " " not in host else None
 
 
 def domain_of_email(email: str | None) -> str | None:
     if not email or "@" not in email:
         return None
-    return normalise_domain(email.rsplit("@", 1)[1])
+    domain = normalise_domain(email.rsplit("@", 1)[1])
+    return None if domain in FREE_MAIL else domain
 
 
 class AccountService(RecordService):
@@ -46,9 +80,15 @@ class AccountService(RecordService):
         if "name" in values and not (values["name"] or "").strip():
             raise validation([{"field": "name", "message": "Name cannot be empty."}])
         if values.get("domain"):
-            values["domain"] = normalise_domain(values["domain"])
+            domain = normalise_domain(values["domain"])
+            if domain is None:
+                raise validation(
+                    [{"field": "domain", "message": "Not a domain name (e.g. acme.com)."}]
+                )
+            values["domain"] = domain
         elif current is None and values.get("website") and not values.get("domain"):
             values["domain"] = normalise_domain(values["website"])
+        await check_refs(conn, actor, values, current, REFS)
 
     async def find_by_domain(
         self, conn: AsyncConnection, actor: Actor, domain: str

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.context import Actor
 from api.common.errors import validation
 from api.common.records import RecordService
-from warehouse.models import CallLog
+from api.common.refs import check_refs
+from warehouse.models import CallLog, Contact, Lead, TeamMember
+
+REFS = {
+    "lead_id": (Lead.__table__, "lead"),
+    "contact_id": (Contact.__table__, "contact"),
+    "member_id": (TeamMember.__table__, "member"),
+}
 
 
 class CallLogService(RecordService):
@@ -40,13 +47,14 @@ class CallLogService(RecordService):
                 values.pop("started_at", None)
         if values.get("started_at") is not None and values["started_at"].tzinfo is None:
             values["started_at"] = values["started_at"].replace(tzinfo=UTC)
+        await check_refs(conn, actor, values, current, REFS)
 
     async def ids_for_lead(self, conn: AsyncConnection, actor: Actor, lead_id: str) -> list[str]:
         t = self.table
         rows = await conn.execute(
-            select(t.c.id).where(
-                t.c.team_id == actor.team_id, t.c.lead_id == lead_id, t.c.deleted_at.is_(None)
-            )
+            select(t.c.id)
+            .where(t.c.team_id == actor.team_id, t.c.lead_id == lead_id, t.c.deleted_at.is_(None))
+            .order_by(t.c.id)
         )
         return list(rows.scalars())
 

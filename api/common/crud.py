@@ -16,11 +16,13 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.body import convert_strict, strict_body
 from api.common.context import Actor
-from api.common.errors import Problem, msgspec_error_to_field, validation
+from api.common.errors import Problem, validation
 from api.common.http import (
     RollbackWith,
     current_actor,
+    etag,
     if_match,
     json_response,
     read,
@@ -30,7 +32,7 @@ from api.common.http import (
     values_of,
     write,
 )
-from api.common.listing import parse_params
+from api.common.listing import check_known_params, parse_params
 from api.common.records import RecordService
 
 MAX_BATCH = 1000
@@ -39,8 +41,10 @@ CreateHook = Callable[[AsyncConnection, Actor, dict[str, Any]], Awaitable[dict[s
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    items: list[dict[str, Any]]
+    items: list[Any]
+    """Objects to create, or to update when they carry ``id`` (and optionally ``version``)."""
     all_or_none: bool = False
+    """Apply every item or none: one failing item rolls the whole batch back."""
 
 
 class BatchResult(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -54,23 +58,58 @@ class BatchOut(msgspec.Struct):
     results: list[BatchResult]
 
 
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    """One changed field of one event: who changed it, when, from what to what."""
+
+    event_id: int
+    action: str
+    field: str | None
+    old: Any
+    new: Any
+    changed_at: datetime
+    changed_by: str | None
+    actor_type: str
+    request_id: str | None
+
+
+class HistoryPage(msgspec.Struct, kw_only=True):
+    data: list[HistoryEntry]
+    next_cursor: str | None
+    has_more: bool
+
+
+def page_of(out_struct: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """The list envelope of ``out_struct`` for the OpenAPI document."""
+    return msgspec.defstruct(
+        f"{out_struct.__name__}Page",
+        [("data", list[out_struct]), ("next_cursor", str | None), ("has_more", bool)],
+        kw_only=True,
+        module=__name__,
+    )
+
+
 def parse_as_of(raw: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise Problem(
-            400,
-            f"as_of must be an ISO 8601 timestamp, not {raw!r}.",
-            errors=[{"field": "as_of", "message": "Not an ISO 8601 timestamp."}],
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    text = raw.strip()
+    candidates = [text]
+    head, sep, tail = text.rpartition(" ")
+    if sep and tail[:1].isdigit():  # an unescaped "+" in the query string arrives as a space
+        candidates.append(f"{head}+{tail}")
+    for candidate in candidates:
+        try:
+            moment = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        if candidate[:1].isdigit() and len(candidate) >= 10:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise Problem(
+        400,
+        f"as_of must be an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z), not {raw!r}.",
+        errors=[{"field": "as_of", "message": "Not an ISO 8601 timestamp."}],
+    )
 
 
 def decode_item(struct: type[msgspec.Struct], item: Any) -> dict[str, Any]:
-    try:
-        return values_of(msgspec.convert(item, struct))
-    except msgspec.ValidationError as e:
-        raise validation([msgspec_error_to_field(str(e))]) from None
+    return values_of(convert_strict(struct, item))
 
 
 def check_writable(actor: Actor, scope_base: str) -> None:
@@ -114,6 +153,7 @@ def crud_controller(
     async def list_handler(self: Any, request: Request) -> Any:
         actor = current_actor(request)
         require_scope(actor, f"{scope}:read")
+        check_known_params(request.query_params)
         params = parse_params(request.query_params)
 
         async def run(conn: AsyncConnection) -> Response:
@@ -124,17 +164,26 @@ def crud_controller(
     async def get_handler(self: Any, request: Request, record_id: str) -> Any:
         actor = current_actor(request)
         require_scope(actor, f"{scope}:read")
-        as_of = request.query_params.get("as_of")
-        unknown = set(request.query_params) - {"as_of", "fields"}
+        query = request.query_params
+        unknown = sorted(set(query) - {"as_of", "fields"})
         if unknown:
-            raise Problem(400, f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
+            raise Problem(
+                400,
+                f"Unknown query parameter(s): {', '.join(unknown)} (this takes as_of and fields).",
+                errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
+            )
+        raw_as_of = query.get("as_of")
+        moment = parse_as_of(raw_as_of) if raw_as_of is not None else None
+        fields = service.lister.fields(parse_params(query).fields)
+
+        def shape(row: dict[str, Any]) -> dict[str, Any]:
+            return row if fields is None else {f: row[f] for f in fields}
 
         async def run(conn: AsyncConnection) -> Response:
-            if as_of:
-                return json_response(
-                    await service.as_of(conn, actor, record_id, parse_as_of(as_of))
-                )
-            return record_response(await service.get(conn, actor, record_id))
+            if moment is not None:
+                return json_response(shape(await service.as_of(conn, actor, record_id, moment)))
+            row = await service.get(conn, actor, record_id)
+            return json_response(shape(row), headers={"ETag": etag(row["version"])})
 
         return await read(actor, run)
 
@@ -205,7 +254,7 @@ def crud_controller(
             for i, item in enumerate(data.items):
                 try:
                     if not isinstance(item, dict):
-                        raise validation([{"field": f"items[{i}]", "message": "Not an object."}])
+                        raise validation([{"field": "$", "message": "Expected an object."}])
                     async with conn.begin_nested():
                         if "id" in item:
                             item = dict(item)
@@ -246,7 +295,7 @@ def crud_controller(
         "data": JSONBody[create_struct],
         "return": Response[out_struct],
     }
-    list_handler.__annotations__ = {"request": Request, "return": Response[list[out_struct]]}
+    list_handler.__annotations__ = {"request": Request, "return": Response[page_of(out_struct)]}
     get_handler.__annotations__ = {
         "request": Request,
         "record_id": str,
@@ -267,7 +316,7 @@ def crud_controller(
     history_handler.__annotations__ = {
         "request": Request,
         "record_id": str,
-        "return": Response[dict[str, Any]],
+        "return": Response[HistoryPage],
     }
     batch_handler.__annotations__ = {
         "request": Request,
@@ -279,11 +328,25 @@ def crud_controller(
     attrs = {
         "path": f"/api/v1/{plural}",
         "tags": [tag or service.plural.replace("_", " ")],
-        "create": post("/", status_code=201, operation_id=f"create_{obj}")(create_handler),
+        "create": post(
+            "/",
+            status_code=201,
+            operation_id=f"create_{obj}",
+            before_request=strict_body(create_struct, writes=(scope,)),
+        )(create_handler),
         "list_records": get("/", operation_id=f"list_{scope}")(list_handler),
-        "batch": post("/batch", status_code=200, operation_id=f"batch_{scope}")(batch_handler),
+        "batch": post(
+            "/batch",
+            status_code=200,
+            operation_id=f"batch_{scope}",
+            before_request=strict_body(BatchIn, writes=(scope,), nul=False),
+        )(batch_handler),
         "get_record": get("/{record_id:str}", operation_id=f"get_{obj}")(get_handler),
-        "update": patch("/{record_id:str}", operation_id=f"update_{obj}")(update_handler),
+        "update": patch(
+            "/{record_id:str}",
+            operation_id=f"update_{obj}",
+            before_request=strict_body(update_struct, writes=(scope,)),
+        )(update_handler),
         "delete_record": delete("/{record_id:str}", status_code=204, operation_id=f"delete_{obj}")(
             delete_handler
         ),

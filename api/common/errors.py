@@ -155,6 +155,10 @@ def db_problem(exc: DBAPIError) -> Problem | None:
             title="Unprocessable Content",
             errors=errs,
         )
+    if not code and "NUL" in str(getattr(exc, "orig", "")):  # psycopg refuses before sending
+        return Problem(
+            422, "Text cannot contain NUL characters.", title="Unprocessable Content", errors=errors
+        )
     if code.startswith("23") or code.startswith("22"):
         return Problem(
             422,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,7 +49,7 @@ def if_match(request: Request) -> int | None:
 
 def current_actor(request: Request) -> Actor:
     actor: Actor = request.user
-    rid = request.headers.get("x-request-id") or request.scope.get("state", {}).get("request_id")
+    rid = request.scope.get("state", {}).get("request_id") or request.headers.get("x-request-id")
     if rid and actor.request_id != rid:
         from dataclasses import replace
 
@@ -112,9 +111,7 @@ async def _write(
         if len(key) > 255:
             raise Problem(400, "Idempotency-Key is longer than 255 characters.")
         body = await request.body()
-        digest = hashlib.sha256(
-            request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-        ).digest()
+        digest = idempotency.fingerprint(request.method, request.url.path, body)
         replay = await idempotency.claim(conn, actor, key, request.method, request.url.path, digest)
         if replay is not None:
             return replay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from litestar import Response
@@ -38,6 +39,18 @@ _STORE = text(
     WHERE team_id = :team_id AND actor_id = :actor_id AND key = :key
     """
 )
+
+
+def fingerprint(method: str, path: str, body: bytes) -> bytes:
+    """What a retry must repeat: method, path and the body's JSON value (not its formatting:
+    key order and whitespace may differ between attempts)."""
+    import msgspec
+
+    try:
+        canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.DecodeError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).digest()
 
 
 async def claim(

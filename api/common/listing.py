@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +22,7 @@ import msgspec
 from dateutil import parser as dtparser
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -29,12 +30,17 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Select,
+    SmallInteger,
     String,
     and_,
+    bindparam,
+    cast,
     false,
     func,
+    literal,
     or_,
     true,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -43,6 +49,24 @@ from api.common.errors import Problem
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 OPS = ("gt", "gte", "lt", "lte", "ne", "in", "contains", "isnull")
+LIST_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
+_INT_RANGE = {SmallInteger: 2**15, BigInteger: 2**63, Integer: 2**31}
+
+
+def check_known_params(query: Any, extra: Iterable[str] = ()) -> None:
+    """400 on a query parameter a list endpoint does not know (a typo is not silently ignored)."""
+    allowed = LIST_PARAMS | set(extra)
+    unknown = sorted(
+        k
+        for k in query
+        if k not in allowed and not (k.startswith("filter[") and k.endswith("]") and len(k) > 8)
+    )
+    if unknown:
+        raise Problem(
+            400,
+            f"Unknown query parameter(s): {', '.join(unknown)}.",
+            errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
+        )
 
 
 def bad_request(detail: str, field: str | None = None) -> Problem:
@@ -50,11 +74,30 @@ def bad_request(detail: str, field: str | None = None) -> Problem:
     return Problem(400, detail, errors=errors)
 
 
+def is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSONB)
+
+
+def value_expr(column: Column[Any]) -> Any:
+    """The expression filters and sorts compare: a JSON ``null`` counts as no value."""
+    if is_json(column):
+        return func.nullif(column, cast(literal("null"), JSONB), type_=JSONB)
+    return column
+
+
 @dataclass(frozen=True, slots=True)
 class SortKey:
     name: str
     column: Column[Any]
     desc: bool
+
+    @property
+    def expr(self) -> Any:
+        return value_expr(self.column)
+
+    @property
+    def nullable(self) -> bool:
+        return bool(self.column.nullable) or is_json(self.column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +118,8 @@ def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_a
     limit = DEFAULT_LIMIT
     cursor = None
     for key, value in items:
+        if "\x00" in key or "\x00" in value:
+            raise bad_request("Query parameters cannot contain NUL characters.", key)
         if key.startswith("filter[") and key.endswith("]"):
             inner = key[len("filter[") : -1]
             name, _, op = inner.partition("__")
@@ -102,6 +147,18 @@ def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_a
     return ListParams(tuple(filters), tuple(sort), fields, limit, cursor)
 
 
+def _parse_datetime(raw: str) -> datetime:
+    try:
+        dt = dtparser.isoparse(raw.strip())
+    except ValueError:
+        # An unescaped "+" in a query string arrives as a space: 2026-01-01T10:00:00 02:00.
+        head, sep, tail = raw.strip().rpartition(" ")
+        if not sep or not tail[:1].isdigit():
+            raise
+        dt = dtparser.isoparse(f"{head}+{tail}")
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
 def coerce(column: Column[Any], raw: str, field: str) -> Any:
     t = column.type
     try:
@@ -112,17 +169,21 @@ def coerce(column: Column[Any], raw: str, field: str) -> Any:
                 return False
             raise ValueError(raw)
         if isinstance(t, Integer):
-            return int(raw)
+            v = int(raw)
+            bound = next(b for k, b in _INT_RANGE.items() if isinstance(t, k))
+            if not -bound <= v < bound:
+                raise ValueError(raw)
+            return v
         if isinstance(t, Numeric):
-            return Decimal(raw)
+            d = Decimal(raw)
+            if not d.is_finite() or abs(d.adjusted()) > 100:
+                raise ValueError(raw)
+            return d
         if isinstance(t, DateTime):
-            dt = dtparser.isoparse(raw)
-            if dt.tzinfo is None:
-                from datetime import UTC
-
-                dt = dt.replace(tzinfo=UTC)
-            return dt
-    except (ValueError, InvalidOperation, OverflowError):
+            return _parse_datetime(raw)
+        if isinstance(t, JSONB):
+            return msgspec.json.decode(raw.encode())
+    except (ValueError, InvalidOperation, OverflowError, msgspec.DecodeError):
         raise bad_request(
             f"{raw!r} is not a valid value for {field}.", f"filter[{field}]"
         ) from None
@@ -153,10 +214,40 @@ class Lister:
                 out.append(self._op(expr, String(), op, raw, name))
                 continue
             col = self._column(name, "filter")
-            if isinstance(col.type, JSONB):
-                raise bad_request(f"Filter on {name} by key: filter[{name}.<key>].", name)
+            if is_json(col):
+                out.append(self._json_op(col, op, raw, name))
+                continue
             out.append(self._op(col, col.type, op, raw, name, col))
         return out
+
+    def _json_op(self, col: Column[Any], op: str, raw: str, name: str) -> ColumnElement[bool]:
+        """JSON fields: values are JSON (``filter[custom]={"a":1}``); ``__contains`` is
+        containment (``@>``) for an object or array, key/element membership for a string."""
+        expr = value_expr(col)
+        if op == "isnull":
+            flag = raw.lower() in ("true", "1", "yes")
+            return expr.is_(None) if flag else expr.is_not(None)
+        if op == "contains":
+            try:
+                v = msgspec.json.decode(raw.encode())
+            except msgspec.DecodeError:
+                v = raw
+            if isinstance(v, str):
+                return col.has_key(v)
+            return col.contains(_json_bind(v))
+        v = coerce(col, raw, name)
+        if op == "in":
+            if not isinstance(v, list):
+                raise bad_request(
+                    f"filter[{name}__in] takes a JSON array of values.", f"filter[{name}__in]"
+                )
+            return or_(false(), *[_eq(expr, x, json=True) for x in v])
+        if op == "eq":
+            return _eq(expr, v, json=True)
+        if op == "ne":
+            return expr.is_distinct_from(_json_bind(v))
+        b = _json_bind(v)
+        return {"gt": expr > b, "gte": expr >= b, "lt": expr < b, "lte": expr <= b}[op]
 
     def _op(
         self, expr: Any, type_: Any, op: str, raw: str, name: str, col: Column[Any] | None = None
@@ -191,13 +282,18 @@ class Lister:
 
     def sort_keys(self, sort: Sequence[tuple[str, bool]]) -> list[SortKey]:
         keys: list[SortKey] = []
+        seen: set[str] = set()
         for name, desc in sort:
             col = self._column(name, "sort")
-            if isinstance(col.type, JSONB | ARRAY):
+            if isinstance(col.type, ARRAY):
                 raise bad_request(f"Cannot sort by {name}.", "sort")
+            if name in seen:
+                raise bad_request(f"Sort field {name!r} is given twice.", "sort")
+            seen.add(name)
             if name != "id":
                 keys.append(SortKey(name, col, desc))
-        tie_desc = keys[0].desc if keys else sort[0][1] if sort else False
+        id_desc = next((d for n, d in sort if n == "id"), None)
+        tie_desc = id_desc if id_desc is not None else keys[0].desc if keys else False
         keys.append(SortKey("id", self.id_column, tie_desc))
         return keys
 
@@ -224,16 +320,13 @@ class Lister:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             sig, values = msgspec.json.decode(raw)
-            if sig != self._signature(keys) or len(values) != len(keys):
+            if (
+                sig != self._signature(keys)
+                or not isinstance(values, list)
+                or len(values) != len(keys)
+            ):
                 raise ValueError
-            return [
-                None
-                if v is None
-                else coerce(k.column, str(v), k.name)
-                if not isinstance(k.column.type, String)
-                else v
-                for k, v in zip(keys, values, strict=True)
-            ]
+            return [_cursor_decode(k, v) for k, v in zip(keys, values, strict=True)]
         except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, Problem):
             raise bad_request(
                 "The cursor is malformed or belongs to another sort.", "cursor"
@@ -241,22 +334,18 @@ class Lister:
 
     def after(self, keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
         """Rows strictly after the cursor in (sort keys, id) order, NULLs last (asc)/first (desc)."""
-        if all(not k.column.nullable for k in keys) and len({k.desc for k in keys}) == 1:
-            from sqlalchemy import tuple_
-
-            lhs = tuple_(*[k.column for k in keys])
+        if all(not k.nullable for k in keys) and len({k.desc for k in keys}) == 1:
+            lhs = tuple_(*[k.expr for k in keys])
             rhs = tuple_(*values)
             return lhs < rhs if keys[0].desc else lhs > rhs
         clauses = []
         for i, k in enumerate(keys):
-            eqs = [_eq(keys[j].column, values[j]) for j in range(i)]
+            eqs = [_eq(keys[j].expr, values[j], json=is_json(keys[j].column)) for j in range(i)]
             clauses.append(and_(*eqs, _gt(k, values[i])))
         return or_(*clauses)
 
     def order_by(self, keys: Sequence[SortKey]) -> list[Any]:
-        return [
-            k.column.desc().nulls_first() if k.desc else k.column.asc().nulls_last() for k in keys
-        ]
+        return [k.expr.desc().nulls_first() if k.desc else k.expr.asc().nulls_last() for k in keys]
 
     def apply(self, stmt: Select[Any], params: ListParams) -> tuple[Select[Any], list[SortKey]]:
         keys = self.sort_keys(params.sort)
@@ -274,17 +363,37 @@ def _cursor_value(v: Any) -> Any:
     return v
 
 
-def _eq(col: Column[Any], v: Any) -> ColumnElement[bool]:
-    return col.is_(None) if v is None else col == v
+def _cursor_decode(k: SortKey, v: Any) -> Any:
+    """A cursor value back to a typed value; anything a cursor cannot hold raises ValueError."""
+    if v is None or is_json(k.column):
+        return v
+    if isinstance(k.column.type, String):
+        if not isinstance(v, str) or "\x00" in v:
+            raise ValueError(v)
+        return v
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        raise ValueError(v)
+    return coerce(k.column, str(v), k.name)
+
+
+def _json_bind(v: Any) -> Any:
+    return bindparam(None, v, type_=JSONB)
+
+
+def _eq(expr: Any, v: Any, *, json: bool = False) -> ColumnElement[bool]:
+    if v is None:
+        return expr.is_(None)
+    return expr == (_json_bind(v) if json else v)
 
 
 def _gt(k: SortKey, v: Any) -> ColumnElement[bool]:
-    col = k.column
+    expr = k.expr
+    b = _json_bind(v) if is_json(k.column) else v
     if k.desc:  # order: NULLs, then values descending
-        return col.is_not(None) if v is None else col < v
+        return expr.is_not(None) if v is None else expr < b
     if v is None:  # ascending, NULLs last: nothing after a NULL but ties
         return false()
-    return or_(col > v, col.is_(None)) if col.nullable else col > v
+    return or_(expr > b, expr.is_(None)) if k.nullable else expr > b
 
 
-__all__ = ["ListParams", "Lister", "parse_params", "true"]
+__all__ = ["ListParams", "Lister", "check_known_params", "parse_params", "true"]

@@ -7,11 +7,13 @@ their rules in the ``validate``/``before_*`` hooks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Table, func, insert, select, update
+from sqlalchemy import Column, DateTime, Numeric, Table, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +25,15 @@ from warehouse import events
 from warehouse.events import EventRecord, diff
 
 HIDDEN = frozenset({"team_id", "deleted_at"})
+# What an id in a URL or a body may look like before it reaches SQL (``lead_01J...``); anything
+# else cannot name a record, so it is a 404 without a query (and no NUL byte reaches psycopg).
+_ID_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$")
+
+
+def plausible_id(value: object) -> bool:
+    return isinstance(value, str) and _ID_SHAPE.match(value) is not None
+
+
 READ_ONLY = frozenset(
     {"id", "team_id", "created_at", "updated_at", "version", "deleted_at", "created_by"}
 )
@@ -60,6 +71,15 @@ class RecordService:
     ) -> None:
         """Domain rules before a create (``current`` None) or an update; raise Problem."""
 
+    async def before_restore(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
+    ) -> None:
+        """Domain rules before a soft-deleted record comes back (e.g. its email is taken)."""
+
+    async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
+        """The problem for an id that names no live record (domains may say more)."""
+        return not_found(self.object_type, id)
+
     # ------------------------------------------------------------------ reads
 
     def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
@@ -72,18 +92,21 @@ class RecordService:
     async def get(
         self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
     ) -> dict[str, Any]:
+        if not plausible_id(id):
+            raise not_found(self.object_type, id)
         q = self._scoped(actor).where(self.table.c.id == id)
         if for_update:
             q = q.with_for_update()
         row = (await conn.execute(q)).first()
         if row is None:
-            raise not_found(self.object_type, id)
+            raise await self.missing(conn, actor, id)
         return dict(row._mapping)
 
     async def get_many(
         self, conn: AsyncConnection, actor: Actor, ids: Iterable[str]
     ) -> dict[str, dict[str, Any]]:
-        rows = await conn.execute(self._scoped(actor).where(self.table.c.id.in_(list(ids))))
+        wanted = [i for i in ids if plausible_id(i)]
+        rows = await conn.execute(self._scoped(actor).where(self.table.c.id.in_(wanted)))
         return {r.id: dict(r._mapping) for r in rows}
 
     async def list(
@@ -102,6 +125,8 @@ class RecordService:
     async def as_of(
         self, conn: AsyncConnection, actor: Actor, id: str, moment: datetime
     ) -> dict[str, Any]:
+        if not plausible_id(id):
+            raise not_found(self.object_type, id)
         evts = await events.for_object(conn, self.object_type, id, until=moment)
         state = events.replay(evts)
         if state is None or state.get("deleted_at"):
@@ -111,12 +136,16 @@ class RecordService:
         state.setdefault("id", id)
         state["created_at"] = evts[0]["occurred_at"]
         state["updated_at"] = evts[-1]["occurred_at"]
-        state["version"] = sum(1 for e in evts if e["action"] != "created") + 1
-        return {k: state.get(k) for k in self.public_columns}
+        # Every event that changed a field bumped the version once (a merge that filled nothing
+        # records an event without changes and leaves the version alone).
+        state["version"] = sum(1 for e in evts if e["action"] != "created" and e["changes"]) + 1
+        return {k: _typed(c, state.get(k)) for k, c in self.public_columns.items()}
 
     async def history(
         self, conn: AsyncConnection, actor: Actor, id: str, *, after_id: int = 0, limit: int = 100
     ) -> dict[str, Any]:
+        if not plausible_id(id):
+            raise not_found(self.object_type, id)
         evts = await events.for_object(
             conn, self.object_type, id, after_id=after_id, limit=limit + 1
         )
@@ -244,23 +273,34 @@ class RecordService:
 
     async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
         t = self.table
-        deleted_at = (
+        if not plausible_id(id):
+            raise not_found(f"deleted {self.object_type}", id)
+        found = (
             await conn.execute(
-                select(t.c.deleted_at)
+                select(*self.public_columns.values(), t.c.deleted_at)
                 .where(t.c.team_id == actor.team_id, t.c.id == id, t.c.deleted_at.is_not(None))
                 .with_for_update()
             )
-        ).scalar_one_or_none()
-        if deleted_at is None:
+        ).first()
+        if found is None:
             raise not_found(f"deleted {self.object_type}", id)
-        res = await conn.execute(
+        current = dict(found._mapping)
+        await self.before_restore(conn, actor, current)
+        res = await execute(
+            conn,
             update(t)
             .where(t.c.team_id == actor.team_id, t.c.id == id)
             .values(deleted_at=None, version=t.c.version + 1, updated_at=func.now())
-            .returning(*self.public_columns.values())
+            .returning(*self.public_columns.values()),
         )
         await events.append(
-            conn, self._event(actor, id, "restored", {"deleted_at": [deleted_at.isoformat(), None]})
+            conn,
+            self._event(
+                actor,
+                id,
+                "restored",
+                {"deleted_at": [current["deleted_at"].isoformat(), None]},
+            ),
         )
         return dict(res.one()._mapping)
 
@@ -274,6 +314,21 @@ async def execute(conn: AsyncConnection, stmt: Any, params: Any = None) -> Any:
         if problem is None:
             raise
         raise problem from None
+
+
+def _typed(column: Column[Any], value: Any) -> Any:
+    """A value replayed from the event log (JSON) back to the column's Python type, so a
+    record read ``as_of`` is encoded exactly like a live one."""
+    if value is None:
+        return None
+    try:
+        if isinstance(column.type, DateTime) and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if isinstance(column.type, Numeric) and not isinstance(value, Decimal):
+            return Decimal(str(value))
+    except (ValueError, ArithmeticError):
+        return value
+    return value
 
 
 def check_version(current: Mapping[str, Any], if_match: int | None) -> None:

@@ -8,10 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
-from api.common.dedupe import check_email_unique
+from api.common.dedupe import check_email_unique, find_by_email
 from api.common.errors import validation
 from api.common.records import RecordService
-from warehouse.models import Contact
+from api.common.refs import check_refs
+from warehouse.models import Account, Contact, TeamMember
+
+REFS = {
+    "account_id": (Account.__table__, "account"),
+    "owner_id": (TeamMember.__table__, "member"),
+}
 
 
 class ContactService(RecordService):
@@ -32,7 +38,21 @@ class ContactService(RecordService):
             raise validation(
                 [{"field": "last_name", "message": "A contact needs a name or an email."}]
             )
+        await check_refs(conn, actor, values, current, REFS)
         await check_email_unique(conn, actor, self.table, "contact", values, current)
+
+    async def before_restore(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
+    ) -> None:
+        # The email may have been taken by another contact while this one was deleted.
+        await check_email_unique(conn, actor, self.table, "contact", {"email": row["email"]}, None)
+
+    async def find_by_email(
+        self, conn: AsyncConnection, actor: Actor, email: str
+    ) -> dict[str, Any] | None:
+        """The live contact with ``email`` (locked against a concurrent create of it)."""
+        found = await find_by_email(conn, actor, self.table, "contact", email)
+        return await self.get(conn, actor, found, for_update=True) if found else None
 
 
 contact_service = ContactService()

@@ -3,6 +3,7 @@
 from litestar import Controller, Request, Response, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.body import strict_body
 from api.common.crud import check_writable, crud_controller
 from api.common.http import current_actor, json_response, record_response, write
 from api.leads.schemas import ConvertIn, ConvertOut, Lead, LeadCreate, LeadUpdate, MergeIn
@@ -15,7 +16,11 @@ class LeadActionsController(Controller):
     path = "/api/v1/leads"
     tags = ["leads"]
 
-    @post("/{lead_id:str}/merge", status_code=200)
+    @post(
+        "/{lead_id:str}/merge",
+        status_code=200,
+        before_request=strict_body(MergeIn, writes=("leads",)),
+    )
     async def merge(self, request: Request, lead_id: str, data: MergeIn) -> Response[Lead]:
         actor = current_actor(request)
         check_writable(actor, "leads")
@@ -25,7 +30,11 @@ class LeadActionsController(Controller):
 
         return await write(request, actor, run)
 
-    @post("/{lead_id:str}/convert", status_code=201)
+    @post(
+        "/{lead_id:str}/convert",
+        status_code=201,
+        before_request=strict_body(ConvertIn, optional=True, writes=("leads", "contacts")),
+    )
     async def convert(
         self, request: Request, lead_id: str, data: ConvertIn | None = None
     ) -> Response[ConvertOut]:

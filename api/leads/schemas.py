@@ -93,3 +93,5 @@ class ConvertOut(Struct, kw_only=True):
     lead: Lead
     contact: dict
     account: dict | None
+    linked_contact: bool = False
+    """True when a live contact with the lead's email existed and was linked instead."""

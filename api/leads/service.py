@@ -14,10 +14,11 @@ from api.common.context import Actor
 from api.common.dedupe import check_email_unique
 from api.common.errors import Problem, not_found, validation
 from api.common.records import RecordService
+from api.common.refs import check_refs
 from api.contacts.service import contact_service
 from warehouse import events
 from warehouse.events import diff
-from warehouse.models import Lead
+from warehouse.models import Account, Lead, TeamMember
 
 IDENTITY = ("first_name", "last_name", "email", "company_name", "phone")
 # Fields a merge may fill on the surviving lead from the other one.
@@ -37,6 +38,11 @@ MERGEABLE = (
     "location",
     "owner_id",
 )
+REFS = {"owner_id": (TeamMember.__table__, "member")}
+CONVERT_REFS = {
+    "account_id": (Account.__table__, "account"),
+    "owner_id": (TeamMember.__table__, "member"),
+}
 STATUS_RANK = {"unqualified": 0, "new": 1, "contacted": 2, "qualified": 3, "converted": 4}
 
 
@@ -80,26 +86,38 @@ class LeadService(RecordService):
             raise validation(
                 [{"field": "status", "message": "A converted lead cannot change status."}]
             )
+        await check_refs(conn, actor, values, current, REFS)
         await check_email_unique(conn, actor, self.table, "lead", values, current)
 
-    async def get(
-        self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
-    ) -> dict[str, Any]:
-        try:
-            return await super().get(conn, actor, id, for_update=for_update)
-        except Problem as p:
-            t = self.table
-            merged_into = (
-                await conn.execute(
-                    select(t.c.merged_into_id).where(
-                        t.c.team_id == actor.team_id, t.c.id == id, t.c.merged_into_id.is_not(None)
-                    )
+    async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
+        """404; for a lead retired by a merge, say which lead it lives on in."""
+        p = not_found(self.object_type, id)
+        t = self.table
+        merged_into = (
+            await conn.execute(
+                select(t.c.merged_into_id).where(
+                    t.c.team_id == actor.team_id, t.c.id == id, t.c.merged_into_id.is_not(None)
                 )
-            ).scalar_one_or_none()
-            if merged_into:
-                p.detail = f"Lead {id!r} was merged into {merged_into!r}."
-                p.extra["merged_into_id"] = merged_into
-            raise
+            )
+        ).scalar_one_or_none()
+        if merged_into:
+            p.detail = f"Lead {id!r} was merged into {merged_into!r} (merged_into_id)."
+            p.extra["merged_into_id"] = merged_into
+        return p
+
+    async def before_restore(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
+    ) -> None:
+        if row.get("merged_into_id"):
+            raise Problem(
+                409,
+                f"Lead {row['id']!r} was merged into {row['merged_into_id']!r}; "
+                "a merged lead cannot be restored.",
+                title="Conflict",
+                merged_into_id=row["merged_into_id"],
+            )
+        # The email may have been taken by another lead while this one was deleted.
+        await check_email_unique(conn, actor, self.table, "lead", {"email": row["email"]}, None)
 
     # ------------------------------------------------------------------ merge
 
@@ -138,15 +156,11 @@ class LeadService(RecordService):
             fill["custom"] = custom
         t = self.table
         # Retire the other first, so the survivor may take its email.
+        now = (await conn.execute(select(func.now()))).scalar_one()
         await conn.execute(
             update(t)
             .where(t.c.team_id == actor.team_id, t.c.id == other_id)
-            .values(
-                merged_into_id=id,
-                deleted_at=func.now(),
-                version=t.c.version + 1,
-                updated_at=func.now(),
-            )
+            .values(merged_into_id=id, deleted_at=now, version=t.c.version + 1, updated_at=now)
         )
         await events.append(
             conn,
@@ -154,7 +168,7 @@ class LeadService(RecordService):
                 actor,
                 other_id,
                 "merged",
-                {"merged_into_id": [None, id], "deleted_at": [None, "merged"]},
+                {"merged_into_id": [None, id], "deleted_at": [None, now.isoformat()]},
                 {"merged_into_id": id},
             ),
         )
@@ -214,6 +228,9 @@ class LeadService(RecordService):
         create_account: bool,
         owner_id: str | None,
     ) -> dict[str, Any]:
+        """Turn the lead into a contact (and an account): the account given, else the one whose
+        domain matches the lead's website or work email, else a new one from the company name.
+        A live contact with the lead's email is linked instead of creating a duplicate."""
         lead = await self.get(conn, actor, id, for_update=True)
         if lead["status"] == "converted":
             raise Problem(
@@ -223,11 +240,23 @@ class LeadService(RecordService):
                 contact_id=lead["converted_contact_id"],
                 account_id=lead["converted_account_id"],
             )
+        await check_refs(
+            conn, actor, {"account_id": account_id, "owner_id": owner_id}, None, CONVERT_REFS
+        )
         owner = owner_id or lead["owner_id"]
+        contact = (
+            await contact_service.find_by_email(conn, actor, lead["email"])
+            if lead["email"]
+            else None
+        )
         account: dict[str, Any] | None = None
         if account_id:
             account = await account_service.get(conn, actor, account_id)
-        else:
+        elif contact is not None and contact["account_id"]:
+            account = (await account_service.get_many(conn, actor, [contact["account_id"]])).get(
+                contact["account_id"]
+            )
+        if account is None and not account_id:
             domain = normalise_domain(lead["website"]) or domain_of_email(lead["email"])
             if domain:
                 account = await account_service.find_by_domain(conn, actor, domain)
@@ -243,20 +272,31 @@ class LeadService(RecordService):
                         "owner_id": owner,
                     },
                 )
-        contact_values = {
-            "first_name": lead["first_name"],
-            "last_name": lead["last_name"],
-            "email": lead["email"],
-            "phone": lead["phone"],
-            "title": lead["title"],
-            "account_id": account["id"] if account else None,
-            "owner_id": owner,
-            "lead_id": id,
-            "custom": lead["custom"],
-        }
-        if not any(contact_values[f] for f in ("first_name", "last_name", "email")):
-            contact_values["last_name"] = lead["company_name"] or lead["phone"]
-        contact = await contact_service.create(conn, actor, contact_values)
+        if contact is None:
+            contact_values = {
+                "first_name": lead["first_name"],
+                "last_name": lead["last_name"],
+                "email": lead["email"],
+                "phone": lead["phone"],
+                "title": lead["title"],
+                "account_id": account["id"] if account else None,
+                "owner_id": owner,
+                "lead_id": id,
+                "custom": lead["custom"],
+            }
+            if not any(contact_values[f] for f in ("first_name", "last_name", "email")):
+                contact_values["last_name"] = lead["company_name"] or lead["phone"]
+            contact = await contact_service.create(conn, actor, contact_values)
+            linked = False
+        else:
+            link: dict[str, Any] = {}
+            if contact["lead_id"] is None:
+                link["lead_id"] = id
+            if contact["account_id"] is None and account is not None:
+                link["account_id"] = account["id"]
+            if link:
+                contact = await contact_service.update(conn, actor, contact["id"], link)
+            linked = True
         t = self.table
         stmt = (
             update(t)
@@ -279,10 +319,14 @@ class LeadService(RecordService):
                 id,
                 "converted",
                 diff(lead, row),
-                {"contact_id": contact["id"], "account_id": account["id"] if account else None},
+                {
+                    "contact_id": contact["id"],
+                    "account_id": account["id"] if account else None,
+                    "linked_contact": linked,
+                },
             ),
         )
-        return {"lead": row, "contact": contact, "account": account}
+        return {"lead": row, "contact": contact, "account": account, "linked_contact": linked}
 
 
 lead_service = LeadService()

@@ -1,0 +1,159 @@
+"""Strict JSON bodies: every bad field named at once, no silent coercion ("5" is not 5).
+
+Litestar converts bodies leniently and stops at the first error, so the record routes validate
+the raw body here first (as a ``before_request`` hook) and only then let Litestar parse it.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Awaitable, Callable
+from typing import Any, Union, get_args, get_origin
+
+import msgspec
+from litestar import Request
+
+from api.common.errors import Problem, msgspec_error_to_field, validation
+from api.common.http import require_role, require_scope
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def _without_unset(tp: Any) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = tuple(a for a in get_args(tp) if a is not msgspec.UnsetType)
+        return Union[args] if len(args) > 1 else args[0]  # noqa: UP007
+    return tp
+
+
+def _join(prefix: str, sub: str) -> str:
+    if sub in ("", "$"):
+        return prefix
+    return f"{prefix}{sub}" if sub.startswith("[") else f"{prefix}.{sub}"
+
+
+def struct_errors(struct: type[msgspec.Struct], obj: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Every problem of ``obj`` as ``struct``: unknown, missing and invalid fields."""
+    if not isinstance(obj, dict):
+        got = _JSON_TYPES.get(type(obj), type(obj).__name__)
+        return [{"field": prefix or "$", "message": f"Expected an object, got {got}."}]
+    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
+    errors: list[dict[str, Any]] = []
+    if struct.__struct_config__.forbid_unknown_fields:
+        errors += [
+            {"field": _join(prefix, str(k)) if prefix else str(k), "message": "Unknown field."}
+            for k in obj
+            if k not in fields
+        ]
+    for name, f in fields.items():
+        field = _join(prefix, name) if prefix else name
+        if name not in obj:
+            if f.required:
+                errors.append({"field": field, "message": "This field is required."})
+            continue
+        try:
+            msgspec.convert(obj[name], _without_unset(f.type))
+        except msgspec.ValidationError as e:
+            err = msgspec_error_to_field(str(e))
+            errors.append({"field": _join(field, err["field"]), "message": err["message"]})
+    return errors
+
+
+MAX_DEPTH = 32
+
+
+def value_errors(obj: Any, *, nul: bool = True) -> list[dict[str, Any]]:
+    """What no field type allows anywhere in a JSON value: nesting deeper than ``MAX_DEPTH``
+    and NUL characters (PostgreSQL stores neither); named by top-level field."""
+    errors: dict[str, str] = {}
+    stack: list[tuple[str, Any, int]] = (
+        [(str(k), v, 1) for k, v in obj.items()] if isinstance(obj, dict) else [("$", obj, 0)]
+    )
+    nul_message = "Text cannot contain NUL characters."
+    while stack:
+        field, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            errors.setdefault(field, f"Nested deeper than {MAX_DEPTH} levels.")
+        elif isinstance(value, dict):
+            if nul and any("\x00" in str(k) for k in value):
+                errors.setdefault(field, nul_message)
+            stack.extend((field, v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((field, v, depth + 1) for v in value)
+        elif nul and isinstance(value, str) and "\x00" in value:
+            errors.setdefault(field, nul_message)
+    return [{"field": f, "message": m} for f, m in sorted(errors.items())]
+
+
+def convert_strict(
+    struct: type[msgspec.Struct], obj: Any, prefix: str = "", *, nul: bool = True
+) -> Any:
+    """``obj`` (decoded JSON) as ``struct``, or a 422 naming every bad field.
+
+    ``nul=False`` leaves NUL characters to a later, finer check (a batch judges each item)."""
+    extra = value_errors(obj, nul=nul)
+    if any("Nested" in e["message"] for e in extra):
+        raise validation(extra)
+    try:
+        out = msgspec.convert(obj, struct)
+        errors: list[dict[str, Any]] = []
+    except msgspec.ValidationError as e:
+        errors = struct_errors(struct, obj, prefix) or [msgspec_error_to_field(str(e))]
+    named = {e["field"] for e in errors}
+    errors += [e for e in extra if e["field"] not in named]
+    if errors:
+        raise validation(errors)
+    return out
+
+
+def decode_body(
+    struct: type[msgspec.Struct], body: bytes, *, optional: bool = False, nul: bool = True
+) -> Any:
+    if not body.strip():
+        if optional:
+            return None
+        raise Problem(
+            400,
+            "This request needs a JSON body.",
+            errors=[{"field": "$", "message": "The body is empty."}],
+        )
+    try:
+        obj = msgspec.json.decode(body)
+    except RecursionError:
+        raise validation(
+            [{"field": "$", "message": f"Nested deeper than {MAX_DEPTH} levels."}]
+        ) from None
+    except msgspec.DecodeError as e:
+        raise Problem(400, f"The request body is not valid JSON: {e}.") from None
+    return convert_strict(struct, obj, nul=nul)
+
+
+def strict_body(
+    struct: type[msgspec.Struct],
+    *,
+    optional: bool = False,
+    writes: tuple[str, ...] = (),
+    nul: bool = True,
+) -> Callable[[Request], Awaitable[None]]:
+    """A ``before_request`` hook that refuses a body that is not exactly ``struct``.
+
+    ``writes`` names the resources the route writes: who may not write them gets 403 before
+    their body is looked at (a guest learns nothing from validation errors)."""
+
+    async def check_body(request: Request) -> None:
+        if writes:
+            actor = request.user
+            for scope in writes:
+                require_scope(actor, f"{scope}:write")
+            require_role(actor, "user")
+        decode_body(struct, await request.body(), optional=optional, nul=nul)
+
+    return check_body
