@@ -135,3 +135,30 @@ READ_AFTER = text(
     LIMIT :limit
     """
 )
+
+
+async def read_after(
+    conn: AsyncConnection, txid: int | str, event_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` events after the cursor ``(txid, event_id)``, in (txid, id) order, from
+    finished transactions only (see :data:`READ_AFTER`). ``txid`` comes back as a string."""
+    rows = await conn.execute(READ_AFTER, {"txid": str(txid), "id": event_id, "limit": limit})
+    return [dict(r._mapping) for r in rows]
+
+
+VISIBLE_HEAD = text(
+    """
+    SELECT txid::text AS txid, id
+    FROM app.events
+    WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY txid DESC, id DESC
+    LIMIT 1
+    """
+)
+
+
+async def visible_head(conn: AsyncConnection) -> tuple[int, int]:
+    """The cursor just past the last event a :data:`READ_AFTER` reader can see now
+    (``(0, 0)`` when there is none): events of transactions still running come after it."""
+    row = (await conn.execute(VISIBLE_HEAD)).first()
+    return (int(row.txid), int(row.id)) if row else (0, 0)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKeyConstraint,
     Identity,
@@ -120,6 +121,8 @@ class DispatchFailure(Base):
     )
     __table_args__ = (
         ForeignKeyConstraint(["team_id", "event_id"], ["app.events.team_id", "app.events.id"]),
+        CheckConstraint("status IN ('retrying', 'dead', 'resolved')", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
         Index(
             "uq_dispatch_failures_consumer_event", "team_id", "consumer", "event_id", unique=True
         ),

@@ -224,6 +224,10 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
+        sa.CheckConstraint(
+            "status IN ('retrying', 'dead', 'resolved')", name=op.f("ck_dispatch_failures_status")
+        ),
+        sa.CheckConstraint("attempts >= 0", name=op.f("ck_dispatch_failures_attempts")),
         sa.ForeignKeyConstraint(
             ["team_id", "event_id"],
             ["app.events.team_id", "app.events.id"],
@@ -782,9 +786,10 @@ def _security() -> None:
          FOR EACH STATEMENT EXECUTE FUNCTION app.forbid_event_change()""")
     enable_tenant_rls(conn, "idempotency_keys", r)
     enable_tenant_rls(conn, "dispatch_failures", r, worker_write=True)
-    # Cursors are the worker's own bookkeeping, not tenant data.
+    # Cursors are the worker's own bookkeeping, not tenant data. The API reads them (read-only)
+    # to report each consumer's position and its team's lag.
     x(f"GRANT SELECT, INSERT, UPDATE, DELETE ON app.consumer_cursors TO {r.worker}")
-    x(f"GRANT SELECT ON app.consumer_cursors TO {r.analytics}")
+    x(f"GRANT SELECT ON app.consumer_cursors TO {r.analytics}, {r.api}")
 
     # Look-ups that run before a team is known: SECURITY DEFINER, owned by the auth role
     # (which has a SELECT-only policy on the credential tables), returning only what auth needs.

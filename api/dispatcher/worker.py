@@ -1,0 +1,363 @@
+"""The dispatcher worker (``leadly worker``): reads ``app.events`` by cursor and hands each event
+to every registered consumer.
+
+Per consumer, one task loops:
+
+1. read up to ``worker_batch_size`` events after its cursor with :data:`warehouse.events.READ_AFTER`
+   ((txid, id) order, only transactions older than every running one, so an event that commits
+   late is never skipped);
+2. call the handler for each event the consumer's filter accepts, one after the other;
+3. in one transaction, record the failed deliveries in ``app.dispatch_failures`` and move the
+   cursor past the events handled, then commit;
+4. retry the consumer's failures that are due (exponential backoff with jitter, dead after
+   ``worker_max_attempts`` attempts).
+
+A crash between 2 and 3 delivers the uncommitted events again on restart (at-least-once), so
+handlers must be idempotent. A failing event never blocks the ones behind it. A session-level
+advisory lock per consumer lets several workers run side by side: each consumer is active in
+one of them, the others stand by and take over when it goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.dispatcher import service
+from api.dispatcher.registry import Consumer, DispatchedEvent, load_consumers
+from api.settings import Settings, get_settings
+from warehouse import events
+from warehouse.db import database_url, make_async_engine
+
+log = logging.getLogger("leadly.dispatcher")
+
+#: A batch is committed at the latest this many seconds after its first delivery, so a slow
+#: consumer (webhooks) does not redo minutes of work after a crash.
+CHECKPOINT_SECONDS = 5.0
+#: Longest pause before reconnecting after a database error.
+MAX_RECONNECT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with equal jitter: after the n-th failed attempt the next one is due
+    in ``d/2 + random(0, d/2)`` seconds, ``d = min(cap, base * 2**(n-1))``; after
+    ``max_attempts`` attempts the failure is dead."""
+
+    max_attempts: int = 8
+    base: float = 10.0
+    cap: float = 3600.0
+
+    def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
+        d = min(self.cap, self.base * 2.0 ** min(max(attempts, 1) - 1, 60))
+        return d / 2 + rand() * d / 2
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RetryPolicy:
+        return cls(
+            max_attempts=max(1, s.worker_max_attempts),
+            base=float(getattr(s, "worker_retry_base_seconds", cls.base)),
+            cap=float(getattr(s, "worker_retry_max_seconds", cls.cap)),
+        )
+
+
+def _advisory_key(consumer: str) -> str:
+    return f"leadly.dispatcher:{consumer}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "TimeoutError: the handler did not finish in time"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class ConsumerRunner:
+    """Delivers the event log to one consumer until ``stop`` is set."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        engine: AsyncEngine,
+        stop: asyncio.Event,
+        *,
+        batch_size: int,
+        poll_interval: float,
+        policy: RetryPolicy,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
+        self.consumer = consumer
+        self.engine = engine
+        self.stop = stop
+        self.batch_size = max(1, batch_size)
+        self.poll_interval = max(0.01, poll_interval)
+        self.policy = policy
+        self.checkpoint_seconds = checkpoint_seconds
+        self.position: service.Position = (0, 0)
+
+    @property
+    def name(self) -> str:
+        return self.consumer.name
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self) -> None:
+        pause = self.poll_interval
+        standing_by = False
+        while not self.stop.is_set():
+            try:
+                async with self.engine.connect() as conn:
+                    if not await self._try_lock(conn):
+                        if not standing_by:
+                            log.info("consumer %s runs in another worker; standing by", self.name)
+                            standing_by = True
+                        await self._sleep(max(self.poll_interval, 1.0))
+                        continue
+                    standing_by = False
+                    try:
+                        await self._serve(conn)
+                    except BaseException:
+                        # Drop the session so its advisory lock cannot outlive this runner.
+                        with contextlib.suppress(Exception):
+                            await conn.invalidate()
+                        raise
+                    await self._unlock(conn)
+                pause = self.poll_interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "consumer %s stopped on an error; restarting in %.1fs", self.name, pause
+                )
+                await self._sleep(pause)
+                pause = min(pause * 2, MAX_RECONNECT_SECONDS)
+
+    async def _serve(self, conn: AsyncConnection) -> None:
+        async with conn.begin():
+            self.position = await service.ensure_cursor(conn, self.name, self.consumer.start_from)
+        log.info("consumer %s: delivering after event %s", self.name, self.position)
+        while not self.stop.is_set():
+            busy = await self.step(conn)
+            if not busy:
+                await self._sleep(self.poll_interval)
+
+    async def step(self, conn: AsyncConnection) -> bool:
+        """One batch of new events, then the due retries; True if anything was done."""
+        try:
+            delivered = await self.deliver_batch(conn)
+        except service.CursorMoved:
+            async with conn.begin():
+                self.position = await service.read_cursor(conn, self.name)
+            log.warning(
+                "consumer %s: its cursor was moved by someone else; continuing from %s",
+                self.name,
+                self.position,
+            )
+            return True
+        retried = await self.deliver_retries(conn)
+        return delivered or retried
+
+    # ------------------------------------------------------------------ delivery
+
+    async def deliver(self, event: DispatchedEvent) -> str | None:
+        """Hand ``event`` to the consumer; the error text if it failed, else None."""
+        try:
+            if not self.consumer.accepts(event):
+                return None
+            await asyncio.wait_for(self.consumer.handler(event), self.consumer.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning(
+                "consumer %s failed on event %s (%s %s %s)",
+                self.name,
+                event.id,
+                event.object_type,
+                event.object_id,
+                event.action,
+                exc_info=True,
+            )
+            return _describe(e)
+        return None
+
+    async def deliver_batch(self, conn: AsyncConnection) -> bool:
+        async with conn.begin():
+            rows = await events.read_after(conn, *self.position, self.batch_size)
+        if not rows:
+            return False
+        start = last = self.position
+        failed: list[tuple[DispatchedEvent, str]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.checkpoint_seconds
+        for row in rows:
+            if self.stop.is_set():
+                break
+            event = DispatchedEvent.from_row(row)
+            error = await self.deliver(event)
+            if error is not None:
+                failed.append((event, error))
+            last = (event.txid, event.id)
+            if loop.time() >= deadline:
+                break
+        if last == start:
+            return False
+        async with conn.begin():
+            for event, error in failed:
+                await service.record_failure(
+                    conn,
+                    self.name,
+                    event,
+                    error,
+                    delay=self.policy.delay(1),
+                    max_attempts=self.policy.max_attempts,
+                )
+            await service.advance_cursor(conn, self.name, start, last)
+        self.position = last
+        return True
+
+    async def deliver_retries(self, conn: AsyncConnection) -> bool:
+        async with conn.begin():
+            due = await service.due_retries(conn, self.name, self.batch_size)
+        for failure, event in due:
+            if self.stop.is_set():
+                break
+            error = await self.deliver(event)
+            attempts = int(failure["attempts"]) + 1
+            async with conn.begin():
+                applied = await service.retry_outcome(
+                    conn,
+                    failure,
+                    error,
+                    delay=self.policy.delay(attempts),
+                    max_attempts=self.policy.max_attempts,
+                )
+            if applied and error is None:
+                log.info(
+                    "consumer %s: event %s delivered on attempt %s", self.name, event.id, attempts
+                )
+            elif applied and attempts >= self.policy.max_attempts:
+                log.error(
+                    "consumer %s: event %s is dead after %s attempts: %s",
+                    self.name,
+                    event.id,
+                    attempts,
+                    error,
+                )
+        return bool(due)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _try_lock(self, conn: AsyncConnection) -> bool:
+        async with conn.begin():
+            got = await conn.scalar(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"),
+                {"k": _advisory_key(self.name)},
+            )
+        return bool(got)
+
+    async def _unlock(self, conn: AsyncConnection) -> None:
+        try:
+            async with conn.begin():
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"),
+                    {"k": _advisory_key(self.name)},
+                )
+        except Exception:
+            await conn.invalidate()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+
+
+async def run(
+    stop_event: asyncio.Event | None = None,
+    *,
+    consumers: Iterable[Consumer] | None = None,
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    policy: RetryPolicy | None = None,
+    batch_size: int | None = None,
+    poll_interval: float | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+) -> None:
+    """Deliver events to ``consumers`` (default: the registry, after loading the built-in ones
+    and ``LEADLY_WORKER_CONSUMERS``) until ``stop_event`` is set; each consumer finishes the
+    event in hand and commits its progress before this returns."""
+    s = settings or get_settings()
+    stop = stop_event if stop_event is not None else asyncio.Event()
+    chosen = list(consumers) if consumers is not None else load_consumers(s.worker_consumers)
+    if not chosen:
+        log.warning("no dispatcher consumers are registered; idle until stopped")
+        await stop.wait()
+        return
+    own_engine = engine is None
+    if engine is None:
+        engine = make_async_engine(database_url(s), s.worker_db_role, pool_size=len(chosen) + 1)
+    retry = policy or RetryPolicy.from_settings(s)
+    runners = [
+        ConsumerRunner(
+            c,
+            engine,
+            stop,
+            batch_size=batch_size or s.worker_batch_size,
+            poll_interval=poll_interval if poll_interval is not None else s.worker_poll_interval,
+            policy=retry,
+            checkpoint_seconds=checkpoint_seconds,
+        )
+        for c in chosen
+    ]
+    log.info("dispatcher running consumers: %s", ", ".join(c.name for c in chosen))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for r in runners:
+                tg.create_task(r.run(), name=f"dispatcher:{r.name}")
+    finally:
+        if own_engine:
+            await engine.dispose()
+    log.info("dispatcher stopped")
+
+
+async def _serve() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+
+    def on_signal(name: str) -> None:
+        if stop.is_set():
+            log.warning("%s (second signal): stopping without waiting for the current event", name)
+            if task is not None:
+                task.cancel()
+            return
+        log.info("%s: finishing the current event, then stopping", name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
+            signal.signal(sig, lambda *_a, n=sig.name: loop.call_soon_threadsafe(on_signal, n))
+    await run(stop)
+
+
+def main() -> None:
+    """Run the worker until SIGTERM/SIGINT (``leadly worker``); exits 0 after a graceful stop."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    try:
+        asyncio.run(_serve())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Helpers for the dispatcher tests: events of a team, a worker running in the test's loop,
+the worker role's engine, and members below admin."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.dispatcher import worker
+from api.dispatcher.registry import Consumer, DispatchedEvent
+from tests.conftest import Team
+from tests.dispatcher.consumers import OBJECT_TYPE
+from warehouse import events
+from warehouse.db import api_engine, make_async_engine, tenant_tx
+
+FAST = worker.RetryPolicy(max_attempts=3, base=0.2, cap=1.0)
+
+Position = tuple[int, int]
+
+
+@pytest.fixture
+async def worker_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine that runs as the worker role, like ``leadly worker``."""
+    from api.settings import get_settings
+
+    engine = make_async_engine(database_url, get_settings().worker_db_role, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+def unique(prefix: str = "test") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+async def append_events(
+    team_id: str, count: int, *, per_tx: int = 10, tag: str | None = None
+) -> list[Position]:
+    """Append ``count`` ``dispatch_test`` events for the team, ``per_tx`` per transaction; their
+    positions (txid, id) in delivery order."""
+    tag = tag or secrets.token_hex(4)
+    engine = api_engine()
+    for start in range(0, count, per_tx):
+        async with tenant_tx(engine, team_id) as conn:
+            await events.append(
+                conn,
+                *[
+                    events.EventRecord(
+                        team_id=team_id,
+                        actor_type="system",
+                        actor_id=None,
+                        object_type=OBJECT_TYPE,
+                        object_id=f"{tag}-{i}",
+                        action="created",
+                        changes={"n": [None, i]},
+                        data={"tag": tag},
+                    )
+                    for i in range(start, min(count, start + per_tx))
+                ],
+            )
+    return await positions(team_id, tag)
+
+
+async def positions(team_id: str, tag: str) -> list[Position]:
+    """(txid, id) of the team's ``dispatch_test`` events tagged ``tag``, in delivery order."""
+    async with tenant_tx(api_engine(), team_id) as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT txid::text AS txid, id FROM app.events WHERE team_id = :t "
+                "AND object_type = :o AND data->>'tag' = :tag ORDER BY txid, id"
+            ),
+            {"t": team_id, "o": OBJECT_TYPE, "tag": tag},
+        )
+        return [(int(r.txid), int(r.id)) for r in rows]
+
+
+async def cursor_of(engine: AsyncEngine, consumer: str) -> Position | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT last_txid::text AS txid, last_event_id FROM app.consumer_cursors "
+                    "WHERE consumer = :c"
+                ),
+                {"c": consumer},
+            )
+        ).first()
+    return (int(row.txid), int(row.last_event_id)) if row else None
+
+
+async def failures_of(engine: AsyncEngine, consumer: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT * FROM app.dispatch_failures WHERE consumer = :c ORDER BY event_id"),
+            {"c": consumer},
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    *,
+    within: float = 20.0,
+    interval: float = 0.02,
+    task: asyncio.Task[Any] | None = None,
+    what: str = "condition",
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds (or as
+    soon as ``task``, the worker, dies)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if task is not None and task.done():
+            task.result()
+            raise AssertionError(f"the worker stopped before the {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for the {what}")
+        await asyncio.sleep(interval)
+
+
+class Recorder:
+    """A consumer handler that remembers every call; ``fail(event, attempt)`` → raise."""
+
+    def __init__(self, fail: Callable[[DispatchedEvent, int], bool] | None = None) -> None:
+        self.fail = fail or (lambda _e, _n: False)
+        self.calls: list[tuple[int, float]] = []  # (event id, monotonic time)
+        self.attempts: Counter[int] = Counter()
+        self.delivered: list[int] = []
+        self.times: dict[int, list[float]] = defaultdict(list)
+
+    async def __call__(self, event: DispatchedEvent) -> None:
+        self.attempts[event.id] += 1
+        now = time.monotonic()
+        self.calls.append((event.id, now))
+        self.times[event.id].append(now)
+        if self.fail(event, self.attempts[event.id]):
+            raise ValueError(f"boom on event {event.id} (attempt {self.attempts[event.id]})")
+        self.delivered.append(event.id)
+
+
+def team_consumer(team_id: str, handler: Any, *, name: str | None = None, **kw: Any) -> Consumer:
+    """A consumer of the team's ``dispatch_test`` events only (other tests write events too)."""
+    return Consumer(
+        name or unique(),
+        handler,
+        filter=lambda e: e.team_id == team_id and e.object_type == OBJECT_TYPE,
+        **kw,
+    )
+
+
+@asynccontextmanager
+async def running(
+    consumers: Iterable[Consumer],
+    engine: AsyncEngine,
+    *,
+    policy: worker.RetryPolicy = FAST,
+    batch_size: int = 50,
+    poll_interval: float = 0.05,
+) -> AsyncIterator[asyncio.Task[None]]:
+    """The worker loop running in this event loop; stopped (gracefully) on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        worker.run(
+            stop,
+            consumers=list(consumers),
+            engine=engine,
+            policy=policy,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+    )
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def add_member(http: httpx.AsyncClient, team: Team, role: str) -> Team:
+    """Invite and accept a member with ``role``; a client signed in as them."""
+    email = f"{role}-{secrets.token_hex(4)}@example.com"
+    r = await team.post("/api/v1/invitations", json={"email": email, "role": role})
+    assert r.status_code == 201, r.text
+    r = await http.post(
+        f"/api/v1/invitations/{r.json()['token']}/accept",
+        json={"name": f"A {role}", "password": "another-long-passphrase"},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return team.as_token(body["token"])

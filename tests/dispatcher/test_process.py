@@ -1,0 +1,183 @@
+"""The worker as a real process (``python -m api.dispatcher.worker``): SIGKILL mid-batch loses
+nothing, SIGTERM finishes the event in hand, commits and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import Team
+from tests.dispatcher.conftest import Position, append_events, cursor_of, eventually, unique
+from warehouse import events
+
+ROOT = Path(__file__).resolve().parents[2]
+BATCH = 100
+
+pytestmark = pytest.mark.slow
+
+
+class Worker:
+    """``leadly worker`` in a subprocess, running the ``slow_recorder`` test consumer."""
+
+    def __init__(self, tmp_path: Path, team_id: str, consumer: str) -> None:
+        self.log = tmp_path / "handled.txt"
+        self.output = tmp_path / "worker.out"
+        self.env = {
+            **os.environ,
+            "LEADLY_WORKER_CONSUMERS": "tests.dispatcher.consumers:slow_recorder",
+            "LEADLY_WORKER_BATCH_SIZE": str(BATCH),
+            "LEADLY_WORKER_POLL_INTERVAL": "0.05",
+            "DISPATCH_TEST_CONSUMER": consumer,
+            "DISPATCH_TEST_TEAM": team_id,
+            "DISPATCH_TEST_LOG": str(self.log),
+            "DISPATCH_TEST_DELAY": "0.02",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.output.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.dispatcher.worker"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def handled(self) -> list[int]:
+        """Event ids in the order the consumer finished them (complete lines only)."""
+        if not self.log.exists():
+            return []
+        return [int(x) for x in self.log.read_text().split("\n")[:-1]]
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None and self.proc.poll() is None, self.tail()
+        self.proc.send_signal(sig)
+
+    async def exited(self, within: float = 20.0) -> int:
+        assert self.proc is not None
+        deadline = time.monotonic() + within
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError(f"the worker did not exit in {within}s\n{self.tail()}")
+            await asyncio.sleep(0.02)
+        return self.proc.returncode
+
+    def alive(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the worker died ({self.proc.returncode})\n{self.tail()}")
+        return True
+
+    def tail(self) -> str:
+        return self.output.read_text()[-3000:] if self.output.exists() else ""
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+async def test_sigkill_mid_batch_then_restart_delivers_every_event(
+    team: Team, worker_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    consumer = unique("killed")
+    pos = await append_events(team.team_id, 300, per_tx=10)
+    ids = [i for _, i in pos]
+    where: dict[int, Position] = {i: p for p, i in zip(pos, ids, strict=True)}
+    w = Worker(tmp_path, team.team_id, consumer)
+    try:
+        w.start()
+
+        async def half_way_through_a_batch() -> Position | None:
+            # A cursor committed among our events, a full batch of ours behind it, and 10-50 of
+            # that batch handled: its commit is still 50+ slow events away.
+            w.alive()
+            c = await cursor_of(worker_engine, consumer)
+            if c is None or c < pos[0] or sum(p > c for p in pos) < BATCH:
+                return None
+            done = sum(where[i] > c for i in w.handled())
+            return c if 10 <= done <= 50 else None
+
+        await eventually(half_way_through_a_batch, within=60, what="middle of a batch")
+        w.signal(signal.SIGKILL)
+        assert await w.exited() == -signal.SIGKILL
+
+        at_kill = await cursor_of(worker_engine, consumer)
+        assert at_kill is not None and at_kill < pos[-1]
+        first_run = w.handled()
+        committed = [i for i in ids if where[i] <= at_kill]
+        assert set(committed) <= set(first_run)
+        # Handled, but the process died before the batch's cursor commit.
+        uncommitted = [i for i in first_run if where[i] > at_kill]
+        assert uncommitted
+
+        w.start()
+
+        async def drained() -> bool:
+            w.alive()
+            c = await cursor_of(worker_engine, consumer)
+            return c is not None and c >= pos[-1]
+
+        await eventually(drained, within=60, what="drain after restart")
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0, w.tail()
+    finally:
+        w.cleanup()
+
+    every = w.handled()
+    counts = Counter(every)
+    assert set(ids) <= set(counts), "an event was never handled"
+    # The restart resumed at the committed cursor: the uncommitted part came again, in order,
+    # and nothing committed before the kill was handled twice.
+    assert every[len(first_run) :] == [i for i in ids if where[i] > at_kill]
+    assert all(counts[i] >= 2 for i in uncommitted)
+    assert all(counts[i] == 1 for i in committed)
+    # The cursor is at the end of the log.
+    final = await cursor_of(worker_engine, consumer)
+    assert final == pos[-1]
+    async with worker_engine.connect() as conn:
+        assert await events.visible_head(conn) == final
+
+
+async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(
+    team: Team, worker_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    consumer = unique("stopped")
+    pos = await append_events(team.team_id, 60, per_tx=20)
+    ids = [i for _, i in pos]
+    w = Worker(tmp_path, team.team_id, consumer)
+    try:
+        w.start()
+        await eventually(lambda: w.alive() and len(w.handled()) >= 15, within=60, what="start")
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0, w.tail()
+        first = w.handled()
+        assert len(first) < len(ids), "it should have stopped mid-batch"
+        assert first == ids[: len(first)]
+        # Exactly what was handled is committed: nothing will be delivered twice.
+        assert await cursor_of(worker_engine, consumer) == pos[len(first) - 1]
+
+        w.start()
+
+        async def drained() -> bool:
+            w.alive()
+            return await cursor_of(worker_engine, consumer) == pos[-1]
+
+        await eventually(drained, within=60, what="drain after restart")
+        w.signal(signal.SIGINT)
+        assert await w.exited() == 0, w.tail()
+    finally:
+        w.cleanup()
+    assert w.handled() == ids
