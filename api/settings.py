@@ -104,6 +104,12 @@ class Settings:
     worker_max_attempts: int = 8
     """Attempts before a failing delivery is dead-lettered."""
 
+    worker_retry_base_seconds: float = 10.0
+    """First retry delay of a failed delivery; doubles per attempt (with jitter)."""
+
+    worker_retry_max_seconds: float = 3600.0
+    """Longest delay between two retries of a failed delivery."""
+
     worker_consumers: str = ""
     """Extra consumers for the dispatcher, comma-separated ``module:attribute`` paths."""
 
