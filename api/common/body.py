@@ -101,7 +101,7 @@ def convert_strict(
     ``nul=False`` leaves NUL characters to a later, finer check (a batch judges each item)."""
     extra = value_errors(obj, nul=nul)
     if any("Nested" in e["message"] for e in extra):
-        raise validation(extra)
+        raise validation(extra, describe(extra))
     try:
         out = msgspec.convert(obj, struct)
         errors: list[dict[str, Any]] = []
@@ -110,8 +110,13 @@ def convert_strict(
     named = {e["field"] for e in errors}
     errors += [e for e in extra if e["field"] not in named]
     if errors:
-        raise validation(errors)
+        raise validation(errors, describe(errors))
     return out
+
+
+def describe(errors: list[dict[str, Any]]) -> str:
+    fields = list(dict.fromkeys(str(e["field"]) for e in errors))
+    return f"The request is not valid: check {', '.join(fields)}."
 
 
 def decode_body(

@@ -34,4 +34,5 @@ async def check_refs(
         if not plausible_id(value) or (await conn.execute(q)).first() is None:
             errors.append({"field": field, "message": f"No {what} with this id in your team."})
     if errors:
-        raise validation(errors, "The request refers to records that do not exist.")
+        names = ", ".join(e["field"] for e in errors)
+        raise validation(errors, f"{names}: no such record in your team.")

@@ -64,8 +64,8 @@ class RetryPolicy:
     def from_settings(cls, s: Settings) -> RetryPolicy:
         return cls(
             max_attempts=max(1, s.worker_max_attempts),
-            base=float(getattr(s, "worker_retry_base_seconds", cls.base)),
-            cap=float(getattr(s, "worker_retry_max_seconds", cls.cap)),
+            base=s.worker_retry_base_seconds,
+            cap=s.worker_retry_max_seconds,
         )
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from tests.api.records.conftest import SPECS, Spec, email, new_lead, uniq
+from tests.api.records.conftest import SPECS, Spec, Sql, create, email, new_lead, uniq
 from tests.conftest import Team, assert_problem
 
 
@@ -252,3 +252,30 @@ async def test_lists_are_per_team(team: Team, other_team: Team) -> None:
         r = await other_team.get(f"/api/v1/{spec.plural}", params={"limit": "1000"})
         assert r.status_code == 200
         assert all(x["id"] != mine["id"] for x in r.json()["data"])
+
+
+async def test_json_fields_filter_and_sort_with_nulls(team: Team, sql: Sql) -> None:
+    lead = await new_lead(team)
+    calls = []
+    for tips in (None, {"tips": ["a"]}, None, {"tips": ["b"]}, {"score": 1}):
+        body = {"lead_id": lead["id"], **({"ai_suggestions": tips} if tips else {})}
+        calls.append(await create(team, "call-logs", body))
+    # Stored as SQL NULL or JSON null: both count as no value.
+    nulls = {c["id"] for c in calls if c["ai_suggestions"] is None}
+    r = await team.get("/api/v1/call-logs", params={"filter[ai_suggestions__isnull]": "true"})
+    assert {x["id"] for x in r.json()["data"]} == nulls
+    r = await team.get(
+        "/api/v1/call-logs", params={"filter[ai_suggestions__contains]": '{"tips": ["b"]}'}
+    )
+    assert [x["id"] for x in r.json()["data"]] == [calls[3]["id"]]
+    r = await team.get("/api/v1/call-logs", params={"filter[ai_suggestions__contains]": "score"})
+    assert [x["id"] for x in r.json()["data"]] == [calls[4]["id"]]
+    for sort in ("ai_suggestions", "-ai_suggestions"):
+        whole = [x["id"] for x in await page_all(team, "call-logs", 1000, sort=sort)]
+        assert sorted(whole) == sorted(c["id"] for c in calls)
+        assert [x["id"] for x in await page_all(team, "call-logs", 1, sort=sort)] == whole
+        first_null = whole.index(next(i for i in whole if i in nulls))
+        assert (first_null == 0) == sort.startswith("-")  # NULLs first descending, last ascending
+    assert_problem(
+        await team.get("/api/v1/call-logs", params={"filter[ai_suggestions__in]": "x"}), 400
+    )
