@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from tests.api.records.conftest import SPECS, Spec, Sql, create, email, new_lead, uniq
+from tests.api.records.conftest import SPECS, Spec, create, email, new_lead, uniq
 from tests.conftest import Team, assert_problem
 
 
@@ -254,7 +254,7 @@ async def test_lists_are_per_team(team: Team, other_team: Team) -> None:
         assert all(x["id"] != mine["id"] for x in r.json()["data"])
 
 
-async def test_json_fields_filter_and_sort_with_nulls(team: Team, sql: Sql) -> None:
+async def test_json_fields_filter_and_sort_with_nulls(team: Team) -> None:
     lead = await new_lead(team)
     calls = []
     for tips in (None, {"tips": ["a"]}, None, {"tips": ["b"]}, {"score": 1}):
