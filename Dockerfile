@@ -1,0 +1,37 @@
+# Leadly's application image: the API (`leadly api`), the dispatcher (`leadly worker`) and the
+# one-shot migrations (`leadly db upgrade`) all run from it. Built with uv from uv.lock.
+FROM python:3.12-slim
+
+COPY --from=ghcr.io/astral-sh/uv:latest /uv /uvx /usr/local/bin/
+
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    LEADLY_API_HOST=0.0.0.0 \
+    LEADLY_DATA_DIR=/var/lib/leadly
+
+WORKDIR /app
+
+# Dependencies first (a layer that changes only with the lock file) ...
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+
+# ... then the project itself. Folders are listed so a local .venv never enters the image.
+COPY api ./api
+COPY warehouse ./warehouse
+COPY ingestion ./ingestion
+COPY orchestration ./orchestration
+COPY ml ./ml
+COPY apps ./apps
+COPY dbt ./dbt
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+RUN useradd --system --uid 1000 --home-dir /var/lib/leadly --create-home leadly
+USER leadly
+
+EXPOSE 8000
+CMD ["leadly", "api"]

