@@ -406,48 +406,43 @@ async def load_demo(
     existing = await demo_team_id()
     if existing:
         raise DemoExists(DEMO_EMAIL, existing)
-    totals = dict(
-        zip(
-            STAGES,
-            (len(MEMBERS), sizes.accounts, sizes.contacts, sizes.leads, sizes.calls),
-            strict=True,
-        )
-    )
-    for stage in STAGES:
-        report(stage, 0, totals[stage])
+    report("members", 0, len(MEMBERS))
 
     password = get_settings().demo_password
     role, name, email = MEMBERS[0]
     out = await signup(DEMO_TEAM_NAME, name, email, password, DEMO_TIME_ZONE)
     team_id, owner_id = out["team"]["id"], out["member"]["id"]
-    actors = {owner_id: Actor(team_id=team_id, member_id=owner_id, role=role)}
-    names = {owner_id: name}
+    owner = Actor(team_id=team_id, member_id=owner_id, role=role)
+    actors, names = {owner_id: owner}, {owner_id: name}
     engine = api_engine()
     async with tenant_tx(engine, team_id, owner_id) as conn:
-        role_ids = {key: rid for rid, key in (await member_service.role_keys(
-            conn, actors[owner_id])).items()}  # fmt: skip
+        role_ids = {key: rid for rid, key in (await member_service.role_keys(conn, owner)).items()}
         for role, name, email in MEMBERS[1:]:
-            member = await member_service.create(
-                conn,
-                actors[owner_id],
-                {
-                    "id": new_id(member_service.prefix),
-                    "email": email,
-                    "name": name,
-                    "password_hash": crypto.hash_password(password),
-                    "role_id": role_ids[role],
-                    "time_zone": DEMO_TIME_ZONE,
-                },
-            )
+            values = {
+                "id": new_id(member_service.prefix),
+                "email": email,
+                "name": name,
+                "password_hash": crypto.hash_password(password),
+                "role_id": role_ids[role],
+                "time_zone": DEMO_TIME_ZONE,
+            }
+            member = await member_service.create(conn, owner, values)
             actors[member["id"]] = Actor(team_id=team_id, member_id=member["id"], role=role)
             names[member["id"]] = name
     report("members", len(MEMBERS), len(MEMBERS))
 
-    reps = {mid: a.role for mid, a in actors.items() if a.role in REP_WEIGHTS}
-    gen = _Generator(seed, reps, names)
+    # Each item: (id of the member who creates it, values with a pre-assigned id).
+    gen = _Generator(seed, {m: a.role for m, a in actors.items() if a.role in REP_WEIGHTS}, names)
+    accounts = gen.accounts(sizes.accounts)
+    contacts = gen.contacts(sizes.contacts, [v for _, v in accounts])
+    leads = gen.leads(sizes.leads)
+    calls = gen.calls(sizes.calls, [v for _, v in leads], [v for _, v in contacts])
+    counts = {"members": len(MEMBERS)}
+    for stage, items in zip(STAGES[1:], (accounts, contacts, leads, calls), strict=True):
+        counts[stage] = len(items)
+        report(stage, 0, len(items))
 
     async def write(stage: str, service: RecordService, items: list[tuple[str, Any]]) -> None:
-        batches = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
         gate = asyncio.Semaphore(concurrency)
         done = 0
 
@@ -460,20 +455,13 @@ async def load_demo(
             report(stage, done, len(items))
 
         async with asyncio.TaskGroup() as tg:
-            for batch in batches:
-                tg.create_task(one(batch))
+            for i in range(0, len(items), chunk_size):
+                tg.create_task(one(items[i : i + chunk_size]))
 
-    # Each item: (id of the member who creates it, values).
-    accounts = gen.accounts(sizes.accounts)
     await write("accounts", account_service, accounts)
-    contacts = gen.contacts(sizes.contacts, [v for _, v in accounts])
-    leads = gen.leads(sizes.leads)
     # Contacts and leads do not refer to each other: write both at once.
     await asyncio.gather(
         write("contacts", contact_service, contacts), write("leads", lead_service, leads)
     )
-    calls = gen.calls(sizes.calls, [v for _, v in leads], [v for _, v in contacts])
     await write("call logs", call_log_service, calls)
-    counts = dict(zip(STAGES, (len(MEMBERS), *map(len, (accounts, contacts, leads, calls))),
-                      strict=True))  # fmt: skip
     return DemoResult(team_id, owner_id, DEMO_EMAIL, counts, time.perf_counter() - started)
