@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.auth import crypto
 from api.common.context import ROLE_RANK, Actor, system_actor
 from api.common.errors import Problem, not_found, validation
+from api.common.http import tenant_scope
 from api.common.ids import new_id
 from api.common.records import RecordService
 from api.settings import get_settings
 from warehouse import events
-from warehouse.db import api_engine, set_tenant, tenant_tx
+from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord, diff
 from warehouse.models import ApiKey, Invitation, Role, Session, Team, TeamMember
 from warehouse.models.tenancy import SYSTEM_ROLES
@@ -304,7 +305,7 @@ def _throttled(retry: int) -> Problem:
 async def logout(actor: Actor) -> None:
     if actor.actor_type != "member" or actor.credential_id is None:
         raise Problem(400, "Only a session can be logged out; revoke an API key instead.")
-    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+    async with tenant_scope(actor) as conn:
         await conn.execute(
             update(sessions)
             .where(sessions.c.team_id == actor.team_id, sessions.c.id == actor.credential_id)
@@ -313,7 +314,7 @@ async def logout(actor: Actor) -> None:
 
 
 async def me(actor: Actor) -> dict[str, Any]:
-    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+    async with tenant_scope(actor) as conn:
         return {
             "member": await _member_out(conn, actor, actor.member_id),
             "team": await _team_out(conn, actor.team_id),
@@ -325,77 +326,74 @@ async def me(actor: Actor) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- authenticate
 
 
-async def authenticate(token: str) -> Actor | None:
-    """Resolve a bearer token (session or API key) to its actor, or None."""
-    h = crypto.token_hash(token)
-    engine = api_engine()
-    now = datetime.now(UTC)
-    s = get_settings()
+# The look-up and the tenant context in one statement: the request's transaction starts
+# authenticated and scoped to the caller's team (it is rolled back if the credential is bad).
+_SESSION_AUTH = text(
+    "SELECT a.*, set_config('app.team_id', a.team_id, true) AS _t, "
+    "set_config('app.member_id', a.member_id, true) AS _m "
+    "FROM app.auth_session_lookup(:h) a"
+)
+_API_KEY_AUTH = text(
+    "SELECT a.*, set_config('app.team_id', a.team_id, true) AS _t, "
+    "set_config('app.member_id', a.member_id, true) AS _m "
+    "FROM app.auth_api_key_lookup(:h) a"
+)
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+async def authenticate_in(
+    conn: AsyncConnection, token: str, request_id: str | None = None
+) -> Actor | None:
+    """Resolve a bearer token (session or API key) inside ``conn``'s transaction.
+
+    On success the transaction is left open with ``app.team_id``/``app.member_id`` set, so the
+    request can go on in it; on failure it is rolled back and None is returned.
+    """
     if token.startswith(crypto.API_KEY_PREFIX):
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(text("SELECT * FROM app.auth_api_key_lookup(:h)"), {"h": h})
-            ).first()
-            if (
-                row is None
-                or not row.is_active
-                or row.revoked_at is not None
-                or (row.expires_at is not None and row.expires_at <= now)
-            ):
-                await conn.rollback()
-                return None
-            await set_tenant(conn, row.team_id, row.member_id)
-            await conn.execute(
-                update(api_keys)
-                .where(
-                    api_keys.c.team_id == row.team_id,
-                    api_keys.c.id == row.key_id,
-                    func.coalesce(api_keys.c.last_used_at, datetime(1970, 1, 1, tzinfo=UTC))
-                    < func.now() - timedelta(minutes=1),
-                )
-                .values(last_used_at=func.now())
-            )
-            await conn.commit()
-        return Actor(
-            team_id=row.team_id,
-            member_id=row.member_id,
-            role=row.role_key,
-            actor_type="api_key",
-            credential_id=row.key_id,
-            scopes=frozenset(row.scopes),
-        )
-    if not token.startswith(crypto.SESSION_PREFIX):
+        is_key = True
+    elif token.startswith(crypto.SESSION_PREFIX):
+        is_key = False
+    else:
         return None
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(text("SELECT * FROM app.auth_session_lookup(:h)"), {"h": h})
-        ).first()
-        idle = timedelta(minutes=s.session_idle_timeout_minutes)
-        if (
-            row is None
-            or not row.is_active
-            or row.revoked_at is not None
-            or row.expires_at <= now
-            or row.last_used_at + idle <= now
-        ):
-            await conn.rollback()
-            return None
-        if now - row.last_used_at > timedelta(minutes=1):
-            await set_tenant(conn, row.team_id, row.member_id)
-            await conn.execute(
-                update(sessions)
-                .where(sessions.c.team_id == row.team_id, sessions.c.id == row.session_id)
-                .values(last_used_at=func.now())
-            )
-            await conn.commit()
-        else:
-            await conn.rollback()
+    h = crypto.token_hash(token)
+    now = datetime.now(UTC)
+    row = (await conn.execute(_API_KEY_AUTH if is_key else _SESSION_AUTH, {"h": h})).first()
+    if row is None or not row.is_active or row.revoked_at is not None:
+        await conn.rollback()
+        return None
+    if is_key:
+        expired = row.expires_at is not None and row.expires_at <= now
+    else:
+        idle = timedelta(minutes=get_settings().session_idle_timeout_minutes)
+        expired = row.expires_at <= now or row.last_used_at + idle <= now
+    if expired:
+        await conn.rollback()
+        return None
+    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
+        table, id_ = (api_keys, row.key_id) if is_key else (sessions, row.session_id)
+        await conn.execute(
+            update(table)
+            .where(table.c.team_id == row.team_id, table.c.id == id_)
+            .values(last_used_at=func.now())
+        )
     return Actor(
         team_id=row.team_id,
         member_id=row.member_id,
         role=row.role_key,
-        credential_id=row.session_id,
+        actor_type="api_key" if is_key else "member",
+        credential_id=row.key_id if is_key else row.session_id,
+        scopes=frozenset(row.scopes) if is_key else None,
+        request_id=request_id,
     )
+
+
+async def authenticate(token: str) -> Actor | None:
+    """Resolve a bearer token outside a request (its own short transaction)."""
+    async with api_engine().connect() as conn:
+        actor = await authenticate_in(conn, token)
+        if actor is not None:
+            await conn.commit()
+    return actor
 
 
 # ----------------------------------------------------------------------------- members

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -12,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common import idempotency
 from api.common.context import Actor
 from api.common.errors import Problem
-from warehouse.db import api_engine, tenant_tx
+from warehouse.db import api_engine, set_tenant, tenant_tx
+
+# The connection the auth middleware opened for this request; its transaction is already
+# authenticated and scoped to the caller's team.
+REQUEST_CONN: ContextVar[AsyncConnection | None] = ContextVar("leadly_request_conn", default=None)
 
 JSON = "application/json"
 encoder = msgspec.json.Encoder(decimal_format="number")
@@ -48,13 +54,7 @@ def if_match(request: Request) -> int | None:
 
 
 def current_actor(request: Request) -> Actor:
-    actor: Actor = request.user
-    rid = request.scope.get("state", {}).get("request_id") or request.headers.get("x-request-id")
-    if rid and actor.request_id != rid:
-        from dataclasses import replace
-
-        actor = replace(actor, request_id=rid)
-    return actor
+    return request.user
 
 
 def require_scope(actor: Actor, scope: str) -> None:
@@ -82,8 +82,28 @@ class RollbackWith(Exception):
         self.response = response
 
 
+@contextlib.asynccontextmanager
+async def tenant_scope(actor: Actor) -> AsyncIterator[AsyncConnection]:
+    """One transaction scoped to the actor's team: the request's own when the auth middleware
+    opened one (no extra round trips), else a new one. Commits on success, rolls back on error."""
+    conn = REQUEST_CONN.get()
+    if conn is None:
+        async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as fresh:
+            yield fresh
+        return
+    if not conn.in_transaction():
+        await conn.begin()
+        await set_tenant(conn, actor.team_id, actor.member_id)
+    try:
+        yield conn
+    except BaseException:
+        await conn.rollback()
+        raise
+    await conn.commit()
+
+
 async def read(actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]) -> Response:
-    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+    async with tenant_scope(actor) as conn:
         return await fn(conn)
 
 
@@ -105,7 +125,7 @@ async def _write(
     request: Request, actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]
 ) -> Response:
     key = request.headers.get("idempotency-key") if request.method == "POST" else None
-    async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
+    async with tenant_scope(actor) as conn:
         if not key:
             return await fn(conn)
         if len(key) > 255:
