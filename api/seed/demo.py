@@ -155,13 +155,13 @@ def _slug(value: str) -> str:
 
 class _Generator:
     def __init__(self, seed: int, reps: dict[str, str], names: dict[str, str]) -> None:
+        """``reps``: member id -> role of who may own records; ``names``: member id -> name."""
         self.rng = random.Random(seed)
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed)
-        self.reps = reps  # member id -> role
         self.rep_ids = list(reps)
         self.rep_weights = [REP_WEIGHTS[r] for r in reps.values()]
-        self.names = names  # member id -> name
+        self.names = names
         self.emails: set[str] = set()
         self.account_names: dict[str, str] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
