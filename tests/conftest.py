@@ -41,8 +41,10 @@ def _admin_url() -> tuple[str, tempfile.TemporaryDirectory[str] | None]:
 def database_url() -> Iterator[str]:
     admin, tmp = _admin_url()
     name = f"leadly_test_{RUN_ID}"
-    with psycopg.connect(make_url(admin).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(
+        make_url(admin).set(drivername="postgresql").render_as_string(hide_password=False),
+        autocommit=True,
+    ) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     env = {
@@ -62,10 +64,13 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         _clear_caches()
-        with psycopg.connect(make_url(admin).set(drivername="postgresql").render_as_string(
-                hide_password=False), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        with psycopg.connect(
+            make_url(admin).set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+        ) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         if tmp is not None:
             from warehouse import embedded
 
@@ -143,14 +148,20 @@ async def make_team(http: httpx.AsyncClient, name: str | None = None) -> Team:
     tag = secrets.token_hex(4)
     email = f"owner-{tag}@example.com"
     password = "correct-horse-battery"
-    r = await http.post("/api/v1/auth/signup", json={
-        "team_name": name or f"Team {tag}", "name": f"Owner {tag}", "email": email,
-        "password": password,
-    })
+    r = await http.post(
+        "/api/v1/auth/signup",
+        json={
+            "team_name": name or f"Team {tag}",
+            "name": f"Owner {tag}",
+            "email": email,
+            "password": password,
+        },
+    )
     assert r.status_code == 201, r.text
     body = r.json()
-    return Team(http, body["token"], body["team"]["id"], body["member"]["id"], email, password,
-                body)
+    return Team(
+        http, body["token"], body["team"]["id"], body["member"]["id"], email, password, body
+    )
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ class AccountService(RecordService):
         row = (
             await conn.execute(
                 self._scoped(actor)
-                .where(func.lower(t.c.domain) == domain.lower())
+                .where(t.c.domain_normalized == func.lower(domain))
                 .order_by(t.c.created_at)
                 .limit(1)
             )

@@ -1,45 +1,48 @@
-"""Duplicate detection by email, race-free: an advisory lock per (team, object, email)."""
+"""Duplicates by email. A unique partial index on ``(team_id, lower(email))`` of live records is
+what guarantees them (inserts use ``ON CONFLICT DO NOTHING`` and answer 409); the look-ups here
+name the existing record and check updates and restores before they write."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
 from api.common.errors import Problem
 
 
-async def lock_email(conn: AsyncConnection, actor: Actor, object_type: str, email: str) -> None:
-    """Serialise every writer of ``email`` for ``object_type`` until this transaction ends."""
-    await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{actor.team_id}:{object_type}:{email.lower()}"},
-    )
-
-
 async def find_by_email(
     conn: AsyncConnection,
     actor: Actor,
     table: Table,
-    object_type: str,
     email: str,
     *extra: Any,
     exclude_id: str | None = None,
 ) -> str | None:
-    """The id of a live record with ``email`` (case-insensitive), holding the email's lock."""
-    await lock_email(conn, actor, object_type, email)
+    """The id of a live record with ``email`` (case-insensitive)."""
     q = select(table.c.id).where(
         table.c.team_id == actor.team_id,
-        func.lower(table.c.email) == email.lower(),
+        table.c.email_normalized == func.lower(email),
         table.c.deleted_at.is_(None),
         *extra,
     )
     if exclude_id is not None:
         q = q.where(table.c.id != exclude_id)
     return (await conn.execute(q.order_by(table.c.created_at).limit(1))).scalar_one_or_none()
+
+
+def duplicate_problem(object_type: str, email: str, existing: str | None) -> Problem:
+    extra = {"existing_id": existing} if existing else {}
+    return Problem(
+        409,
+        f"A {object_type} with email {email!r} already exists.",
+        title="Conflict",
+        errors=[{"field": "email", "message": f"Already used by {existing or 'another record'}"}],
+        **extra,
+    )
 
 
 async def check_email_unique(
@@ -51,6 +54,10 @@ async def check_email_unique(
     current: Mapping[str, Any] | None,
     *extra: Any,
 ) -> None:
+    """409 naming the existing record when an update (or restore) would duplicate an email.
+
+    Creates need no look-up: the unique index refuses them. A race between two updates is
+    still caught by the index (a 409 without ``existing_id``)."""
     email = values.get("email")
     if not email or (current is not None and (current.get("email") or "").lower() == email.lower()):
         return
@@ -58,16 +65,9 @@ async def check_email_unique(
         conn,
         actor,
         table,
-        object_type,
         email,
         *extra,
         exclude_id=current["id"] if current is not None else None,
     )
     if existing:
-        raise Problem(
-            409,
-            f"A {object_type} with email {email!r} already exists.",
-            title="Conflict",
-            existing_id=existing,
-            errors=[{"field": "email", "message": "Already used by " + existing}],
-        )
+        raise duplicate_problem(object_type, email, existing)

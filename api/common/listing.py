@@ -193,9 +193,18 @@ def coerce(column: Column[Any], raw: str, field: str) -> Any:
 class Lister:
     """Applies :class:`ListParams` to a table whose public fields are ``columns``."""
 
-    def __init__(self, columns: Mapping[str, Column[Any]], id_column: Column[Any]) -> None:
+    def __init__(
+        self,
+        columns: Mapping[str, Column[Any]],
+        id_column: Column[Any],
+        case_insensitive: Mapping[str, Column[Any]] | None = None,
+    ) -> None:
         self.columns = dict(columns)
         self.id_column = id_column
+        # field → its stored lower-case twin: equality compares ``twin = lower(value)``, which
+        # row-level security lets the planner use as an index condition (``lower(col)`` is not
+        # leakproof, so an index on it is unusable under RLS).
+        self.case_insensitive = dict(case_insensitive or {})
 
     def _column(self, name: str, what: str) -> Column[Any]:
         col = self.columns.get(name)
@@ -265,8 +274,8 @@ class Lister:
                 return expr.overlap([v for v in raw.split(",") if v])
             raise bad_request(f"Operator {op!r} does not apply to list field {name}.", name)
         if op == "eq":
-            if isinstance(type_, String) and name in ("email", "domain"):
-                return func.lower(expr) == raw.lower()
+            if name in self.case_insensitive:
+                return self.case_insensitive[name] == func.lower(raw)
             return expr == value(raw)
         if op == "ne":
             return expr.is_distinct_from(value(raw))

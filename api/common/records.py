@@ -13,7 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, DateTime, Numeric, Table, func, insert, select, update
+from sqlalchemy import Column, DateTime, Numeric, Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +47,7 @@ class RecordService:
     prefix: ClassVar[str]  # id prefix: "lead"
     soft_delete: ClassVar[bool] = True
     extra_hidden: ClassVar[frozenset[str]] = frozenset()
+    unique_email: ClassVar[bool] = False  # a live record's email is unique in the team
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -54,11 +56,21 @@ class RecordService:
         cols = cls.table.c
         hidden = HIDDEN | cls.extra_hidden
         cls.public_columns: dict[str, Column[Any]] = {"id": cols.id} | {
-            c.name: c for c in cols if c.name not in hidden
+            c.name: c for c in cols if c.name not in hidden and not c.name.endswith("_normalized")
         }
-        cls.lister = Lister(cls.public_columns, cols.id)
+        twins = {
+            c.name.removesuffix("_normalized"): c for c in cols if c.name.endswith("_normalized")
+        }
+        cls.lister = Lister(cls.public_columns, cols.id, twins)
         cls._select = select(*cls.public_columns.values())
-        cls._insert = insert(cls.table).returning(*cls.public_columns.values())
+        stmt = insert(cls.table)
+        if cls.unique_email:
+            # Enforced by the unique partial index (team_id, email_normalized) of live records.
+            stmt = stmt.on_conflict_do_nothing(
+                index_elements=[cols.team_id, cols.email_normalized],
+                index_where=cols.deleted_at.is_(None),
+            )
+        cls._insert = stmt.returning(*cls.public_columns.values())
 
     # ------------------------------------------------------------------ hooks
 
@@ -79,6 +91,15 @@ class RecordService:
     async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
         """The problem for an id that names no live record (domains may say more)."""
         return not_found(self.object_type, id)
+
+    async def duplicate(
+        self, conn: AsyncConnection, actor: Actor, values: Mapping[str, Any]
+    ) -> Problem:
+        """409 for a create refused by the unique email index, naming the existing record."""
+        from api.common.dedupe import duplicate_problem, find_by_email
+
+        existing = await find_by_email(conn, actor, self.table, values["email"])
+        return duplicate_problem(self.object_type, values["email"], existing)
 
     # ------------------------------------------------------------------ reads
 
@@ -213,7 +234,10 @@ class RecordService:
         }
         if "created_by" in self.table.c and actor.actor_type != "system":
             row_values["created_by"] = actor.member_id
-        row = dict((await execute(conn, self._insert, row_values)).one()._mapping)
+        result = (await execute(conn, self._insert, row_values)).first()
+        if result is None:  # ON CONFLICT DO NOTHING: a live record already has this email
+            raise await self.duplicate(conn, actor, row_values)
+        row = dict(result._mapping)
         await events.append(
             conn, self._event(actor, row["id"], "created", diff(None, row)), *extra_events
         )

@@ -25,6 +25,7 @@ class ContactService(RecordService):
     object_type = "contact"
     plural = "contacts"
     prefix = "cont"
+    unique_email = True
 
     async def validate(
         self,
@@ -39,7 +40,8 @@ class ContactService(RecordService):
                 [{"field": "last_name", "message": "A contact needs a name or an email."}]
             )
         await check_refs(conn, actor, values, current, REFS)
-        await check_email_unique(conn, actor, self.table, "contact", values, current)
+        if current is not None:  # creates: the unique email index answers (see RecordService)
+            await check_email_unique(conn, actor, self.table, "contact", values, current)
 
     async def before_restore(
         self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
@@ -50,8 +52,8 @@ class ContactService(RecordService):
     async def find_by_email(
         self, conn: AsyncConnection, actor: Actor, email: str
     ) -> dict[str, Any] | None:
-        """The live contact with ``email`` (locked against a concurrent create of it)."""
-        found = await find_by_email(conn, actor, self.table, "contact", email)
+        """The live contact with ``email``, locked for the caller's update."""
+        found = await find_by_email(conn, actor, self.table, email)
         return await self.get(conn, actor, found, for_update=True) if found else None
 
 

@@ -51,6 +51,7 @@ class LeadService(RecordService):
     object_type = "lead"
     plural = "leads"
     prefix = "lead"
+    unique_email = True
 
     async def validate(
         self,
@@ -87,7 +88,8 @@ class LeadService(RecordService):
                 [{"field": "status", "message": "A converted lead cannot change status."}]
             )
         await check_refs(conn, actor, values, current, REFS)
-        await check_email_unique(conn, actor, self.table, "lead", values, current)
+        if current is not None:  # creates: the unique email index answers (see RecordService)
+            await check_email_unique(conn, actor, self.table, "lead", values, current)
 
     async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
         """404; for a lead retired by a merge, say which lead it lives on in."""

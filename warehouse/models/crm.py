@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -51,11 +52,12 @@ class Account(StandardObject, Base):
     industry: Mapped[str | None] = mapped_column(Text)
     website: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[str | None] = mapped_column(Text)
+    domain_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(domain)"))
     __table_args__ = (
         _member_fk("owner_id"),
         Index("ix_accounts_team_created", "team_id", "created_at", "id"),
         Index("ix_accounts_team_owner", "team_id", "owner_id"),
-        Index("ix_accounts_team_domain", "team_id", func.lower(text("domain"))),
+        Index("ix_accounts_team_domain", "team_id", "domain_normalized"),
         Index("ix_accounts_team_name", "team_id", "name"),
     )
 
@@ -70,6 +72,7 @@ class Contact(StandardObject, Base):
     account_id: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[str | None] = mapped_column(Text)
     lead_id: Mapped[str | None] = mapped_column(Text)
+    email_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(email)"))
     __table_args__ = (
         ForeignKeyConstraint(
             ["team_id", "account_id"], ["app.accounts.team_id", "app.accounts.id"]
@@ -78,7 +81,13 @@ class Contact(StandardObject, Base):
         Index("ix_contacts_team_created", "team_id", "created_at", "id"),
         Index("ix_contacts_team_owner", "team_id", "owner_id"),
         Index("ix_contacts_team_account", "team_id", "account_id"),
-        Index("ix_contacts_team_email", "team_id", func.lower(text("email"))),
+        Index(
+            "uq_contacts_team_email",
+            "team_id",
+            "email_normalized",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_contacts_team_last_name", "team_id", "last_name"),
     )
 
@@ -104,6 +113,7 @@ class Lead(StandardObject, Base):
     converted_contact_id: Mapped[str | None] = mapped_column(Text)
     converted_account_id: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[str | None] = mapped_column(Text)
+    email_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(email)"))
     __table_args__ = (
         _member_fk("owner_id"),
         ForeignKeyConstraint(
@@ -123,7 +133,13 @@ class Lead(StandardObject, Base):
         Index("ix_leads_team_status", "team_id", "status"),
         Index("ix_leads_team_owner", "team_id", "owner_id"),
         Index("ix_leads_team_source", "team_id", "source"),
-        Index("ix_leads_team_email", "team_id", func.lower(text("email"))),
+        Index(
+            "uq_leads_team_email",
+            "team_id",
+            "email_normalized",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_leads_team_company", "team_id", "company_name"),
         Index("ix_leads_team_industry", "team_id", "industry"),
         Index("ix_leads_team_updated", "team_id", "updated_at", "id"),

@@ -314,6 +314,7 @@ def upgrade() -> None:
         sa.Column("industry", sa.Text(), nullable=True),
         sa.Column("website", sa.Text(), nullable=True),
         sa.Column("owner_id", sa.Text(), nullable=True),
+        sa.Column("domain_normalized", sa.Text(), sa.Computed("lower(domain)", persisted=True)),
         sa.Column("created_by", sa.Text(), nullable=True),
         sa.Column("team_id", sa.Text(), nullable=False),
         sa.Column("id", sa.Text(), nullable=False),
@@ -355,7 +356,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_accounts_team_domain",
         "accounts",
-        ["team_id", sa.literal_column("lower(domain)")],
+        ["team_id", "domain_normalized"],
         unique=False,
         schema="app",
     )
@@ -477,6 +478,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Text(), nullable=True),
         sa.Column("owner_id", sa.Text(), nullable=True),
         sa.Column("lead_id", sa.Text(), nullable=True),
+        sa.Column("email_normalized", sa.Text(), sa.Computed("lower(email)", persisted=True)),
         sa.Column("created_by", sa.Text(), nullable=True),
         sa.Column("team_id", sa.Text(), nullable=False),
         sa.Column("id", sa.Text(), nullable=False),
@@ -527,12 +529,14 @@ def upgrade() -> None:
         unique=False,
         schema="app",
     )
+    # A live record's email is unique in its team: the database itself refuses duplicates.
     op.create_index(
-        "ix_contacts_team_email",
+        "uq_contacts_team_email",
         "contacts",
-        ["team_id", sa.literal_column("lower(email)")],
-        unique=False,
+        ["team_id", "email_normalized"],
+        unique=True,
         schema="app",
+        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_index(
         "ix_contacts_team_last_name",
@@ -565,6 +569,7 @@ def upgrade() -> None:
         sa.Column("converted_contact_id", sa.Text(), nullable=True),
         sa.Column("converted_account_id", sa.Text(), nullable=True),
         sa.Column("merged_into_id", sa.Text(), nullable=True),
+        sa.Column("email_normalized", sa.Text(), sa.Computed("lower(email)", persisted=True)),
         sa.Column("created_by", sa.Text(), nullable=True),
         sa.Column("team_id", sa.Text(), nullable=False),
         sa.Column("id", sa.Text(), nullable=False),
@@ -635,12 +640,14 @@ def upgrade() -> None:
         unique=False,
         schema="app",
     )
+    # A live record's email is unique in its team: the database itself refuses duplicates.
     op.create_index(
-        "ix_leads_team_email",
+        "uq_leads_team_email",
         "leads",
-        ["team_id", sa.literal_column("lower(email)")],
-        unique=False,
+        ["team_id", "email_normalized"],
+        unique=True,
         schema="app",
+        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_index(
         "ix_leads_team_industry", "leads", ["team_id", "industry"], unique=False, schema="app"
@@ -885,13 +892,13 @@ def downgrade() -> None:
     op.drop_index("ix_leads_team_source", table_name="leads", schema="app")
     op.drop_index("ix_leads_team_owner", table_name="leads", schema="app")
     op.drop_index("ix_leads_team_industry", table_name="leads", schema="app")
-    op.drop_index("ix_leads_team_email", table_name="leads", schema="app")
+    op.drop_index("uq_leads_team_email", table_name="leads", schema="app")
     op.drop_index("ix_leads_team_created", table_name="leads", schema="app")
     op.drop_index("ix_leads_team_company", table_name="leads", schema="app")
     op.drop_table("leads", schema="app")
     op.drop_index("ix_contacts_team_owner", table_name="contacts", schema="app")
     op.drop_index("ix_contacts_team_last_name", table_name="contacts", schema="app")
-    op.drop_index("ix_contacts_team_email", table_name="contacts", schema="app")
+    op.drop_index("uq_contacts_team_email", table_name="contacts", schema="app")
     op.drop_index("ix_contacts_team_created", table_name="contacts", schema="app")
     op.drop_index("ix_contacts_team_account", table_name="contacts", schema="app")
     op.drop_table("contacts", schema="app")
