@@ -185,7 +185,7 @@ async def main() -> None:
 
             # warm-up both paths
             await measure(lambda i: api_create(i, "w"), 200, 8)
-            await measure(lambda i: raw_create(i, "w"), 200, 8)
+            await measure(lambda i: raw_create(i, "wr"), 200, 8)
             for n in levels:
                 tag = f"c{n}"
                 results.setdefault("api write", {})[n] = await measure(
