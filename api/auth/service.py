@@ -459,24 +459,16 @@ async def update_member(
     row = await member_service.update(conn, actor, member_id, values, if_match=if_match)
     if values.get("is_active") is False:
         # Credentials stop at once: the look-ups check is_active, and we revoke them too.
-        await conn.execute(
-            update(sessions)
-            .where(
-                sessions.c.team_id == actor.team_id,
-                sessions.c.member_id == member_id,
-                sessions.c.revoked_at.is_(None),
+        for table in (sessions, api_keys):
+            await conn.execute(
+                update(table)
+                .where(
+                    table.c.team_id == actor.team_id,
+                    table.c.member_id == member_id,
+                    table.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=func.now())
             )
-            .values(revoked_at=func.now())
-        )
-        await conn.execute(
-            update(api_keys)
-            .where(
-                api_keys.c.team_id == actor.team_id,
-                api_keys.c.member_id == member_id,
-                api_keys.c.revoked_at.is_(None),
-            )
-            .values(revoked_at=func.now())
-        )
     return (await member_service.present(conn, actor, [row]))[0]
 
 

@@ -265,18 +265,32 @@ class RecordService:
                 errors=[{"field": f, "message": "Read-only field."} for f in blocked],
             )
         await self.validate(conn, actor, values, current)
-        changes = diff(current, {**current, **values})
-        if not changes:
+        if not diff(current, {**current, **values}):
             return current
+        return await self.apply(conn, actor, current, values, action)
+
+    async def apply(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        current: Mapping[str, Any],
+        values: Mapping[str, Any],
+        action: str,
+        data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write ``values`` onto the locked row ``current`` (version + 1) and append the
+        ``action`` event with the before/after of what changed. Callers have checked the rules."""
         t = self.table
         stmt = (
             update(t)
-            .where(t.c.team_id == actor.team_id, t.c.id == id)
+            .where(t.c.team_id == actor.team_id, t.c.id == current["id"])
             .values(**values, version=t.c.version + 1, updated_at=func.now())
             .returning(*self.public_columns.values())
         )
         row = dict((await execute(conn, stmt)).one()._mapping)
-        await events.append(conn, self._event(actor, id, action, changes))
+        await events.append(
+            conn, self._event(actor, current["id"], action, diff(current, row), data)
+        )
         return row
 
     async def delete(

@@ -17,7 +17,6 @@ from api.common.records import RecordService
 from api.common.refs import check_refs
 from api.contacts.service import contact_service
 from warehouse import events
-from warehouse.events import diff
 from warehouse.models import Account, Lead, TeamMember
 
 IDENTITY = ("first_name", "last_name", "email", "company_name", "phone")
@@ -178,7 +177,14 @@ class LeadService(RecordService):
         for call_id in moved:
             await call_log_service.update(conn, actor, call_id, {"lead_id": id})
         if fill:
-            row = await self._update_merged(conn, actor, survivor, fill, other_id, moved)
+            row = await self.apply(
+                conn,
+                actor,
+                survivor,
+                fill,
+                "merged",
+                {"merged_lead_id": other_id, "moved_call_logs": moved},
+            )
         else:
             row = survivor
             await events.append(
@@ -187,35 +193,6 @@ class LeadService(RecordService):
                     actor, id, "merged", {}, {"merged_lead_id": other_id, "moved_call_logs": moved}
                 ),
             )
-        return row
-
-    async def _update_merged(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        survivor: dict[str, Any],
-        fill: dict[str, Any],
-        other_id: str,
-        moved: list[str],
-    ) -> dict[str, Any]:
-        t = self.table
-        stmt = (
-            update(t)
-            .where(t.c.team_id == actor.team_id, t.c.id == survivor["id"])
-            .values(**fill, version=t.c.version + 1, updated_at=func.now())
-            .returning(*self.public_columns.values())
-        )
-        row = dict((await conn.execute(stmt)).one()._mapping)
-        await events.append(
-            conn,
-            self._event(
-                actor,
-                survivor["id"],
-                "merged",
-                diff(survivor, row),
-                {"merged_lead_id": other_id, "moved_call_logs": moved},
-            ),
-        )
         return row
 
     # ------------------------------------------------------------------ conversion
@@ -299,34 +276,22 @@ class LeadService(RecordService):
             if link:
                 contact = await contact_service.update(conn, actor, contact["id"], link)
             linked = True
-        t = self.table
-        stmt = (
-            update(t)
-            .where(t.c.team_id == actor.team_id, t.c.id == id)
-            .values(
-                status="converted",
-                converted_at=func.now(),
-                converted_contact_id=contact["id"],
-                converted_account_id=account["id"] if account else None,
-                version=t.c.version + 1,
-                updated_at=func.now(),
-            )
-            .returning(*self.public_columns.values())
-        )
-        row = dict((await conn.execute(stmt)).one()._mapping)
-        await events.append(
+        row = await self.apply(
             conn,
-            self._event(
-                actor,
-                id,
-                "converted",
-                diff(lead, row),
-                {
-                    "contact_id": contact["id"],
-                    "account_id": account["id"] if account else None,
-                    "linked_contact": linked,
-                },
-            ),
+            actor,
+            lead,
+            {
+                "status": "converted",
+                "converted_at": func.now(),
+                "converted_contact_id": contact["id"],
+                "converted_account_id": account["id"] if account else None,
+            },
+            "converted",
+            {
+                "contact_id": contact["id"],
+                "account_id": account["id"] if account else None,
+                "linked_contact": linked,
+            },
         )
         return {"lead": row, "contact": contact, "account": account, "linked_contact": linked}
 
