@@ -342,7 +342,7 @@ class Lister:
             ) from None
 
     def after(self, keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-        """Rows strictly after the cursor in (sort keys, id) order, NULLs last (asc)/first (desc)."""
+        """Rows strictly after the cursor in (sort keys, id) order, NULLs last in both directions."""
         if all(not k.nullable for k in keys) and len({k.desc for k in keys}) == 1:
             lhs = tuple_(*[k.expr for k in keys])
             rhs = tuple_(*values)
@@ -354,7 +354,13 @@ class Lister:
         return or_(*clauses)
 
     def order_by(self, keys: Sequence[SortKey]) -> list[Any]:
-        return [k.expr.desc().nulls_first() if k.desc else k.expr.asc().nulls_last() for k in keys]
+        # Empty values sort last both ways (``sort=-rating`` starts with the best-rated). A NOT
+        # NULL column gets no NULLS clause, so its index still delivers the order without a sort.
+        def one(k: SortKey) -> Any:
+            ordered = k.expr.desc() if k.desc else k.expr.asc()
+            return ordered.nulls_last() if k.nullable else ordered
+
+        return [one(k) for k in keys]
 
     def apply(self, stmt: Select[Any], params: ListParams) -> tuple[Select[Any], list[SortKey]]:
         keys = self.sort_keys(params.sort)
@@ -398,11 +404,10 @@ def _eq(expr: Any, v: Any, *, json: bool = False) -> ColumnElement[bool]:
 def _gt(k: SortKey, v: Any) -> ColumnElement[bool]:
     expr = k.expr
     b = _json_bind(v) if is_json(k.column) else v
-    if k.desc:  # order: NULLs, then values descending
-        return expr.is_not(None) if v is None else expr < b
-    if v is None:  # ascending, NULLs last: nothing after a NULL but ties
+    if v is None:  # NULLs come last either way: nothing after a NULL but ties
         return false()
-    return or_(expr > b, expr.is_(None)) if k.nullable else expr > b
+    beyond = expr < b if k.desc else expr > b
+    return or_(beyond, expr.is_(None)) if k.nullable else beyond
 
 
 __all__ = ["ListParams", "Lister", "check_known_params", "parse_params", "true"]
