@@ -62,7 +62,11 @@ class Settings:
     """Role of the dispatcher worker: reads events across teams."""
 
     analytics_db_role: str = "leadly_analytics"
-    """Role used by dbt and Dagster."""
+    """Role used by dbt and Dagster: reads every team's operational rows, builds analytics_*."""
+
+    dashboard_db_role: str = "leadly_dashboard"
+    """Role the dashboards read reporting models as: row-level security scopes it to one team
+    per transaction (``app.team_id``), like the API role."""
 
     db_role_password: str = ""
     """Password of the api/worker/analytics login roles (set on bootstrap). Empty: no password,

@@ -39,6 +39,7 @@ class Roles:
     api: str
     worker: str
     analytics: str
+    dashboard: str = "leadly_dashboard"
 
     @property
     def auth(self) -> str:
@@ -46,7 +47,17 @@ class Roles:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Roles:
-        return cls(s.owner_db_role, s.api_db_role, s.worker_db_role, s.analytics_db_role)
+        return cls(
+            s.owner_db_role,
+            s.api_db_role,
+            s.worker_db_role,
+            s.analytics_db_role,
+            s.dashboard_db_role,
+        )
+
+    @property
+    def login_roles(self) -> tuple[str, ...]:
+        return (self.api, self.worker, self.analytics, self.dashboard)
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -111,7 +122,7 @@ def bootstrap_roles(url: str, roles: Roles) -> None:
     """
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         me = conn.execute("SELECT current_user").fetchone()[0]
-        for name in (roles.owner, roles.auth, roles.api, roles.worker, roles.analytics):
+        for name in (roles.owner, roles.auth, *roles.login_roles):
             with contextlib.suppress(
                 psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation
             ):
@@ -126,7 +137,7 @@ def bootstrap_roles(url: str, roles: Roles) -> None:
             sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.owner), sql.Identifier(me))
         )
         password = get_settings().db_role_password or None
-        for name in (roles.api, roles.worker, roles.analytics):
+        for name in roles.login_roles:
             can_login = conn.execute(
                 "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (name,)
             ).fetchone()[0]
@@ -152,12 +163,18 @@ def bootstrap_roles(url: str, roles: Roles) -> None:
                 sql.Identifier(db), sql.Identifier(roles.owner)
             )
         )
-        for name in (roles.api, roles.worker, roles.analytics):
+        for name in roles.login_roles:
             conn.execute(
                 sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                     sql.Identifier(db), sql.Identifier(name)
                 )
             )
+        # dbt (the analytics role) creates and owns the analytics_* schemas it builds.
+        conn.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(db), sql.Identifier(roles.analytics)
+            )
+        )
 
 
 # --------------------------------------------------------------------------- RLS helpers
