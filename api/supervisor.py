@@ -2,8 +2,11 @@
 
 A service is one entry in :data:`SERVICES`: the ``leadly`` sub-command that runs it, the
 settings field of the port it listens on (checked to be free before anything starts), the path
-that answers when it is ready and the URLs printed once it is. Adding the UI or Dagster to
+that answers when it is ready and the URLs printed once it is. Adding a service to
 ``leadly up`` is one more entry.
+
+Besides the services, ``leadly up`` runs one job in the background: :data:`REPORTS_BUILD`, a
+``dbt build`` of the analytics models, so the dashboards show the data as soon as it finishes.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -35,6 +39,9 @@ class Service:
     """Path answering 2xx once the service is ready; ``leadly up`` waits for it."""
     urls: tuple[tuple[str, str], ...] = ()
     """(label, path) pairs printed when everything is up."""
+    after_reports: bool = False
+    """Start only once the start-up build of the reporting models has finished (the Dagster
+    daemon: its schedules and sensors must not run a dbt build alongside that one)."""
 
     @property
     def env_var(self) -> str | None:
@@ -61,7 +68,29 @@ SERVICES: tuple[Service, ...] = (
         ),
     ),
     Service("worker", ("worker",)),
+    Service(
+        "Streamlit",
+        ("ui",),
+        port_setting="ui_port",
+        health_path="/_stcore/health",
+        urls=(("Dashboards", "/"),),
+    ),
+    Service(
+        "Dagster",
+        ("dagster", "webserver"),
+        port_setting="dagster_port",
+        health_path="/server_info",
+        urls=(("Dagster", "/"),),
+    ),
+    Service("Dagster daemon", ("dagster", "daemon"), after_reports=True),
 )
+
+REPORTS_BUILD: tuple[str, ...] = (
+    sys.executable,
+    "-c",
+    "from warehouse.dbt import run_dbt; run_dbt(['build'])",
+)
+"""The background job of ``leadly up``: ``dbt build`` of every model (warehouse.dbt.run_dbt)."""
 
 
 def display_host(host: str) -> str:
@@ -127,11 +156,34 @@ class Supervisor:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.jobs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, service: Service) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "api.cli", *service.command]
         proc = subprocess.Popen(cmd, env=self.env, preexec_fn=_child_setup)
         self.procs[service.name] = proc
+        return proc
+
+    def start_job(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """A one-shot background process writing to ``log``; its exit stops nothing (see
+        :meth:`exited`), and :meth:`stop` ends it with the services."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                list(argv),
+                env={**self.env, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_setup,
+            )
+        self.jobs[name] = proc
         return proc
 
     def exited(self) -> tuple[str, int] | None:
@@ -165,7 +217,7 @@ class Supervisor:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every running child, wait up to ``timeout``, then SIGKILL what is left."""
-        alive = [p for p in self.procs.values() if p.poll() is None]
+        alive = [p for p in (*self.jobs.values(), *self.procs.values()) if p.poll() is None]
         for proc in alive:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -178,7 +230,8 @@ class Supervisor:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         # Anything a child left behind in its process group goes too.
-        for proc in self.procs.values():
+        for proc in (*self.jobs.values(), *self.procs.values()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
+        self.jobs.clear()

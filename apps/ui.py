@@ -1,0 +1,146 @@
+"""Pieces every page shares: the signed-in session, the sidebar, API errors, the date range.
+
+The session lives in ``st.session_state`` (``token`` and ``me``, the answer of ``GET /me``), so it
+lasts as long as the browser tab's connection and is never written anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import streamlit as st
+
+from apps.client import ApiClient, ApiError
+
+TOKEN = "token"
+ME = "me"
+
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("pages/1_Overview.py", "Overview", "KPIs with trends against the previous period"),
+    ("pages/2_Lead_funnel.py", "Lead funnel", "created → contacted → qualified → converted"),
+    ("pages/3_Lead_explorer.py", "Lead explorer", "filter, browse and export leads"),
+    ("pages/4_Imports.py", "Imports", "upload a CSV or Excel file, map columns, import"),
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    member: dict[str, Any]
+    team: dict[str, Any]
+
+    @property
+    def team_id(self) -> str:
+        return str(self.team["id"])
+
+    @property
+    def api(self) -> ApiClient:
+        return ApiClient(self.token)
+
+
+def page(title: str) -> None:
+    st.set_page_config(page_title=f"{title} · Leadly", page_icon="📈", layout="wide")
+
+
+def current() -> Session | None:
+    token, me = st.session_state.get(TOKEN), st.session_state.get(ME)
+    if not token or not me:
+        return None
+    return Session(token, me["member"], me["team"])
+
+
+def sign_in(email: str, password: str) -> Session:
+    """Log in through the API and keep the session; raises :class:`ApiError`."""
+    client = ApiClient()
+    out = client.login(email.strip(), password)
+    me = client.me()
+    st.session_state[TOKEN] = out["token"]
+    st.session_state[ME] = me
+    return Session(out["token"], me["member"], me["team"])
+
+
+def forget() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def sign_out() -> None:
+    """End the session at the API (the token stops working) and forget it here."""
+    token = st.session_state.get(TOKEN)
+    if token:
+        # Already expired or revoked: nothing left to end.
+        with contextlib.suppress(ApiError):
+            ApiClient(token).logout()
+    forget()
+
+
+def require_session() -> Session:
+    """The signed-in session, or a prompt to sign in (and the page stops)."""
+    session = current()
+    if session is None:
+        st.info("Sign in on the Home page to see this page.")
+        st.page_link("Home.py", label="Go to sign-in", icon="🔑")
+        st.stop()
+    sidebar(session)
+    return session
+
+
+def sidebar(session: Session) -> None:
+    with st.sidebar:
+        st.markdown(
+            f"Signed in as **{session.member['name']}** ({session.member['role']})  \n"
+            f"Team **{session.team['name']}**"
+        )
+        if st.button("Sign out", key="sidebar_sign_out"):
+            sign_out()
+            st.rerun()
+
+
+def show_api_error(e: ApiError, action: str | None = None) -> None:
+    """Show a failed API call: the problem's detail and each field error."""
+    if e.unauthorized and current() is not None:
+        forget()
+        st.warning("Your session has ended. Sign in again on the Home page.")
+        st.page_link("Home.py", label="Go to sign-in", icon="🔑")
+        return
+    lines = [f"{action}: {e.detail}" if action else e.detail]
+    for err in e.errors:
+        where = err.get("field") or err.get("row") or ""
+        lines.append(f"- **{where}**: {err.get('message', '')}" if where else f"- {err}")
+    st.error("\n".join(lines))
+
+
+def stop_on_error(e: ApiError, action: str | None = None) -> NoReturn:
+    show_api_error(e, action)
+    st.stop()
+
+
+def date_range(key: str, default_days: int = 30) -> tuple[dt.date, dt.date]:
+    """A start–end date picker (inclusive), defaulting to the last ``default_days`` days."""
+    today = dt.date.today()
+    value = st.date_input(
+        "Date range",
+        value=(today - dt.timedelta(days=default_days - 1), today),
+        max_value=today + dt.timedelta(days=1),
+        key=key,
+        format="YYYY-MM-DD",
+    )
+    if isinstance(value, tuple | list):
+        if len(value) == 2:
+            return value[0], value[1]
+        if len(value) == 1:
+            return value[0], value[0]
+        st.info("Pick a start and an end date.")
+        st.stop()
+    return value, value
+
+
+def not_ready(what: str, reason: str | None = None) -> None:
+    st.info(
+        f"No {what} yet: the reporting models have not been built. They are built by dbt "
+        "(`leadly up` builds them at start-up, Dagster refreshes them every 15 minutes)."
+        + (f"\n\nDetails: `{reason}`" if reason else "")
+    )
