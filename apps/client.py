@@ -193,10 +193,11 @@ class ApiClient:
         name: str,
         content: bytes,
         obj: str,
-        mapping: Mapping[str, str],
+        mapping: Mapping[str, str | None],
         duplicate_policy: str = "skip",
     ) -> dict[str, Any]:
-        """``{id, status}``: the import runs in the background; poll :meth:`import_status`."""
+        """``{id, status}``: the import runs in the background; poll :meth:`import_status`.
+        ``mapping``: column header → field (None: ignore the column)."""
         return self.post(
             "/imports",
             files={"file": (name, content, _mime(name))},

@@ -143,7 +143,7 @@ else:
             "company_name": "Company",
             "status": "Status",
             "source": "Source",
-            "rating": st.column_config.NumberColumn("Rating", format="%.1f ⭐"),
+            "rating": st.column_config.NumberColumn("Rating", format="%.1f"),
             "reviews_count": st.column_config.NumberColumn("Reviews", format="%d"),
             "industry": "Industry",
             "location": "Location",

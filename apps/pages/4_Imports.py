@@ -7,9 +7,9 @@ Everything goes through the API (``/api/v1/imports``): the app only shows what i
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 
-import msgspec
 import pandas as pd
 import streamlit as st
 
@@ -32,18 +32,13 @@ MAX_WAIT_SECONDS = 30 * 60
 DONE = ("completed", "failed")
 
 
-def target_fields(obj: str) -> list[str]:
-    """Fields a column can map to: the object's create schema (what the API accepts)."""
-    if obj == "leads":
-        from api.leads.schemas import LeadCreate as schema
-    elif obj == "call_logs":
-        from api.call_logs.schemas import CallLogCreate as schema
-    else:  # pragma: no cover - OBJECTS lists the two above
-        return []
-    return [f.name for f in msgspec.structs.fields(schema) if f.name != "custom"]
-
-
 OBJECTS = {"leads": "Leads", "call_logs": "Call logs"}
+
+
+def custom_field(column: str) -> str:
+    """``custom.<key>``: keep a column no standard field takes in the record's custom fields."""
+    key = re.sub(r"[^A-Za-z0-9_\-]+", "_", column.strip()).strip("_-").lower()[:64]
+    return f"custom.{key or 'column'}"
 
 
 def counts_row(imp: dict) -> None:
@@ -159,7 +154,16 @@ if upload is not None:
         sample_df = pd.DataFrame(columns=columns)
 
     suggested = preview.get("suggested_mapping") or {}
-    options = [SKIP, *dict.fromkeys([*target_fields(obj), *(v for v in suggested.values() if v)])]
+    options = [
+        SKIP,
+        *dict.fromkeys(
+            [
+                *(preview.get("fields") or []),
+                *(v for v in suggested.values() if v),
+                *(custom_field(c) for c in columns if not suggested.get(c)),
+            ]
+        ),
+    ]
     first_values = sample_df.iloc[0].to_dict() if len(sample_df) else {}
     mapping_df = pd.DataFrame(
         {
@@ -183,26 +187,22 @@ if upload is not None:
             "maps_to": st.column_config.SelectboxColumn("Maps to", options=options, required=True),
         },
     )
-    mapping = {
-        str(r["column"]): str(r["maps_to"])
+    # Every column explicitly: a field, or None (ignored), so the import does what is shown.
+    mapping: dict[str, str | None] = {
+        str(r["column"]): (None if not r["maps_to"] or r["maps_to"] == SKIP else str(r["maps_to"]))
         for r in edited.to_dict("records")
-        if r["maps_to"] and r["maps_to"] != SKIP
     }
-    targets = list(mapping.values())
-    clashes = sorted({t for t in targets if targets.count(t) > 1})
     policy = st.radio(
         "Duplicates (same email as an existing lead or an earlier row)",
         list(POLICIES),
         format_func=POLICIES.get,
         key="imp_policy",
+        disabled=obj != "leads",
     )
-    if clashes:
-        st.warning("Several columns map to " + ", ".join(clashes) + ": keep one of each.")
-    if not mapping:
+    mapped = any(mapping.values())
+    if not mapped:
         st.warning("Map at least one column.")
-    if st.button(
-        "Start import", type="primary", disabled=bool(clashes or not mapping), key="imp_start"
-    ):
+    if st.button("Start import", type="primary", disabled=not mapped, key="imp_start"):
         try:
             started = api.start_import(upload.name, content, obj, mapping, policy)
         except ApiError as e:

@@ -87,6 +87,18 @@ def api_url(database_url: str) -> Iterator[str]:
             os.environ.pop("LEADLY_API_URL", None)
 
 
+@pytest.fixture(scope="session")
+def worker(api_url: str) -> Iterator[None]:
+    """The dispatcher worker (``leadly worker``): it runs the imports uploaded to the API."""
+    with child([sys.executable, "-m", "api.cli", "worker"], dict(os.environ), "worker") as (
+        proc,
+        log,
+    ):
+        time.sleep(1)
+        assert proc.poll() is None, log.read_text()
+        yield
+
+
 @dataclass
 class SeededTeam:
     """A team created through the API, with what the tests expect to see for it."""
