@@ -32,7 +32,8 @@ FIND_UV = uv=""; \
 	$$uv sync --frozen --quiet
 
 help:
-	@echo "make up     run Leadly here: embedded PostgreSQL, migrations, demo data, API, worker"
+	@echo "make up     run Leadly here: embedded PostgreSQL, migrations, demo data, API, worker,"
+	@echo "            dashboards (Streamlit, :8501) and Dagster (:3000)"
 	@echo "make test   run the whole test suite (TEST_WORKERS=$(TEST_WORKERS), PYTEST_ARGS=...)"
 	@echo "make lint   ruff check + ruff format --check"
 	@echo "make format ruff format + ruff check --fix"
