@@ -75,7 +75,7 @@ def rejects_button(imp: dict, key: str) -> None:
             ui.show_api_error(e, "Could not load the rejected rows")
             return
     st.download_button(
-        f"Download the {imp['rejected']:,} rejected rows (CSV, with a reason per row)",
+        f"Download rejected rows ({imp['rejected']:,}; CSV with a reason per row)",
         data=cache[imp["id"]],
         file_name=f"{imp['id']}-rejects.csv",
         mime="text/csv",
@@ -211,7 +211,7 @@ if upload is not None:
 
 current = st.session_state.get("imp_current")
 if current:
-    st.subheader(f"Import {current}")
+    st.subheader(f"Import `{current}`")
     result = follow(current)
     counts_row(result)
     if result.get("status") == "failed":
@@ -238,6 +238,9 @@ if not past:
     st.info("No imports yet.")
 else:
     history = pd.DataFrame(past)
+    for col in ("created_at", "finished_at"):
+        if col in history.columns:
+            history[col] = pd.to_datetime(history[col], utc=True, errors="coerce")
     shown = [
         c
         for c in (
@@ -256,7 +259,25 @@ else:
         )
         if c in history.columns
     ]
-    st.dataframe(history[shown], hide_index=True, width="stretch")
+    st.dataframe(
+        history[shown],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": "Import",
+            "object": "Object",
+            "file_name": "File",
+            "filename": "File",
+            "status": "Status",
+            "total_rows": st.column_config.NumberColumn("Rows", format="%d"),
+            "imported": st.column_config.NumberColumn("Imported", format="%d"),
+            "updated": st.column_config.NumberColumn("Updated", format="%d"),
+            "skipped_duplicates": st.column_config.NumberColumn("Duplicates", format="%d"),
+            "rejected": st.column_config.NumberColumn("Rejected", format="%d"),
+            "created_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm"),
+            "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm"),
+        },
+    )
     with_rejects = [imp for imp in past if imp.get("rejected")]
     if with_rejects:
         by_id = {imp["id"]: imp for imp in with_rejects}
