@@ -87,9 +87,10 @@ def api_url(database_url: str) -> Iterator[str]:
             os.environ.pop("LEADLY_API_URL", None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(api_url: str) -> Iterator[None]:
-    """The dispatcher worker (``leadly worker``): it runs the imports uploaded to the API."""
+    """The dispatcher worker (``leadly worker``): it runs the imports uploaded to the API. Only
+    while the module that asks for it runs, so other tests' deliveries are left alone."""
     with child([sys.executable, "-m", "api.cli", "worker"], dict(os.environ), "worker") as (
         proc,
         log,
