@@ -1,0 +1,39 @@
+"""When dbt runs: incrementally every 15 minutes, fully every night (UTC). Both start enabled."""
+
+
+import dagster as dg
+
+from orchestration.defs.dbt.jobs import (
+    dbt_incremental_build,
+    dbt_nightly_full_build,
+    dbt_run_pending,
+)
+
+INCREMENTAL_CRON = "*/15 * * * *"
+NIGHTLY_CRON = "0 2 * * *"
+
+
+@dg.schedule(
+    name="dbt_every_15_minutes",
+    job=dbt_incremental_build,
+    cron_schedule=INCREMENTAL_CRON,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Incremental dbt build every 15 minutes (skipped while one is still queued).",
+)
+def dbt_every_15_minutes(context: dg.ScheduleEvaluationContext):
+    if dbt_run_pending(context.instance):
+        return dg.SkipReason("a dbt build is already queued")
+    return dg.RunRequest()
+
+
+dbt_nightly = dg.ScheduleDefinition(
+    name="dbt_nightly_full_build",
+    job=dbt_nightly_full_build,
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly dbt build --full-refresh with snapshots, at 02:00 UTC.",
+)
+
+schedules = [dbt_every_15_minutes, dbt_nightly]
