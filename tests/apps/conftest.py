@@ -236,12 +236,6 @@ def teams(api_url: str, database_url: str) -> dict[str, SeededTeam]:
 def build_reports() -> None:
     """Build the rpt_ models the pages read (and what they depend on) with the project's dbt
     runner, into a target folder of this test run."""
-    models = [ROOT / "dbt" / "models" / "reporting" / f"{m}.sql" for m in REPORTS]
-    if not all(m.exists() for m in models):  # interim, until the dbt models land
-        from tests.apps._interim_reports import build
-
-        build()
-        return
     from warehouse.dbt import dbt_env, run_dbt
 
     work = tempfile.mkdtemp(prefix="leadly-apps-dbt-")
