@@ -51,9 +51,14 @@ def prune_run_targets(runs: Path, keep: int) -> None:
     """Remove all but the ``keep`` newest invocation folders under ``runs``."""
     if not runs.is_dir():
         return
-    folders = sorted(
-        (p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
-    )
+
+    def mtime(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:  # removed meanwhile by another process's pruning
+            return 0.0
+
+    folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=mtime, reverse=True)
     for old in folders[max(keep, 0) :]:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -18,6 +18,8 @@ class Builds:
     nightly: Any  # dagster ExecuteInProcessResult
     incremental: Any
     team_id: str
+    new_event_id: int
+    """An event appended between the two builds (only the incremental build can load it)."""
 
 
 def admin_connect(database_url: str) -> psycopg.Connection:
@@ -63,14 +65,25 @@ async def demo_team(app: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def builds(definitions: Any, demo_team: str, instance: Any) -> Builds:
-    """The nightly full build (with snapshots), then an incremental build, as the schedules
-    would launch them (the jobs' own config and checks)."""
+def builds(
+    definitions: Any, demo_team: str, instance: Any, superuser: psycopg.Connection
+) -> Builds:
+    """The nightly full build (with snapshots), then one more event, then an incremental build,
+    as the schedules would launch them (the jobs' own config and checks)."""
     defs = definitions.defs
     nightly = defs.resolve_job_def("dbt_nightly_full_build").execute_in_process(
         instance=instance, raise_on_error=False
     )
+    lead_id = superuser.execute(
+        "SELECT id FROM app.leads WHERE team_id = %s LIMIT 1", (demo_team,)
+    ).fetchone()[0]
+    event_id = superuser.execute(
+        "INSERT INTO app.events (team_id, actor_type, object_type, object_id, action, changes)"
+        " VALUES (%s, 'system', 'lead', %s, 'updated',"
+        ' \'{"title": [null, "Head of Incremental"]}\'::jsonb) RETURNING id',
+        (demo_team, lead_id),
+    ).fetchone()[0]
     incremental = defs.resolve_job_def("dbt_incremental_build").execute_in_process(
         instance=instance, raise_on_error=False
     )
-    return Builds(nightly, incremental, demo_team)
+    return Builds(nightly, incremental, demo_team, event_id)

@@ -5,6 +5,9 @@ events sensor."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,28 @@ def test_definitions_load(defs: dg.Definitions, definitions: Any) -> None:
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     assert {"dbt_incremental_build", "dbt_nightly_full_build"} <= jobs
     assert definitions.area_names() == ["dbt", "quality"]
+
+
+def test_manifest_is_parsed_when_missing_and_reparsed_when_stale(definitions: Any) -> None:
+    """A clean clone has no dbt target/: loading the definitions parses the project."""
+    from dagster_dbt import DbtProject
+
+    from orchestration.dbt_project import manifest_is_fresh, prepare_manifest, project_dir
+    from warehouse.dbt import PROFILES_DIR
+
+    target = Path("target") / f"dagster-test-{secrets.token_hex(4)}"
+    project = DbtProject(project_dir=project_dir(), target_path=target, profiles_dir=PROFILES_DIR)
+    try:
+        assert not project.manifest_path.exists()
+        prepare_manifest(project)
+        assert manifest_is_fresh(project)
+        nodes = json.loads(project.manifest_path.read_text())["nodes"]
+        assert any(n["resource_type"] == "model" for n in nodes.values())
+        # Older than a model file: stale, parsed again on the next load.
+        os.utime(project.manifest_path, (0, 0))
+        assert not manifest_is_fresh(project)
+    finally:
+        shutil.rmtree(project.project_dir / target, ignore_errors=True)
 
 
 def test_every_dbt_node_is_an_asset_grouped_by_its_folder(

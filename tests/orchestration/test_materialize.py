@@ -60,3 +60,9 @@ def test_marts_hold_the_demo_team(builds: Builds, superuser: psycopg.Connection)
         f"SELECT count(*) FROM {leads.sql} WHERE team_id = %s", (builds.team_id,)
     ).fetchone()[0]
     assert n == 120
+    # The event appended after the nightly build was loaded by the incremental one.
+    changes = model_relation("int_field_changes")
+    loaded = superuser.execute(
+        f"SELECT field_name FROM {changes.sql} WHERE event_id = %s", (builds.new_event_id,)
+    ).fetchall()
+    assert loaded == [("title",)]
