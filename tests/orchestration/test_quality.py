@@ -165,3 +165,34 @@ def test_raw_import_checks_fail_on_bad_rows_then_pass(
     evaluations = {e.check_name: e for e in again.get_asset_check_evaluations()}
     assert all(e.passed for e in evaluations.values())
     assert evaluations["ge_raw_lead_import_rows"].metadata["row_count"].value >= 1
+
+
+def test_an_expectation_that_errors_fails_the_suite_with_its_message(builds: Builds) -> None:
+    import dagster as dg
+
+    from orchestration.defs.quality.checks import check_result, model_relation
+    from orchestration.defs.quality.ge import Suite, expect, validate
+    from orchestration.resources import PostgresResource
+
+    suite = Suite(
+        name="ge_probe",
+        model="fct_leads",
+        description="probe",
+        expectations=(
+            expect("ExpectColumnValuesToNotBeNull", column="no_such_column"),
+            expect("ExpectColumnValuesToNotBeNull", column="lead_id"),
+        ),
+    )
+    [outcome] = validate(
+        PostgresResource().sqlalchemy_url(), [(suite, model_relation("fct_leads"), {})]
+    )
+    assert not outcome.success
+    assert [o.label for o in outcome.outcomes] == [
+        "expect_column_values_to_not_be_null(no_such_column)",
+        "expect_column_values_to_not_be_null(lead_id)",
+    ]
+    assert "no_such_column" in (outcome.outcomes[0].error or "")
+    assert outcome.outcomes[1].success
+    result = check_result(outcome, dg.AssetKey(["x"]))
+    assert not result.passed
+    assert "no_such_column" in (result.description or "")

@@ -10,6 +10,7 @@ a sample of unexpected values.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,34 +180,50 @@ def validate(
         "leadly", connection_string=sqlalchemy_url, create_temp_table=False
     )
     outcomes: list[SuiteOutcome] = []
-    for suite, relation, refs in suites:
-        asset = source.add_table_asset(
-            suite.name, table_name=relation.name, schema_name=relation.schema
-        )
-        batch = asset.add_batch_definition_whole_table("all_rows")
-        expectations = []
-        labels = []
-        for spec in suite.expectations:
-            args = spec.arguments
-            query = args.get("unexpected_rows_query")
-            if query:
-                for ref, ref_relation in refs.items():
-                    query = query.replace("{" + ref + "}", ref_relation.sql)
-                args["unexpected_rows_query"] = query
-            expectations.append(getattr(gxe, spec.type)(**args))
-            labels.append(spec.label)
-        gx_suite = context.suites.add(
-            gx.ExpectationSuite(name=suite.name, expectations=expectations)
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-        )
-        result = definition.run(result_format="SUMMARY")
-        # Results come back in the suite's order; match them by expectation id to be safe.
-        label_by_id = {e.id: label for e, label in zip(gx_suite.expectations, labels, strict=True)}
-        items = [
-            _outcome(label_by_id.get(r.expectation_config.id, r.expectation_config.type), r)
-            for r in result.results
-        ]
-        outcomes.append(SuiteOutcome(suite, relation, all(o.success for o in items), items))
+    try:
+        for suite, relation, refs in suites:
+            asset = source.add_table_asset(
+                suite.name, table_name=relation.name, schema_name=relation.schema
+            )
+            batch = asset.add_batch_definition_whole_table("all_rows")
+            expectations = []
+            labels = []
+            for spec in suite.expectations:
+                args = spec.arguments
+                query = args.get("unexpected_rows_query")
+                if query:
+                    for ref, ref_relation in refs.items():
+                        query = query.replace("{" + ref + "}", ref_relation.sql)
+                    args["unexpected_rows_query"] = query
+                expectations.append(getattr(gxe, spec.type)(**args))
+                labels.append(spec.label)
+            gx_suite = context.suites.add(
+                gx.ExpectationSuite(name=suite.name, expectations=expectations)
+            )
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+            )
+            result = definition.run(result_format="SUMMARY")
+            # Results do not always come back in the suite's order (an expectation that raised
+            # comes first): match them to their expectation by id, report in the suite's order.
+            ids = [e.id for e in gx_suite.expectations]
+            label_by_id = dict(zip(ids, labels, strict=True))
+            ranked = sorted(
+                result.results,
+                key=lambda r: (
+                    ids.index(r.expectation_config.id)
+                    if r.expectation_config.id in ids
+                    else len(ids)
+                ),
+            )
+            items = [
+                _outcome(label_by_id.get(r.expectation_config.id, r.expectation_config.type), r)
+                for r in ranked
+            ]
+            outcomes.append(SuiteOutcome(suite, relation, all(o.success for o in items), items))
+    finally:
+        # Checks run in their own process in production; in-process runs (tests) must not keep
+        # the engine's pooled connections.
+        with contextlib.suppress(Exception):
+            source.get_execution_engine().engine.dispose()
     return outcomes
