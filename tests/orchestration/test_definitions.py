@@ -16,6 +16,9 @@ import pytest
 
 from orchestration import env
 
+# One worker runs every Dagster test (`--dist loadgroup`): definitions and builds load once.
+pytestmark = pytest.mark.xdist_group("orchestration")
+
 
 @pytest.fixture(scope="module")
 def defs(definitions: Any) -> dg.Definitions:

@@ -8,9 +8,13 @@ from typing import Any
 
 import dagster as dg
 import psycopg
+import pytest
 
 from orchestration.defs.quality.suites import MART_SUITES
 from tests.orchestration.conftest import Builds
+
+# One worker runs every Dagster test (`--dist loadgroup`): definitions and builds load once.
+pytestmark = pytest.mark.xdist_group("orchestration")
 
 
 def _describe_failures(result: Any) -> str:

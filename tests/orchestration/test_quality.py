@@ -15,6 +15,9 @@ import pytest
 
 from tests.orchestration.conftest import Builds
 
+# One worker runs every Dagster test (`--dist loadgroup`): definitions and builds load once.
+pytestmark = pytest.mark.xdist_group("orchestration")
+
 BAD = "bad_quality"
 
 

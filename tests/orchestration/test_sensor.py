@@ -13,6 +13,9 @@ from orchestration.defs.dbt.sensors import EventCursor, count_new_events
 from orchestration.resources import PostgresResource
 from tests.conftest import Team
 
+# One worker runs every Dagster test (`--dist loadgroup`): definitions and builds load once.
+pytestmark = pytest.mark.xdist_group("orchestration")
+
 
 def insert_events(conn: psycopg.Connection, team_id: str, n: int) -> None:
     conn.execute(
