@@ -32,7 +32,7 @@ RUNS_TARGET_PATH = TARGET_PATH / "runs"
 """Parent of each dbt invocation's own target folder (artifacts and logs of one run)."""
 
 _SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja"}
-_SKIP_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", ".user.yml"}
+_SKIP_DIRS = {"target", "logs", "dbt_packages", "dbt_modules"}
 _ENV_LOCK = threading.RLock()
 
 
@@ -78,7 +78,8 @@ def newest_source_mtime(root: Path) -> float:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
         for name in filenames:
-            if Path(name).suffix in _SOURCE_SUFFIXES:
+            # Hidden files (dbt's .user.yml) are dbt's state, not the project's sources.
+            if not name.startswith(".") and Path(name).suffix in _SOURCE_SUFFIXES:
                 with contextlib.suppress(FileNotFoundError):
                     newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
     return newest
