@@ -6,6 +6,7 @@ PYTHON ?= python3
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="tests/cli -x"`.
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (0 runs in one process; see docs/getting-started.md).
+# Tests marked xdist_group("...") share one worker (--dist loadgroup): their setup runs once.
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
@@ -47,7 +48,7 @@ up:
 
 test:
 	@$(FIND_UV); \
-	if [ "$(TEST_WORKERS)" -gt 0 ] 2>/dev/null; then xdist="-p xdist -n $(TEST_WORKERS)"; else xdist=""; fi; \
+	if [ "$(TEST_WORKERS)" -gt 0 ] 2>/dev/null; then xdist="-p xdist -n $(TEST_WORKERS) --dist loadgroup"; else xdist=""; fi; \
 	exec $$uv run --frozen --no-sync pytest $$xdist $(PYTEST_ARGS)
 
 lint:

@@ -33,6 +33,7 @@ SHOTS = Path(os.environ.get("LEADLY_SCREENSHOT_DIR") or tempfile.gettempdir())
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("apps"),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="/usr/bin/chromium is missing (apt-get install chromium; .ci/run installs it)",

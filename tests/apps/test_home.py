@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apps.conftest import APPS, PASSWORD, SeededTeam
+
+# One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
+pytestmark = pytest.mark.xdist_group("apps")
 
 
 def home() -> AppTest:

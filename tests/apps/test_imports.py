@@ -4,9 +4,13 @@ suggested mapping, start, follow to completion, counts, rejected rows, history."
 from __future__ import annotations
 
 import httpx
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apps.conftest import APPS, PASSWORD, seed_team
+
+# One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
+pytestmark = pytest.mark.xdist_group("apps")
 
 CSV = (
     b"First Name,Last Name,Email,Company,Lead Source,Rating,Favourite colour\n"

@@ -13,6 +13,9 @@ from streamlit.testing.v1 import AppTest
 from apps import data
 from tests.apps.conftest import APPS, PASSWORD, SeededTeam, rpt_rows
 
+# One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
+pytestmark = pytest.mark.xdist_group("apps")
+
 
 def open_page(team: SeededTeam, page: str) -> AppTest:
     """Sign in on Home as ``team``'s owner, then open ``pages/<page>``, as a member would."""
