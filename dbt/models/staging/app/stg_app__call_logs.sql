@@ -1,0 +1,35 @@
+with source as (
+
+    select * from {{ source('app', 'call_logs') }}
+
+),
+
+renamed as (
+
+    select
+        team_id,
+        id as call_log_id,
+        lead_id,
+        contact_id,
+        member_id,
+        direction,
+        phone_number,
+        started_at,
+        duration as duration_seconds,
+        outcome,
+        notes,
+        transcript,
+        recording_url,
+        ai_suggestions,
+        created_by,
+        created_at,
+        updated_at,
+        version,
+        deleted_at,
+        custom,
+        deleted_at is not null as is_deleted
+    from source
+
+)
+
+select * from renamed
