@@ -256,13 +256,18 @@ def add_events(url: str, n: int, leads: int) -> None:
 
 
 def timed_dbt(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time of ``dbt <args>`` and the sum of its models' times; prints the slowest."""
     from warehouse.dbt import run_dbt
 
     t0 = time.perf_counter()
     result = run_dbt(args, env=env)
     wall = time.perf_counter() - t0
-    models = sum(getattr(r, "execution_time", 0.0) or 0.0 for r in result.result.results)
-    return wall, models
+    timings = sorted(
+        ((getattr(r, "execution_time", 0.0) or 0.0, r.node.name) for r in result.result.results),
+        reverse=True,
+    )
+    print("    slowest: " + ", ".join(f"{name} {t:.1f}s" for t, name in timings[:4]))
+    return wall, sum(t for t, _ in timings)
 
 
 def main() -> None:

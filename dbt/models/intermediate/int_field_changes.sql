@@ -15,17 +15,19 @@
 {#
   One row per changed field per event. Incremental on the event log's transaction ids: a run
   reads the events of every transaction that had not finished when the previous run read the
-  log (txid >= that run's snapshot xmin), so an event committed late is never skipped; rows
-  already loaded are replaced (replace_keys on event_id, field_name).
+  log (txid >= that run's snapshot xmin), so an event committed late is never skipped; events
+  already loaded are left out (replace_keys on event_id, field_name keeps reruns idempotent).
 #}
 
 with events as (
 
     select *
-    from {{ ref('stg_app__events') }}
+    from {{ ref('stg_app__events') }} as e
     where changes <> '{}'::jsonb
     {% if is_incremental() %}
       and txid >= {{ watermark('_loaded_xmin', 'xid8') }}
+      -- re-read but already loaded (its transaction had finished after all): nothing to do
+      and not exists (select 1 from {{ this }} as loaded where loaded.event_id = e.event_id)
     {% endif %}
 
 ),
