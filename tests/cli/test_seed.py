@@ -13,6 +13,10 @@ from warehouse.db import connect_as
 
 SIZES = {"leads": 60, "accounts": 6, "contacts": 15, "calls": 40}
 # table -> object_type of its events
+# The orchestration tests reuse this demo team (one demo owner per database): same xdist
+# group, and this file is collected first, so it always seeds it.
+pytestmark = pytest.mark.xdist_group("orchestration")
+
 TABLES = {
     "team_members": "member",
     "accounts": "account",

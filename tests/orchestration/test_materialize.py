@@ -63,7 +63,11 @@ def test_marts_hold_the_demo_team(builds: Builds, superuser: psycopg.Connection)
     n = superuser.execute(
         f"SELECT count(*) FROM {leads.sql} WHERE team_id = %s", (builds.team_id,)
     ).fetchone()[0]
-    assert n == 120
+    live = superuser.execute(
+        "SELECT count(*) FROM app.leads WHERE team_id = %s AND deleted_at IS NULL",
+        (builds.team_id,),
+    ).fetchone()[0]
+    assert n == live > 0
     # The event appended after the nightly build was loaded by the incremental one.
     changes = model_relation("int_field_changes")
     loaded = superuser.execute(
