@@ -36,6 +36,10 @@ telemetry:
 nux:
   enabled: false
 concurrency:
+  pools:
+    # The dbt step is in pool "dbt": one dbt invocation at a time, whatever launched it
+    # (a job, or assets materialized from the UI without the run tag below).
+    default_limit: 1
   runs:
     max_concurrent_runs: {max_runs}
     tag_concurrency_limits:

@@ -196,7 +196,9 @@ def test_dagster_home_and_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert env.DBT_RUN_TAG in config
     # The generated config is one Dagster accepts.
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.run_queue_config.max_concurrent_runs == 2
+        assert concurrency.pool_config.default_pool_limit == 1
     process = env.process_env(settings, base={"PATH": "/usr/bin"})
     assert process["DAGSTER_HOME"] == str(home)
     assert process["PATH"] == "/usr/bin"
