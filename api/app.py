@@ -19,6 +19,7 @@ from api.call_logs.routes import routers as call_logs_routers
 from api.common.errors import exception_handlers
 from api.contacts.routes import routers as contacts_routers
 from api.dispatcher.routes import routers as dispatcher_routers
+from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.settings import get_settings
 
@@ -29,6 +30,7 @@ ROUTERS: list[Any] = [
     *accounts_routers,
     *call_logs_routers,
     *dispatcher_routers,
+    *imports_routers,
 ]
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import msgspec
 
 #: ``module:attr`` paths of the consumers that ship with Leadly (loaded by every worker).
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = ("ingestion.consumer:imports_consumer",)
 
 
 class DispatchedEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,11 +1,25 @@
-"""Lead routes: the uniform CRUD surface plus merge and conversion."""
+"""Lead routes: the uniform CRUD surface plus merge, conversion and export."""
 
-from litestar import Controller, Request, Response, post
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.body import strict_body
 from api.common.crud import check_writable, crud_controller
-from api.common.http import current_actor, json_response, record_response, write
+from api.common.errors import Problem
+from api.common.http import (
+    REQUEST_CONN,
+    current_actor,
+    json_response,
+    record_response,
+    require_scope,
+    tenant_scope,
+    write,
+)
+from api.common.listing import check_known_params, parse_params
 from api.leads.schemas import ConvertIn, ConvertOut, Lead, LeadCreate, LeadUpdate, MergeIn
 from api.leads.service import lead_service
 
@@ -57,4 +71,56 @@ class LeadActionsController(Controller):
         return await write(request, actor, run)
 
 
-routers = [LeadsController, LeadActionsController]
+EXPORT_FORMATS = ("csv", "xlsx", "parquet")
+
+
+class LeadExportController(Controller):
+    path = "/api/v1/leads"
+    tags = ["leads"]
+
+    @get("/export", operation_id="export_leads")
+    async def export(self, request: Request) -> Stream:
+        """Every lead matching the list filters, as ``format`` = csv (default) | xlsx |
+        parquet, streamed (no row cap). Takes the list endpoint's ``filter[...]``, ``sort`` and
+        ``fields``; not ``limit`` or ``cursor``."""
+        from ingestion import export
+
+        actor = current_actor(request)
+        require_scope(actor, "leads:read")
+        query = request.query_params
+        check_known_params(query, extra=("format",))
+        paging = sorted(k for k in query if k in ("limit", "cursor"))
+        if paging:
+            raise Problem(
+                400,
+                f"An export has every matching row: {', '.join(paging)} does not apply.",
+                errors=[{"field": k, "message": "Not an export parameter."} for k in paging],
+            )
+        fmt = (query.get("format") or "csv").lower()
+        if fmt not in EXPORT_FORMATS:
+            raise Problem(
+                400,
+                f"format must be one of {', '.join(EXPORT_FORMATS)}.",
+                errors=[{"field": "format", "message": "Unknown export format."}],
+            )
+        stmt, fields, columns = export.query(lead_service, actor, parse_params(query))
+        conn = REQUEST_CONN.get()
+        if conn is not None and conn.in_transaction():
+            await conn.commit()  # the export reads in its own (read-only) transaction
+
+        async def rows() -> AsyncIterator[list[tuple]]:
+            async with tenant_scope(actor) as tx:
+                async for chunk in export.rows_of(tx, stmt):
+                    yield chunk
+
+        media_type, ext = export.FORMATS[fmt]
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return Stream(
+            export.stream(fmt, fields, columns, rows(), "leads"),
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="leads-{stamp}.{ext}"'},
+        )
+
+
+# The export route comes first: /api/v1/leads/export is never read as a lead id.
+routers = [LeadExportController, LeadsController, LeadActionsController]

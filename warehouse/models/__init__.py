@@ -2,6 +2,7 @@
 
 from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
+from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
 from warehouse.models.platform import (
     ConsumerCursor,
     DispatchFailure,
@@ -17,13 +18,17 @@ __all__ = [
     "ApiKey",
     "Base",
     "CallLog",
+    "CallLogImportRow",
     "ConsumerCursor",
     "Contact",
     "DispatchFailure",
     "Event",
     "IdempotencyKey",
+    "Import",
+    "ImportReject",
     "Invitation",
     "Lead",
+    "LeadImportRow",
     "Role",
     "Session",
     "Team",

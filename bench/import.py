@@ -1,0 +1,207 @@
+"""Lead import throughput through the import path, against a raw COPY of the same file.
+
+    uv run python bench/import.py [--rows 1000000] [--batch-size 10000] [--keep-file]
+
+A lead CSV of ``--rows`` rows (HubSpot-like headers, unique emails) is generated, then:
+
+- baseline: ``COPY`` of the file into an unindexed table of text columns (psycopg, same server);
+- import path: what ``leadly import leads FILE`` runs — checksum and copy of the file into the
+  data folder, DuckDB parse/validate/dedupe, COPY of the accepted rows into ``raw``, then the
+  set-based batches into ``app.leads`` with one ``created`` event per lead (10,000 rows per
+  transaction), as the API role under row-level security.
+
+It prints rows/s of both, the ratio (target from the issue: ≥ 0.5× raw) and where the import's
+time goes. Database: LEADLY_BENCH_DATABASE_URL (a server where a database can be created; default
+postgresql://root@127.0.0.1:5432/postgres if reachable, else an embedded server); a fresh
+database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HEADER = ["First Name", "Last Name", "Email", "Company Name", "Phone Number", "Job Title",
+          "Original Source", "Lead Status", "Rating", "Reviews", "Website URL", "Website Score",
+          "Industry", "City", "Country/Region"]  # fmt: skip
+
+
+def admin_url() -> str:
+    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
+    if url:
+        return url
+    try:
+        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
+        return "postgresql://root@127.0.0.1:5432/postgres"
+    except psycopg.OperationalError:
+        from warehouse import embedded
+
+        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
+        os.chmod(d, 0o755)
+        return embedded.start(d, "postgres")
+
+
+def generate(path: Path, rows: int) -> None:
+    """A realistic lead file, written by DuckDB (fast even for millions of rows)."""
+    import duckdb
+
+    statuses = "['New', 'Open', 'Working - Contacted', 'Qualified', 'Unqualified', 'NURTURE']"
+    industries = "['SaaS', 'Retail', 'Healthcare', 'Banking', 'Logistics', NULL]"
+    cities = "['Lisbon', 'Berlin', 'Austin', 'Paris', 'Toronto', NULL]"
+    with duckdb.connect() as db:
+        db.execute(f"""
+        COPY (
+          SELECT 'First' || i AS "First Name", 'Last' || (i % 9973) AS "Last Name",
+                 'lead' || i || '@company' || (i % 50000) || '.example' AS "Email",
+                 'Company ' || (i % 50000) AS "Company Name",
+                 '+1 555 ' || lpad((i % 10000000)::VARCHAR, 7, '0') AS "Phone Number",
+                 CASE i % 4 WHEN 0 THEN 'CEO' WHEN 1 THEN 'CTO' WHEN 2 THEN NULL ELSE 'VP Sales' END
+                   AS "Job Title",
+                 CASE i % 3 WHEN 0 THEN 'ORGANIC_SEARCH' WHEN 1 THEN 'PAID_SOCIAL' ELSE 'REFERRALS' END
+                   AS "Original Source",
+                 {statuses}[1 + i % 6] AS "Lead Status",
+                 CASE WHEN i % 10 = 0 THEN 'N/A' ELSE ((i * 7) % 51 / 10.0)::VARCHAR END AS "Rating",
+                 ((i * 13) % 900)::VARCHAR AS "Reviews",
+                 'https://www.company' || (i % 50000) || '.example' AS "Website URL",
+                 ((i * 17) % 101)::VARCHAR AS "Website Score",
+                 {industries}[1 + i % 6] AS "Industry",
+                 {cities}[1 + i % 6] AS "City",
+                 'Portugal' AS "Country/Region"
+          FROM range({rows}) t(i)
+        ) TO '{path}' (HEADER, DELIMITER ',')
+        """)  # fmt: skip
+
+
+def raw_copy(url: str, path: Path) -> float:
+    """Seconds to COPY the file into a fresh unindexed table (text columns)."""
+    cols = ", ".join(f'"{h}" text' for h in HEADER)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"DROP TABLE IF EXISTS public.bench_raw_copy; CREATE TABLE public.bench_raw_copy ({cols})"
+        )
+        conn.execute("CHECKPOINT")
+        start = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY public.bench_raw_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy,
+            path.open("rb") as f,
+        ):
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+        seconds = time.perf_counter() - start
+        conn.execute("DROP TABLE public.bench_raw_copy")
+        conn.execute("CHECKPOINT")
+    return seconds
+
+
+async def import_path(path: Path, batch: int) -> tuple[float, dict[str, float], dict[str, object]]:
+    from api.auth.service import signup
+    from ingestion import cli as import_cli
+    from ingestion.runner import run_import
+    from warehouse.db import api_engine
+
+    out = await signup("Bench", "Bench Owner", f"bench-{secrets.token_hex(3)}@bench.io",
+                       "bench-password-1", "UTC")  # fmt: skip
+    team_id = out["team"]["id"]
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    row, _ = await import_cli.prepare(
+        team_id=team_id, object_name="leads", path=path, override=None, policy="skip",
+        batch_size=batch, resume=False,
+    )  # fmt: skip
+    timings["upload (checksum, copy, probe)"] = time.perf_counter() - start
+    final = await run_import(team_id, row["id"], timings=timings)
+    total = time.perf_counter() - start
+    await api_engine().dispose()
+    return total, timings, final
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--batch-size", type=int, default=10_000)
+    p.add_argument("--keep-file", action="store_true", help="Leave the generated CSV in /tmp.")
+    p.add_argument("--keep-db", action="store_true", help="Do not drop the database (to inspect).")
+    args = p.parse_args()
+
+    admin = admin_url()
+    dbname = f"leadly_bench_{secrets.token_hex(3)}"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
+    data_dir = Path(tempfile.mkdtemp(prefix="leadly-bench-data-"))
+    os.environ.update({"LEADLY_DATABASE_URL": url, "LEADLY_DATA_DIR": str(data_dir),
+                       "LEADLY_SECRET_KEY": "bench", "LEADLY_REDIS_URL": ""})  # fmt: skip
+    work = Path(tempfile.mkdtemp(prefix="leadly-bench-file-"))
+    csv_path = work / "leads.csv"
+    try:
+        from api.settings import get_settings
+        from warehouse import migrate
+
+        get_settings.cache_clear()
+        migrate.upgrade()
+        t = time.perf_counter()
+        generate(csv_path, args.rows)
+        size = csv_path.stat().st_size
+        print(
+            f"generated {args.rows:,} rows ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
+        )
+
+        raw_s = raw_copy(url, csv_path)
+        total, timings, final = asyncio.run(import_path(csv_path, args.batch_size))
+        assert final["status"] == "completed", final
+        assert final["imported"] == args.rows, final
+    finally:
+        if args.keep_db:
+            print(f"database kept: {url}")
+        else:
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(dbname)
+                    )
+                )
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if not args.keep_file:
+            shutil.rmtree(work, ignore_errors=True)
+
+    n = args.rows
+    raw_rate, imp_rate = n / raw_s, n / total
+    print(f"\nlead import, {n:,} rows, batch size {args.batch_size:,}")
+    print(f"{'path':<44} {'seconds':>8} {'rows/s':>10}")
+    print(f"{'raw COPY into an unindexed table':<44} {raw_s:>8.1f} {raw_rate:>10,.0f}")
+    print(f"{'import path (end to end)':<44} {total:>8.1f} {imp_rate:>10,.0f}")
+    for phase, label in (
+        ("upload (checksum, copy, probe)", "  file into the data folder + probe"),
+        ("parse", "  DuckDB parse, validate, dedupe"),
+        ("copy", "  COPY accepted rows + rejects into raw"),
+        ("load", "  app.leads + events, set-based batches"),
+    ):
+        s = timings.get(phase, 0.0)
+        print(f"{label:<44} {s:>8.1f} {n / s if s else 0:>10,.0f}")
+    ratio = imp_rate / raw_rate
+    flag = "ok" if ratio >= 0.5 else "BELOW TARGET"
+    print(f"\nimport/raw throughput = {ratio:.2f}x (target ≥ 0.5x: {flag})")
+    copy_ratio = raw_s / timings["copy"] if timings.get("copy") else 0
+    print(f"COPY into raw (the landing step alone)/raw = {copy_ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
