@@ -144,9 +144,7 @@ def upgrade() -> None:
         sa.Column("domain", sa.Text(), nullable=True),
         # Computed by PostgreSQL (like app.leads.email_normalized), so matching a row to a lead
         # is a plain equality the planner can use the email index for under row-level security.
-        sa.Column(
-            "email_normalized", sa.Text(), sa.Computed("lower(email)", persisted=True)
-        ),
+        sa.Column("email_normalized", sa.Text(), sa.Computed("lower(email)", persisted=True)),
         sa.CheckConstraint("team_id <> ''", name=op.f("ck_lead_import_rows_team_id")),
         sa.PrimaryKeyConstraint(
             "team_id", "import_id", "batch_no", "row_no", name=op.f("pk_lead_import_rows")
