@@ -79,10 +79,18 @@ async def measure(op: Op, total: int, clients: int) -> tuple[float, float, float
 
 
 def lead_body(i: int, tag: str) -> dict[str, object]:
-    return {"first_name": f"Bench{i}", "last_name": "Lead", "email": f"b{tag}{i}@bench.io",
-            "company_name": f"Bench {i} Ltd", "source": "bench", "rating": 4.2,
-            "reviews_count": 17, "website_score": 61, "industry": "Software",
-            "location": "Lisbon"}
+    return {
+        "first_name": f"Bench{i}",
+        "last_name": "Lead",
+        "email": f"b{tag}{i}@bench.io",
+        "company_name": f"Bench {i} Ltd",
+        "source": "bench",
+        "rating": 4.2,
+        "reviews_count": 17,
+        "website_score": 61,
+        "industry": "Software",
+        "location": "Lisbon",
+    }
 
 
 async def main() -> None:
@@ -98,8 +106,12 @@ async def main() -> None:
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    env = {**os.environ, "LEADLY_DATABASE_URL": url, "LEADLY_REDIS_URL": "",
-           "LEADLY_SECRET_KEY": "bench"}
+    env = {
+        **os.environ,
+        "LEADLY_DATABASE_URL": url,
+        "LEADLY_REDIS_URL": "",
+        "LEADLY_SECRET_KEY": "bench",
+    }
     os.environ.update({"LEADLY_DATABASE_URL": url})
     from api.settings import get_settings
     from warehouse import migrate
@@ -108,11 +120,28 @@ async def main() -> None:
     get_settings.cache_clear()
     migrate.upgrade()
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port),
-         "--workers", str(args.workers), "--no-access-log", "--log-level", "warning",
-         "--loop", "uvloop", "--http", "httptools"],
-        cwd=ROOT, env=env)
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         conn = aiohttp.TCPConnector(limit=max(levels) + 4)
@@ -125,17 +154,29 @@ async def main() -> None:
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
-            async with http.post("/api/v1/auth/signup", json={
-                "team_name": "Bench", "name": "Bench", "email": f"bench-{dbname}@bench.io",
-                "password": "bench-password-1"}) as r:
+            async with http.post(
+                "/api/v1/auth/signup",
+                json={
+                    "team_name": "Bench",
+                    "name": "Bench",
+                    "email": f"bench-{dbname}@bench.io",
+                    "password": "bench-password-1",
+                },
+            ) as r:
                 signup = await r.json()
             team_id, member_id = signup["team"]["id"], signup["member"]["id"]
             headers = {"Authorization": f"Bearer {signup['token']}"}
             settings = get_settings()
             pool = AsyncConnectionPool(
-                libpq_url(url), min_size=max(levels), max_size=max(levels), open=False,
-                kwargs={"options": f"-c role={settings.api_db_role} -c TimeZone=UTC",
-                        "prepare_threshold": 5})
+                libpq_url(url),
+                min_size=max(levels),
+                max_size=max(levels),
+                open=False,
+                kwargs={
+                    "options": f"-c role={settings.api_db_role} -c TimeZone=UTC",
+                    "prepare_threshold": 5,
+                },
+            )
             await pool.open(wait=True)
             from api.common.ids import new_id
 
@@ -143,8 +184,7 @@ async def main() -> None:
             read_ids: list[str] = []
 
             async def api_create(i: int, tag: str) -> None:
-                async with http.post("/api/v1/leads", json=lead_body(i, tag),
-                                     headers=headers) as r:
+                async with http.post("/api/v1/leads", json=lead_body(i, tag), headers=headers) as r:
                     body = await r.read()
                     assert r.status == 201, body
                     if len(read_ids) < 500:
@@ -154,33 +194,54 @@ async def main() -> None:
                 b = lead_body(i, tag)
                 lid = new_id("lead")
                 async with pool.connection() as c, c.transaction():
-                    await c.execute("SELECT set_config('app.team_id', %s, true), "
-                                    "set_config('app.member_id', %s, true)", (team_id, member_id))
+                    await c.execute(
+                        "SELECT set_config('app.team_id', %s, true), "
+                        "set_config('app.member_id', %s, true)",
+                        (team_id, member_id),
+                    )
                     await c.execute(
                         "INSERT INTO app.leads (team_id, id, first_name, last_name, email, "
                         "company_name, source, rating, reviews_count, website_score, industry, "
                         "location, created_by) VALUES "
                         "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING *",
-                        (team_id, lid, b["first_name"], b["last_name"], b["email"],
-                         b["company_name"], b["source"], b["rating"], b["reviews_count"],
-                         b["website_score"], b["industry"], b["location"], member_id))
+                        (
+                            team_id,
+                            lid,
+                            b["first_name"],
+                            b["last_name"],
+                            b["email"],
+                            b["company_name"],
+                            b["source"],
+                            b["rating"],
+                            b["reviews_count"],
+                            b["website_score"],
+                            b["industry"],
+                            b["location"],
+                            member_id,
+                        ),
+                    )
                     await c.execute(
                         "INSERT INTO app.events (team_id, actor_type, actor_id, object_type, "
                         "object_id, action, changes) VALUES (%s,'member',%s,'lead',%s,'created',"
-                        "%s::jsonb)", (team_id, member_id, lid, '{"first_name":[null,"x"]}'))
+                        "%s::jsonb)",
+                        (team_id, member_id, lid, '{"first_name":[null,"x"]}'),
+                    )
 
             async def api_read(i: int) -> None:
-                async with http.get(f"/api/v1/leads/{read_ids[i % len(read_ids)]}",
-                                    headers=headers) as r:
+                async with http.get(
+                    f"/api/v1/leads/{read_ids[i % len(read_ids)]}", headers=headers
+                ) as r:
                     await r.read()
                     assert r.status == 200
 
             async def raw_read(i: int) -> None:
                 async with pool.connection() as c, c.transaction():
                     await c.execute("SELECT set_config('app.team_id', %s, true)", (team_id,))
-                    cur = await c.execute("SELECT * FROM app.leads WHERE team_id = %s AND id = %s "
-                                          "AND deleted_at IS NULL", (team_id,
-                                                                      read_ids[i % len(read_ids)]))
+                    cur = await c.execute(
+                        "SELECT * FROM app.leads WHERE team_id = %s AND id = %s "
+                        "AND deleted_at IS NULL",
+                        (team_id, read_ids[i % len(read_ids)]),
+                    )
                     await cur.fetchone()
 
             # warm-up both paths
@@ -189,9 +250,11 @@ async def main() -> None:
             for n in levels:
                 tag = f"c{n}"
                 results.setdefault("api write", {})[n] = await measure(
-                    lambda i, t=tag: api_create(i, t), args.requests, n)
+                    lambda i, t=tag: api_create(i, t), args.requests, n
+                )
                 results.setdefault("raw write", {})[n] = await measure(
-                    lambda i, t=tag: raw_create(i, t + "r"), args.requests, n)
+                    lambda i, t=tag: raw_create(i, t + "r"), args.requests, n
+                )
                 results.setdefault("api read", {})[n] = await measure(api_read, args.requests, n)
                 results.setdefault("raw read", {})[n] = await measure(raw_read, args.requests, n)
             await pool.close()
@@ -199,8 +262,9 @@ async def main() -> None:
         server.terminate()
         server.wait(10)
         with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(dbname)))
+            c.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            )
 
     print(f"\ncreate/read lead, {args.requests} requests per level, API workers={args.workers}")
     print(f"{'path':<10} {'clients':>7} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
@@ -213,12 +277,16 @@ async def main() -> None:
             api, raw = results[f"api {kind}"][n], results[f"raw {kind}"][n]
             ratio = api[0] / raw[0]
             flag = "ok" if ratio >= target else "BELOW TARGET"
-            print(f"{kind:<5} clients={n:<3} API/raw throughput = {ratio:.2f}x "
-                  f"(target ≥ {target}x: {flag}); API p99 {api[2]:.1f} ms")
+            print(
+                f"{kind:<5} clients={n:<3} API/raw throughput = {ratio:.2f}x "
+                f"(target ≥ {target}x: {flag}); API p99 {api[2]:.1f} ms"
+            )
     p99_32 = results["api write"].get(32, (0, 0, 0))[2]
     if 32 in levels:
-        print(f"write p99 at 32 clients = {p99_32:.1f} ms (target < 25 ms: "
-              f"{'ok' if p99_32 < 25 else 'ABOVE TARGET'})")
+        print(
+            f"write p99 at 32 clients = {p99_32:.1f} ms (target < 25 ms: "
+            f"{'ok' if p99_32 < 25 else 'ABOVE TARGET'})"
+        )
 
 
 if __name__ == "__main__":
