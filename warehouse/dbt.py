@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,7 +150,8 @@ def run_dbt(
     run_env = dict(env) if env is not None else dbt_env(settings)
     all_vars = {**dbt_vars(settings), **(vars or {})}
     argv = [*args]
-    if argv and argv[0] not in ("deps", "clean", "debug", "init"):
+    command = next((a for a in argv if not a.startswith("-")), "")
+    if command not in ("deps", "clean", "debug", "init", ""):
         argv += [
             "--project-dir",
             run_env.get("DBT_PROJECT_DIR", str(PROJECT_DIR)),
@@ -165,8 +167,12 @@ def run_dbt(
     return result
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _failure_message(argv: Sequence[str], result: Any) -> str:
-    head = f"dbt {' '.join(argv[:1])} failed"
+    command = next((a for a in argv if not a.startswith("-")), "")
+    head = f"dbt {command} failed"
     if result.exception is not None:
         return f"{head}: {result.exception!r}"
     lines = []
@@ -177,7 +183,7 @@ def _failure_message(argv: Sequence[str], result: Any) -> str:
         if status in ("error", "fail", "runtime error"):
             node = getattr(r, "node", None)
             name = getattr(node, "unique_id", None) or getattr(node, "name", "?")
-            msg = (getattr(r, "message", None) or "").strip()
+            msg = _ANSI.sub("", getattr(r, "message", None) or "").strip()
             lines.append(f"  {status}: {name}: {msg[:2000]}")
     if skipped:
         lines.append(f"  ({skipped} skipped)")
