@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestion.files import Prepared
+from ingestion.files import FileProblem, Prepared
 from ingestion.mapping import NULL_TOKENS, ObjectSpec, sources
 
 SPARE_COLUMNS = 8
@@ -165,18 +165,24 @@ class Stager:
     # ------------------------------------------------------------------ reading
 
     def load(self) -> None:
+        import duckdb
+
         p = self.prepared
         n = self.ncols + SPARE_COLUMNS
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-        self.db.execute(
-            f"""
-            CREATE TABLE src AS
-            SELECT * FROM read_csv({_q(str(p.csv_path))}, header = false, auto_detect = false,
-                columns = {columns}, delim = {_q(p.delimiter)}, quote = {_q(p.quote)},
-                escape = {_q(p.quote)}, null_padding = true, strict_mode = false,
-                parallel = false, all_varchar = true)
-            """
-        )
+        try:
+            self.db.execute(
+                f"""
+                CREATE TABLE src AS
+                SELECT * FROM read_csv({_q(str(p.csv_path))}, header = false,
+                    auto_detect = false, columns = {columns}, delim = {_q(p.delimiter)},
+                    quote = {_q(p.quote)}, escape = {_q(p.quote)}, null_padding = true,
+                    strict_mode = false, parallel = false, all_varchar = true)
+                """
+            )
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise FileProblem(f"The file cannot be read as CSV: {first}") from None
         # Row 1 is the header; rows where every cell is empty are dropped (not counted).
         cells = ", ".join(f"c{i}" for i in range(n))
         self.db.execute(

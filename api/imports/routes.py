@@ -56,12 +56,9 @@ async def release_request_tx() -> None:
         await conn.commit()
 
 
-def _field_problem(field: str, message: str, status: int = 422) -> Problem:
-    return (
-        validation([{"field": field, "message": message}], message)
-        if status == 422
-        else Problem(status, message, errors=[{"field": field, "message": message}])
-    )
+def _field_problem(field: str, message: str) -> Problem:
+    """422 naming the bad form field."""
+    return validation([{"field": field, "message": message}], message)
 
 
 def _object_spec(raw: str | None) -> Any:
