@@ -199,3 +199,33 @@ def test_an_expectation_that_errors_fails_the_suite_with_its_message(builds: Bui
     result = check_result(outcome, dg.AssetKey(["x"]))
     assert not result.passed
     assert "no_such_column" in (result.description or "")
+
+
+async def test_raw_checks_pass_on_what_the_importer_loads(
+    definitions: Any, instance: Any, team: Any, superuser: psycopg.Connection
+) -> None:
+    """A real import (accepted rows into raw, a bad row into the rejects) passes the raw suites:
+    the suites state what the importer guarantees, so they alarm only on a broken load."""
+    from tests.ingestion.conftest import csv_bytes, import_file
+
+    content = csv_bytes(
+        [
+            ["First Name", "Last Name", "Email", "Rating", "Lead Status", "Website Score"],
+            ["Ada", "Lovelace", "ada@example.com", "4.5", "Contacted", "80"],
+            ["Grace", "Hopper", "GRACE@Example.com", "", "new", ""],
+            ["Bad", "Row", "not-an-email", "3", "new", "10"],
+        ],
+        bom=True,
+    )
+    done = await import_file(team, content)
+    assert (done["imported"], done["rejected"]) == (2, 1), done
+    loaded = superuser.execute(
+        "SELECT count(*) FROM raw.lead_import_rows WHERE team_id = %s", (team.team_id,)
+    ).fetchone()[0]
+    assert loaded == 2
+
+    names = {"ge_raw_lead_import_rows", "ge_raw_call_log_import_rows", "ge_raw_import_rejects"}
+    result = run_checks(definitions.defs, instance, names)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert result.success, {n: e.description for n, e in evaluations.items()}
+    assert all(e.passed for e in evaluations.values())
