@@ -37,9 +37,6 @@ dbt_nightly_full_build = dg.define_asset_job(
     config=dg.RunConfig(ops={DBT_ASSETS_NAME: DbtBuildConfig(full_refresh=True)}),
 )
 
-DBT_JOBS = (dbt_incremental_build.name, dbt_nightly_full_build.name)
-
-
 def dbt_run_pending(instance: dg.DagsterInstance) -> bool:
     """True when a dbt build is already waiting to start: another request would only pile up
     behind it (it will see every event committed before it starts)."""
