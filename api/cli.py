@@ -151,9 +151,9 @@ def db() -> None:
 
 
 @db.command()
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def upgrade(revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head)."""
+    """Upgrade the schema to REVISION (default: heads, every branch)."""
     from warehouse import migrate
 
     migrate.upgrade(revision)

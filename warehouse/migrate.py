@@ -41,7 +41,7 @@ def _ensure_schemas(url: str, roles: Roles) -> None:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION "{roles.owner}"')
 
 
-def upgrade(revision: str = "head", settings: Settings | None = None) -> None:
+def upgrade(revision: str = "heads", settings: Settings | None = None) -> None:
     url, roles = _prepare(settings)
     command.upgrade(alembic_config(url, roles), revision)
 
