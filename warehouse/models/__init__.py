@@ -2,6 +2,7 @@
 
 from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
+from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
 from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
 from warehouse.models.platform import (
     ConsumerCursor,
