@@ -4,6 +4,15 @@ from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
 from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
 from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
+from warehouse.models.notifications import (  # noqa: F401
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    NotificationSettings,
+    PushSubscription,
+    RealtimeTicket,
+    Watch,
+)
 from warehouse.models.platform import (
     ConsumerCursor,
     DispatchFailure,
