@@ -55,12 +55,11 @@ def _member_fk(column: str) -> ForeignKeyConstraint:
 class Pipeline(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
     __tablename__ = "pipelines"
     name: Mapped[str] = mapped_column(Text, nullable=False)
-    is_default: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default=text("false")
-    )
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     created_by: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
+        ForeignKeyConstraint(["team_id"], ["app.teams.id"]),
         CheckConstraint("app.pipeline_stages_valid(stages)", name="stages"),
         Index(
             "uq_pipelines_team_default",
@@ -78,9 +77,7 @@ class Deal(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, CustomFi
     name: Mapped[str] = mapped_column(Text, nullable=False)
     value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     currency: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'USD'"))
-    value_type: Mapped[str] = mapped_column(
-        Text, nullable=False, server_default=text("'one_off'")
-    )
+    value_type: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'one_off'"))
     probability: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     pipeline_id: Mapped[str] = mapped_column(Text, nullable=False)
     stage: Mapped[str] = mapped_column(Text, nullable=False)
