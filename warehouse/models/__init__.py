@@ -19,6 +19,15 @@ from warehouse.models.platform import (
     Event,
     IdempotencyKey,
 )
+from warehouse.models.tasks import (  # noqa: F401
+    CalendarFeed,
+    MemberTaskSettings,
+    Task,
+    TaskAssignee,
+    TaskDependency,
+    TaskReminder,
+    TimeLog,
+)
 from warehouse.models.tenancy import ApiKey, Invitation, Role, Session, Team, TeamMember
 
 metadata = Base.metadata
