@@ -123,6 +123,55 @@ class Settings:
     demo_password: str = "leadly-demo-2026"
     """Password of the demo members created by ``leadly seed --demo``."""
 
+    # --- notifications (docs/notifications.md) ---
+
+    public_url: str = "http://127.0.0.1:8501"
+    """Base URL of the workspace; notification links in emails, SMS and chat messages start
+    with it."""
+
+    smtp_host: str = ""
+    """SMTP server for notification emails. Empty: email delivery fails (and is logged)."""
+
+    smtp_port: int = 25
+    """Port of the SMTP server."""
+
+    smtp_username: str = ""
+    """SMTP login (empty: no authentication)."""
+
+    smtp_password: str = ""
+    """SMTP password."""
+
+    smtp_starttls: int = 0
+    """1: upgrade the SMTP connection with STARTTLS before sending."""
+
+    mail_from: str = "Leadly <notifications@leadly.local>"
+    """From address of notification emails."""
+
+    twilio_base_url: str = "https://api.twilio.com"
+    """Base URL of the Twilio REST API (a local stand-in in tests)."""
+
+    twilio_account_sid: str = ""
+    """Twilio account SID for notification SMS. Empty: SMS delivery fails (and is logged)."""
+
+    twilio_auth_token: str = ""
+    """Twilio auth token."""
+
+    twilio_from: str = ""
+    """Sender number (or messaging service SID starting with ``MG``) of notification SMS."""
+
+    vapid_private_key: str = ""
+    """VAPID private key (PEM, or base64url DER) signing Web Push requests. Empty: push delivery
+    fails (and is logged)."""
+
+    vapid_public_key: str = ""
+    """VAPID public key (base64url, uncompressed point) given to browsers that subscribe."""
+
+    vapid_subject: str = "mailto:admin@leadly.local"
+    """Contact (``mailto:`` or ``https:``) sent in the VAPID claims."""
+
+    notification_http_timeout: float = 10.0
+    """Seconds a Twilio/Slack/Teams/push request may take before the delivery counts failed."""
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser()
