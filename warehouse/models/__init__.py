@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed tables, one module per domain; all share ``Base.metadata``."""
 
+from warehouse.models.activities import Activity, ActivityComment, Mention
 from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
 from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
@@ -34,6 +35,8 @@ metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "Activity",
+    "ActivityComment",
     "ApiKey",
     "Base",
     "CallLog",
@@ -48,6 +51,7 @@ __all__ = [
     "Invitation",
     "Lead",
     "LeadImportRow",
+    "Mention",
     "Role",
     "Session",
     "Team",
