@@ -123,14 +123,15 @@ def replay(evts: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 
 # Cursor reads for the dispatcher: ordered by (txid, id) and only from transactions older than
-# every transaction still running, so an event that commits late is never skipped.
+# every transaction of this database still running, so an event that commits late is never
+# skipped (app.event_horizon(): long transactions of other databases on the server do not count).
 READ_AFTER = text(
     """
     SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, object_type,
            object_id, action, changes, data, request_id
     FROM app.events
     WHERE (txid, id) > (CAST(:txid AS xid8), :id)
-      AND txid < pg_snapshot_xmin(pg_current_snapshot())
+      AND txid < (SELECT app.event_horizon())
     ORDER BY txid, id
     LIMIT :limit
     """
@@ -150,7 +151,7 @@ VISIBLE_HEAD = text(
     """
     SELECT txid::text AS txid, id
     FROM app.events
-    WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+    WHERE txid < (SELECT app.event_horizon())
     ORDER BY txid DESC, id DESC
     LIMIT 1
     """

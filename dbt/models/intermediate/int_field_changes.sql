@@ -72,5 +72,5 @@ select
 from fields
 -- once per run: the transactions this run could not see yet begin at the snapshot's xmin
 cross join (
-    select pg_snapshot_xmin(pg_current_snapshot()) as _loaded_xmin, now() as _loaded_at
+    select app.event_horizon() as _loaded_xmin, now() as _loaded_at
 ) as batch

@@ -180,7 +180,7 @@ versions as (
         case
             when is_prior then _loaded_xmin
             -- evaluated once: the transactions this run could not see begin at its xmin
-            else (select pg_snapshot_xmin(pg_current_snapshot()))
+            else (select app.event_horizon())
         end as _loaded_xmin
     from states
     window
