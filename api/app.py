@@ -18,6 +18,7 @@ from api.auth.routes import routers as auth_routers
 from api.call_logs.routes import routers as call_logs_routers
 from api.common.errors import exception_handlers
 from api.contacts.routes import routers as contacts_routers
+from api.deals.routes import routers as deals_routers
 from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
@@ -31,6 +32,7 @@ ROUTERS: list[Any] = [
     *call_logs_routers,
     *dispatcher_routers,
     *imports_routers,
+    *deals_routers,
 ]
 
 

@@ -199,6 +199,9 @@ async def signup(
                 )
             ],
         )
+        from api.pipelines.service import pipeline_service  # every team starts with one
+
+        await pipeline_service.create_default(conn, actor)
         issued = await issue_session(conn, team_id, member_id, user_agent, ip)
         member = (await member_service.present(conn, actor, [member]))[0]
     return {
