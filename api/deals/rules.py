@@ -1,0 +1,177 @@
+"""Automatic progression rules: declarative conditions on a deal's fields and related activity.
+
+A stage's ``auto_advance`` is ``{"all": [condition, ...]}``; when every condition holds for an
+open deal in an earlier stage, the deal service moves it into that stage. A condition is either
+
+* on a deal field: ``{"field": "next_step", "op": "is_set"}``,
+  ``{"field": "value", "op": "gte", "value": "5000"}``, ``{"field": "custom.budget", "op":
+  "eq", "value": "approved"}`` (ops: is_set, is_empty, eq, ne, gt, gte, lt, lte, in); or
+* on related activity: ``{"activity": "call", "outcome": "meeting_booked", "min_count": 1,
+  "within_days": 30}``: at least ``min_count`` activities of that kind (with that outcome, in the
+  last ``within_days`` days) on the deal's lead or contacts.
+
+Activity kinds are pluggable: :func:`register_activity_source` adds one (the activity timeline
+registers its kinds, e.g. ``meeting``, ``email``); ``call`` (the call logs) ships here. A rule
+naming a kind nobody registered is refused when the pipeline is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from warehouse.models import CallLog
+
+ActivitySource = Callable[
+    [AsyncConnection, Actor, Mapping[str, Any], Mapping[str, Any]], Awaitable[int]
+]
+"""``(conn, actor, deal, condition) -> how many matching activities``; ``deal`` carries
+``lead_id``, ``account_id`` and ``contact_ids``."""
+
+_SOURCES: dict[str, ActivitySource] = {}
+
+FIELD_OPS = ("is_set", "is_empty", "eq", "ne", "gt", "gte", "lt", "lte", "in")
+
+
+def register_activity_source(kind: str, source: ActivitySource) -> None:
+    """Let progression rules count activities of ``kind`` (replaces an earlier source)."""
+    _SOURCES[kind] = source
+
+
+def activity_kinds() -> list[str]:
+    return sorted(_SOURCES)
+
+
+def rule_errors(rule: Mapping[str, Any], at: str) -> list[dict[str, Any]]:
+    from api.deals.service import REQUIRABLE
+
+    errors = []
+    for i, c in enumerate(rule.get("all") or []):
+        where = f"{at}.all[{i}]"
+        has_field, has_activity = c.get("field") is not None, c.get("activity") is not None
+        if has_field == has_activity:
+            errors.append({"field": where, "message": "Give either field (with op) or activity."})
+            continue
+        if has_field:
+            name = c["field"]
+            if name not in REQUIRABLE and not name.startswith("custom."):
+                errors.append({"field": f"{where}.field", "message": f"No deal field {name!r}."})
+            op = c.get("op")
+            if op is None:
+                errors.append({"field": f"{where}.op", "message": "A field condition needs op."})
+            elif op not in ("is_set", "is_empty") and c.get("value") is None:
+                errors.append({"field": f"{where}.value", "message": f"{op} needs a value."})
+            elif op == "in" and not isinstance(c.get("value"), list):
+                errors.append({"field": f"{where}.value", "message": "in takes a list."})
+        elif c["activity"] not in _SOURCES:
+            errors.append(
+                {
+                    "field": f"{where}.activity",
+                    "message": f"Unknown activity kind {c['activity']!r} "
+                    f"(known: {', '.join(activity_kinds()) or 'none'}).",
+                }
+            )
+    return errors
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or v == [] or v == {}
+
+
+def field_value(deal: Mapping[str, Any], name: str) -> Any:
+    if name.startswith("custom."):
+        return (deal.get("custom") or {}).get(name.split(".", 1)[1])
+    if name == "contacts":
+        return deal.get("contact_ids") or deal.get("contacts")
+    return deal.get(name)
+
+
+def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
+    """Compare numbers as decimals and dates as ISO text; anything else as given."""
+    if isinstance(a, Decimal | int | float) and not isinstance(a, bool):
+        try:
+            return Decimal(str(a)), Decimal(str(b))
+        except InvalidOperation:
+            return str(a), str(b)
+    if isinstance(a, date | datetime):
+        return a.isoformat(), str(b)
+    return a, b
+
+
+def field_holds(deal: Mapping[str, Any], c: Mapping[str, Any]) -> bool:
+    v = field_value(deal, c["field"])
+    op, want = c["op"], c.get("value")
+    if op == "is_set":
+        return not _empty(v)
+    if op == "is_empty":
+        return _empty(v)
+    if v is None:
+        return op == "ne" and want is not None
+    if op == "in":
+        return any(_comparable(v, w)[0] == _comparable(v, w)[1] for w in want or [])
+    a, b = _comparable(v, want)
+    try:
+        return {
+            "eq": a == b,
+            "ne": a != b,
+            "gt": a > b,
+            "gte": a >= b,
+            "lt": a < b,
+            "lte": a <= b,
+        }[op]
+    except TypeError:
+        return False
+
+
+async def holds(
+    conn: AsyncConnection, actor: Actor, deal: Mapping[str, Any], rule: Mapping[str, Any]
+) -> bool:
+    """Every condition of ``rule`` holds for ``deal`` (field conditions first: they are free)."""
+    conditions = list(rule.get("all") or [])
+    if not conditions:
+        return False
+    for c in conditions:
+        if c.get("field") is not None and not field_holds(deal, c):
+            return False
+    for c in conditions:
+        if c.get("activity") is not None:
+            source = _SOURCES.get(c["activity"])
+            if source is None:
+                return False
+            if await source(conn, actor, deal, c) < int(c.get("min_count") or 1):
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------- built-in sources
+
+
+async def call_source(
+    conn: AsyncConnection, actor: Actor, deal: Mapping[str, Any], c: Mapping[str, Any]
+) -> int:
+    """Call logs on the deal's lead or any of its contacts."""
+    t = CallLog.__table__
+    targets = []
+    if deal.get("lead_id"):
+        targets.append(t.c.lead_id == deal["lead_id"])
+    if deal.get("contact_ids"):
+        targets.append(t.c.contact_id.in_(list(deal["contact_ids"])))
+    if not targets:
+        return 0
+    q = select(func.count()).where(
+        t.c.team_id == actor.team_id, t.c.deleted_at.is_(None), or_(*targets)
+    )
+    if c.get("outcome"):
+        q = q.where(t.c.outcome == c["outcome"])
+    if c.get("within_days"):
+        q = q.where(t.c.started_at >= func.now() - timedelta(days=int(c["within_days"])))
+    return int((await conn.execute(q)).scalar_one())
+
+
+register_activity_source("call", call_source)

@@ -1,0 +1,981 @@
+"""Deals: the single gate for every deal rule.
+
+Every write to a deal (the API's create, PATCH, batch and move, lead conversion, the stage
+removal of the pipeline builder, progression rules, and later imports, workflows and
+sequences) goes through :class:`DealService`, which enforces:
+
+* a deal sits on a stage of its pipeline (default pipeline and its first stage unless given);
+* entering a stage needs that stage's ``required_fields`` (422 naming each missing one); a lost
+  stage needs ``loss_reason``, a won stage ``win_reason``;
+* a won or lost deal leaves its stage only with ``reopen: true``;
+* entering a stage sets ``probability`` to the stage's default unless the same request gives
+  one, ``stage_changed_at`` to now, ``status`` (open/won/lost), and for a won or lost stage
+  ``actual_close_date`` to today (UTC) unless given (reopening clears it);
+* every stage change writes a stage-history row (time spent in the previous stage) and an
+  ``updated`` event whose ``changes.stage`` is ``[old, new]``;
+* after a change that did not pick a stage, the pipeline's progression rules
+  (:mod:`api.deals.rules`) may advance an open deal (a second event, by the system actor).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor, system_actor
+from api.common.errors import Problem, not_found, validation
+from api.common.ids import new_id
+from api.common.listing import ListParams
+from api.common.records import READ_ONLY, RecordService, check_version, execute, plausible_id
+from api.common.refs import check_refs
+from api.deals import rules
+from warehouse import events
+from warehouse.events import EventRecord, diff, jsonable
+from warehouse.models import Account, Contact, Lead, TeamMember
+from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline
+
+REFS = {
+    "owner_id": (TeamMember.__table__, "member"),
+    "lead_id": (Lead.__table__, "lead"),
+    "account_id": (Account.__table__, "account"),
+}
+#: Deal fields a stage may require (``custom.<key>`` too).
+REQUIRABLE = frozenset(
+    {
+        "name",
+        "value",
+        "currency",
+        "value_type",
+        "probability",
+        "expected_close_date",
+        "actual_close_date",
+        "owner_id",
+        "lead_id",
+        "account_id",
+        "contacts",
+        "win_reason",
+        "loss_reason",
+        "competitor",
+        "next_step",
+        "source",
+    }
+)
+MAX_VALUE = Decimal(10) ** 16
+CENT = Decimal("0.01")
+DAY = 86400
+
+dc = DealContact.__table__
+history = DealStageHistory.__table__
+pipelines = Pipeline.__table__
+
+
+def money(v: Decimal | None) -> str | None:
+    return None if v is None else str(Decimal(v).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def weighted(value: Decimal | None, probability: int) -> Decimal | None:
+    if value is None:
+        return None
+    return (Decimal(value) * probability / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or v == [] or v == {}
+
+
+def entry_errors(
+    stage: Mapping[str, Any], state: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The fields ``state`` lacks to be in ``stage`` (required fields, win/loss reason)."""
+    wanted = list(stage["required_fields"])
+    if stage["is_lost"]:
+        wanted.append("loss_reason")
+    if stage["is_won"]:
+        wanted.append("win_reason")
+    missing = []
+    for f in dict.fromkeys(wanted):
+        v = contacts if f == "contacts" else rules.field_value(state, f)
+        if _empty(v):
+            missing.append(f)
+    return [
+        {"field": f, "message": f"Required to enter stage {stage['name']!r} ({stage['key']})."}
+        for f in missing
+    ]
+
+
+def gate_problem(stage: Mapping[str, Any], errors: list[dict[str, Any]]) -> Problem:
+    names = ", ".join(e["field"] for e in errors)
+    return (
+        validation(errors, f"Stage {stage['name']!r} ({stage['key']}) needs: {names}.")
+        if errors
+        else validation([])
+    )
+
+
+def _check_money(values: Mapping[str, Any]) -> None:
+    v = values.get("value")
+    if v is None:
+        return
+    message = None
+    try:
+        if not v.is_finite() or v < 0:
+            message = "A deal's value is a finite amount of 0 or more."
+        elif v >= MAX_VALUE:
+            message = "A deal's value is below 10^16."
+        elif v != v.quantize(CENT):
+            message = "A deal's value has at most 2 decimal places."
+    except InvalidOperation:
+        message = "Not a decimal amount."
+    if message:
+        raise validation([{"field": "value", "message": message}])
+
+
+def _contacts_in(raw: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for c in raw:
+        c = msgspec.to_builtins(c) if isinstance(c, msgspec.Struct) else dict(c)
+        out.append({"contact_id": c["contact_id"], "role": c.get("role")})
+    return sorted(out, key=lambda c: c["contact_id"])
+
+
+def _encode_cursor(stage: str, position: float, id: str) -> str:
+    raw = msgspec.json.encode([stage, position, id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stage, position, id = msgspec.json.decode(raw)
+        if not (
+            isinstance(stage, str)
+            and isinstance(position, int | float)
+            and not isinstance(position, bool)
+            and plausible_id(id)
+        ):
+            raise ValueError
+        return stage, float(position), id
+    except (ValueError, TypeError, binascii.Error, msgspec.DecodeError):
+        raise Problem(
+            400,
+            "The cursor is malformed.",
+            errors=[{"field": "cursor", "message": "Use a next_cursor of this board."}],
+        ) from None
+
+
+class DealService(RecordService):
+    table = Deal.__table__
+    object_type = "deal"
+    plural = "deals"
+    prefix = "deal"
+
+    # ------------------------------------------------------------------ reads
+
+    async def present(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        rows: Sequence[Mapping[str, Any]],
+        contacts: Mapping[str, list[dict[str, Any]]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows as the API shows them: money as strings, contacts, weighted value, aging."""
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        if contacts is None:
+            contacts = await self.contacts_of(conn, actor, ids)
+        stages = await self._stage_map(conn, actor, {r["pipeline_id"] for r in rows})
+        now = datetime.now(UTC)
+        out = []
+        for r in rows:
+            row = dict(r)
+            days = max(0, int((now - r["stage_changed_at"]).total_seconds() // DAY))
+            stage = stages.get((r["pipeline_id"], r["stage"])) or {}
+            rot = stage.get("rot_days")
+            row["value"] = money(r["value"])
+            row["weighted_value"] = money(weighted(r["value"], r["probability"]))
+            row["days_in_stage"] = days
+            row["is_rotting"] = bool(r["status"] == "open" and rot is not None and days > rot)
+            row["contacts"] = contacts.get(r["id"], [])
+            out.append(row)
+        return out
+
+    async def _stage_map(
+        self, conn: AsyncConnection, actor: Actor, pipeline_ids: Iterable[str]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = await conn.execute(
+            select(pipelines.c.id, pipelines.c.stages).where(
+                pipelines.c.team_id == actor.team_id, pipelines.c.id.in_(list(pipeline_ids))
+            )
+        )
+        return {(r.id, s["key"]): s for r in rows for s in r.stages}
+
+    async def contacts_of(
+        self, conn: AsyncConnection, actor: Actor, deal_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in deal_ids}
+        rows = await conn.execute(
+            select(dc.c.deal_id, dc.c.id, dc.c.role)
+            .where(dc.c.team_id == actor.team_id, dc.c.deal_id.in_(list(deal_ids)))
+            .order_by(dc.c.deal_id, dc.c.id)
+        )
+        for r in rows:
+            out.setdefault(r.deal_id, []).append({"contact_id": r.id, "role": r.role})
+        return out
+
+    async def get(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        row = await super().get(conn, actor, id, for_update=for_update)
+        return row if for_update else (await self.present(conn, actor, [row]))[0]
+
+    async def list(
+        self, conn: AsyncConnection, actor: Actor, params: ListParams, extra: Iterable[Any] = ()
+    ) -> dict[str, Any]:
+        fields = self.lister.fields(params.fields)
+        out = await super().list(conn, actor, dataclasses.replace(params, fields=None), extra)
+        data = await self.present(conn, actor, out["data"])
+        if fields is not None:
+            data = [{f: r[f] for f in fields} for r in data]
+        return {**out, "data": data}
+
+    async def as_of(
+        self, conn: AsyncConnection, actor: Actor, id: str, moment: datetime
+    ) -> dict[str, Any]:
+        row = await super().as_of(conn, actor, id, moment)
+        state = events.replay(await events.for_object(conn, self.object_type, id, until=moment))
+        contacts = (state or {}).get("contacts") or []
+        return (await self.present(conn, actor, [row], {id: contacts}))[0]
+
+    async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        return (await self.present(conn, actor, [await super().restore(conn, actor, id)]))[0]
+
+    async def stage_history(
+        self, conn: AsyncConnection, actor: Actor, id: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        await super().get(conn, actor, id)
+        rows = await conn.execute(
+            select(
+                history.c.from_stage,
+                history.c.to_stage,
+                history.c.changed_at,
+                history.c.changed_by,
+                history.c.duration_in_stage,
+            )
+            .where(history.c.team_id == actor.team_id, history.c.deal_id == id)
+            .order_by(history.c.changed_at, history.c.id)
+        )
+        return {"data": [dict(r._mapping) for r in rows]}
+
+    # ------------------------------------------------------------------ pipeline look-ups
+
+    async def _pipeline(
+        self, conn: AsyncConnection, actor: Actor, pipeline_id: str | None
+    ) -> dict[str, Any]:
+        from api.pipelines.service import pipeline_service
+
+        if pipeline_id is None:
+            found = await pipeline_service.default_for(conn, actor)
+            if found is None:
+                raise validation(
+                    [{"field": "pipeline_id", "message": "Your team has no default pipeline."}]
+                )
+            return found
+        found = (await pipeline_service.get_many(conn, actor, [pipeline_id])).get(pipeline_id)
+        if found is None:
+            raise validation(
+                [{"field": "pipeline_id", "message": "No pipeline with this id in your team."}]
+            )
+        return found
+
+    @staticmethod
+    def _stage(pipeline: Mapping[str, Any], key: str) -> dict[str, Any]:
+        stage = next((s for s in pipeline["stages"] if s["key"] == key), None)
+        if stage is None:
+            keys = ", ".join(s["key"] for s in pipeline["stages"])
+            raise validation(
+                [
+                    {
+                        "field": "stage",
+                        "message": f"No stage {key!r} in pipeline {pipeline['name']!r} "
+                        f"(stages: {keys}).",
+                    }
+                ]
+            )
+        return stage
+
+    # ------------------------------------------------------------------ checks
+
+    async def _check_contacts(
+        self, conn: AsyncConnection, actor: Actor, contacts: list[dict[str, Any]]
+    ) -> None:
+        if not contacts:
+            return
+        ids = [c["contact_id"] for c in contacts]
+        errors = []
+        seen: set[str] = set()
+        for i, cid in enumerate(ids):
+            if cid in seen:
+                errors.append(
+                    {"field": f"contacts[{i}].contact_id", "message": "This contact repeats."}
+                )
+            seen.add(cid)
+        t = Contact.__table__
+        live = set(
+            (
+                await conn.execute(
+                    select(t.c.id).where(
+                        t.c.team_id == actor.team_id, t.c.id.in_(ids), t.c.deleted_at.is_(None)
+                    )
+                )
+            ).scalars()
+        )
+        errors += [
+            {
+                "field": f"contacts[{i}].contact_id",
+                "message": "No contact with this id in your team.",
+            }
+            for i, cid in enumerate(ids)
+            if cid not in live
+        ]
+        if errors:
+            raise validation(errors, "contacts: check the contact ids.")
+
+    @staticmethod
+    async def _now(conn: AsyncConnection) -> datetime:
+        return (await conn.execute(select(func.now()))).scalar_one()
+
+    # ------------------------------------------------------------------ positions
+
+    def _column(self, actor: Actor, pipeline_id: str, stage: str, exclude: str | None) -> Any:
+        t = self.table
+        conds = [
+            t.c.team_id == actor.team_id,
+            t.c.pipeline_id == pipeline_id,
+            t.c.stage == stage,
+            t.c.deleted_at.is_(None),
+        ]
+        if exclude is not None:
+            conds.append(t.c.id != exclude)
+        return conds
+
+    async def _position(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        pipeline_id: str,
+        stage: str,
+        index: int | None,
+        exclude: str | None,
+    ) -> float:
+        """The ordering key that puts a deal at ``index`` of a column (None: at its end)."""
+        t = self.table
+        conds = self._column(actor, pipeline_id, stage, exclude)
+        if index is None:
+            last = (
+                await conn.execute(
+                    select(t.c.position).where(*conds).order_by(t.c.position.desc()).limit(1)
+                )
+            ).scalar_one_or_none()
+            return 0.0 if last is None else float(last) + 1.0
+        for _attempt in range(2):
+            q = select(t.c.position).where(*conds).order_by(t.c.position, t.c.id)
+            if index == 0:
+                first = (await conn.execute(q.limit(1))).scalar_one_or_none()
+                return 0.0 if first is None else float(first) - 1.0
+            around = list((await conn.execute(q.offset(index - 1).limit(2))).scalars())
+            if not around:
+                return await self._position(conn, actor, pipeline_id, stage, None, exclude)
+            if len(around) == 1:
+                return float(around[0]) + 1.0
+            mid = (around[0] + around[1]) / 2
+            if around[0] < mid < around[1]:
+                return mid
+            await self._renumber(conn, actor, pipeline_id, stage)
+        raise Problem(409, "The column could not be reordered; retry.", title="Conflict")
+
+    async def _renumber(
+        self, conn: AsyncConnection, actor: Actor, pipeline_id: str, stage: str
+    ) -> None:
+        """Spread a column's ordering keys out again (only when bisection ran out of room)."""
+        await conn.execute(
+            text(
+                """
+                UPDATE app.deals d SET position = o.rn
+                FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS rn
+                      FROM app.deals
+                      WHERE team_id = :t AND pipeline_id = :p AND stage = :s
+                        AND deleted_at IS NULL) o
+                WHERE d.team_id = :t AND d.id = o.id
+                """
+            ),
+            {"t": actor.team_id, "p": pipeline_id, "s": stage},
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        *,
+        extra_events: Iterable[EventRecord] = (),
+    ) -> dict[str, Any]:
+        row, contacts = await self.create_raw(conn, actor, values, extra_events=extra_events)
+        return (await self.present(conn, actor, [row], {row["id"]: contacts}))[0]
+
+    async def create_raw(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        *,
+        extra_events: Iterable[EventRecord] = (),
+        progress: bool = True,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        values = dict(values)
+        values.pop("reopen", None)
+        contacts = _contacts_in(values.pop("contacts", None) or [])
+        pipeline = await self._pipeline(conn, actor, values.get("pipeline_id"))
+        values["pipeline_id"] = pipeline["id"]
+        key = values.get("stage") or pipeline["stages"][0]["key"]
+        stage = self._stage(pipeline, key)
+        now = await self._now(conn)
+        values["stage"] = key
+        values.update(self._entering(stage, values, now))
+        errors = entry_errors(stage, values, contacts)
+        if errors:
+            raise gate_problem(stage, errors)
+        _check_money(values)
+        await check_refs(conn, actor, values, None, REFS)
+        await self._check_contacts(conn, actor, contacts)
+        values["position"] = await self._position(conn, actor, pipeline["id"], key, None, None)
+        row_values = {**values, "team_id": actor.team_id, "id": values.get("id") or new_id("deal")}
+        if actor.actor_type != "system":
+            row_values["created_by"] = actor.member_id
+        row = dict((await execute(conn, self._insert, row_values)).one()._mapping)
+        await self._write_contacts(conn, actor, row["id"], contacts)
+        await self._history(conn, actor, row, None, None, now)
+        await events.append(
+            conn,
+            self._event(actor, row["id"], "created", diff(None, {**row, "contacts": contacts})),
+            *extra_events,
+        )
+        if progress:
+            row = await self._progress(conn, actor, row, contacts, pipeline)
+        return row, contacts
+
+    @staticmethod
+    def _entering(stage: Mapping[str, Any], values: Mapping[str, Any], now: datetime) -> dict:
+        """What entering ``stage`` sets (the request's own values win)."""
+        closed = stage["is_won"] or stage["is_lost"]
+        out: dict[str, Any] = {
+            "probability": values.get("probability")
+            if values.get("probability") is not None
+            else stage["probability"],
+            "status": "won" if stage["is_won"] else "lost" if stage["is_lost"] else "open",
+            "stage_changed_at": now,
+        }
+        if "actual_close_date" in values:
+            out["actual_close_date"] = values["actual_close_date"]
+        else:
+            out["actual_close_date"] = now.astimezone(UTC).date() if closed else None
+        return out
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        id: str,
+        values: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        action: str = "updated",
+        allow: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        values = dict(values)
+        reopen = bool(values.pop("reopen", False))
+        current = await super().get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        blocked = (set(values) & (READ_ONLY | {"status", "stage_changed_at", "position"})) - set(
+            allow
+        )
+        if blocked:
+            raise validation(
+                [{"field": f, "message": "Read-only field."} for f in sorted(blocked)],
+                "Read-only fields cannot be changed.",
+            )
+        row, contacts = await self.change(conn, actor, current, values, reopen=reopen)
+        return (await self.present(conn, actor, [row], {row["id"]: contacts}))[0]
+
+    async def move(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        id: str,
+        values: dict[str, Any],
+        position: int | None,
+        *,
+        reopen: bool = False,
+        if_match: int | None = None,
+    ) -> dict[str, Any]:
+        """Kanban move: into ``values['stage']`` at ``position`` of its column (None: the end)."""
+        current = await super().get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        row, contacts = await self.change(
+            conn, actor, current, values, reopen=reopen, index=position, moved=True
+        )
+        return (await self.present(conn, actor, [row], {row["id"]: contacts}))[0]
+
+    async def change(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        current: Mapping[str, Any],
+        values: dict[str, Any],
+        *,
+        reopen: bool = False,
+        index: int | None = None,
+        moved: bool = False,
+        progress: bool = True,
+        pipeline: Mapping[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Apply ``values`` to the locked deal ``current`` through every rule of the gate."""
+        values = dict(values)
+        id = current["id"]
+        old_contacts = (await self.contacts_of(conn, actor, [id]))[id]
+        new_contacts = (
+            _contacts_in(values.pop("contacts")) if values.get("contacts") is not None else None
+        )
+        values.pop("contacts", None)
+        contacts = new_contacts if new_contacts is not None else old_contacts
+        pid = values.get("pipeline_id") or current["pipeline_id"]
+        if pipeline is None or pipeline["id"] != pid:
+            pipeline = await self._pipeline(conn, actor, pid)
+        changed_pipeline = pid != current["pipeline_id"]
+        if "stage" in values:
+            key = values["stage"]
+        elif changed_pipeline:
+            key = pipeline["stages"][0]["key"]
+        else:
+            key = current["stage"]
+        stage = self._stage(pipeline, key)
+        entering = changed_pipeline or key != current["stage"]
+        now = await self._now(conn)
+        if entering:
+            if current["status"] != "open" and not reopen:
+                raise Problem(
+                    409,
+                    f"Deal {id!r} is {current['status']}: send reopen: true to move it out of "
+                    f"stage {current['stage']!r}.",
+                    title="Conflict",
+                    errors=[{"field": "reopen", "message": "A closed deal reopens explicitly."}],
+                )
+            values["stage"] = key
+            values.update(self._entering(stage, values, now))
+            values["position"] = await self._position(conn, actor, pid, key, index, id)
+        elif moved:
+            values["position"] = await self._position(conn, actor, pid, key, index, id)
+        state = {**current, **values}
+        # Entering checks every requirement; staying checks that a closed deal keeps its reason.
+        errors = entry_errors(stage, state, contacts)
+        if not entering:
+            errors = [e for e in errors if e["field"] in ("win_reason", "loss_reason")]
+        if errors:
+            raise gate_problem(stage, errors)
+        _check_money(values)
+        await check_refs(conn, actor, values, current, REFS)
+        if new_contacts is not None:
+            await self._check_contacts(conn, actor, new_contacts)
+        contacts_changed = new_contacts is not None and new_contacts != old_contacts
+        if not diff(current, state) and not contacts_changed:
+            return dict(current), old_contacts
+        t = self.table
+        row = dict(
+            (
+                await execute(
+                    conn,
+                    update(t)
+                    .where(t.c.team_id == actor.team_id, t.c.id == id)
+                    .values(**values, version=t.c.version + 1, updated_at=func.now())
+                    .returning(*self.public_columns.values()),
+                )
+            )
+            .one()
+            ._mapping
+        )
+        changes = diff(current, row)
+        if contacts_changed:
+            await conn.execute(delete(dc).where(dc.c.team_id == actor.team_id, dc.c.deal_id == id))
+            await self._write_contacts(conn, actor, id, contacts)
+            changes["contacts"] = [jsonable(old_contacts), jsonable(contacts)]
+        await events.append(conn, self._event(actor, id, "updated", changes, data))
+        if entering:
+            await self._history(
+                conn, actor, row, current["stage"], current["stage_changed_at"], now
+            )
+        if progress and not entering:
+            row = await self._progress(conn, actor, row, contacts, pipeline)
+        return row, contacts
+
+    async def _write_contacts(
+        self, conn: AsyncConnection, actor: Actor, deal_id: str, contacts: list[dict[str, Any]]
+    ) -> None:
+        if contacts:
+            await execute(
+                conn,
+                insert(dc),
+                [
+                    {
+                        "team_id": actor.team_id,
+                        "deal_id": deal_id,
+                        "id": c["contact_id"],
+                        "role": c["role"],
+                    }
+                    for c in contacts
+                ],
+            )
+
+    async def _history(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        row: Mapping[str, Any],
+        from_stage: str | None,
+        since: datetime | None,
+        now: datetime,
+    ) -> None:
+        await conn.execute(
+            insert(history).values(
+                team_id=actor.team_id,
+                id=new_id("dsh"),
+                deal_id=row["id"],
+                pipeline_id=row["pipeline_id"],
+                from_stage=from_stage,
+                to_stage=row["stage"],
+                changed_at=now,
+                changed_by=actor.member_id,
+                duration_in_stage=None
+                if since is None
+                else max(0, int((now - since).total_seconds())),
+                owner_id=row["owner_id"],
+            )
+        )
+
+    # ------------------------------------------------------------------ progression
+
+    async def _progress(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        row: dict[str, Any],
+        contacts: list[dict[str, Any]],
+        pipeline: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Advance an open deal into the furthest later stage whose rule holds (and whose
+        required fields it has)."""
+        if row["status"] != "open" or row["pipeline_id"] != pipeline["id"]:
+            return row
+        keys = [s["key"] for s in pipeline["stages"]]
+        if row["stage"] not in keys:
+            return row
+        later = pipeline["stages"][keys.index(row["stage"]) + 1 :]
+        ctx = {**row, "contacts": contacts, "contact_ids": [c["contact_id"] for c in contacts]}
+        for stage in reversed(later):
+            rule = stage.get("auto_advance")
+            if not rule or stage["is_won"] or stage["is_lost"]:
+                continue
+            if entry_errors(stage, ctx, contacts):
+                continue
+            if await rules.holds(conn, actor, ctx, rule):
+                robot = system_actor(actor.team_id, actor.request_id)
+                new, _ = await self.change(
+                    conn,
+                    robot,
+                    row,
+                    {"stage": stage["key"]},
+                    progress=False,
+                    pipeline=pipeline,
+                    data={"auto_advance": True, "rule_stage": stage["key"]},
+                )
+                return new
+        return row
+
+    async def reevaluate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        *,
+        lead_ids: Sequence[str] = (),
+        contact_ids: Sequence[str] = (),
+        account_ids: Sequence[str] = (),
+    ) -> list[str]:
+        """Run the progression rules of the open deals linked to these records (after their
+        activity changed); returns the ids of the deals that advanced."""
+        t = self.table
+        conds = []
+        if lead_ids:
+            conds.append(t.c.lead_id.in_(list(lead_ids)))
+        if account_ids:
+            conds.append(t.c.account_id.in_(list(account_ids)))
+        if contact_ids:
+            conds.append(
+                t.c.id.in_(
+                    select(dc.c.deal_id).where(
+                        dc.c.team_id == actor.team_id, dc.c.id.in_(list(contact_ids))
+                    )
+                )
+            )
+        if not conds:
+            return []
+        from sqlalchemy import or_
+
+        ids = (
+            await conn.execute(
+                select(t.c.id)
+                .where(
+                    t.c.team_id == actor.team_id,
+                    t.c.deleted_at.is_(None),
+                    t.c.status == "open",
+                    or_(*conds),
+                )
+                .order_by(t.c.id)
+            )
+        ).scalars()
+        advanced = []
+        for deal_id in list(ids):
+            row = await super().get(conn, actor, deal_id, for_update=True)
+            contacts = (await self.contacts_of(conn, actor, [deal_id]))[deal_id]
+            pipeline = await self._pipeline(conn, actor, row["pipeline_id"])
+            new = await self._progress(conn, actor, row, contacts, pipeline)
+            if new["stage"] != row["stage"]:
+                advanced.append(deal_id)
+        return advanced
+
+    # ------------------------------------------------------------------ pipeline builder
+
+    async def move_stage_out(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        pipeline: Mapping[str, Any],
+        key: str,
+        target: str,
+    ) -> list[str]:
+        """Move every deal of stage ``key`` into ``target`` (a stage being removed): each move
+        passes the gate (closed deals reopen: the admin's removal is the explicit act)."""
+        t = self.table
+        rows = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                self._scoped(actor)
+                .where(t.c.pipeline_id == pipeline["id"], t.c.stage == key)
+                .order_by(t.c.position, t.c.id)
+                .with_for_update()
+            )
+        ]
+        errors: list[dict[str, Any]] = []
+        moved = []
+        for row in rows:
+            try:
+                async with conn.begin_nested():
+                    await self.change(
+                        conn,
+                        actor,
+                        row,
+                        {"stage": target},
+                        reopen=True,
+                        progress=False,
+                        pipeline=pipeline,
+                        data={"stage_removed": key},
+                    )
+                moved.append(row["id"])
+            except Problem as p:
+                for e in p.errors or [{"field": None, "message": p.detail}]:
+                    errors.append(
+                        {"field": f"deals[{row['id']}].{e['field']}", "message": e["message"]}
+                    )
+        if errors:
+            raise validation(
+                errors, f"Some deals of stage {key!r} cannot enter {target!r}: see errors."
+            )
+        return moved
+
+    # ------------------------------------------------------------------ board
+
+    async def board(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        pipeline: Mapping[str, Any],
+        *,
+        stage: str | None,
+        cursor: str | None,
+        limit: int,
+        filters: Sequence[Any] = (),
+    ) -> dict[str, Any]:
+        keys = [s["key"] for s in pipeline["stages"]]
+        after = None
+        if cursor is not None:
+            c_stage, c_pos, c_id = _decode_cursor(cursor)
+            if stage is not None and stage != c_stage:
+                raise Problem(400, "The cursor belongs to another column.")
+            stage, after = c_stage, (c_pos, c_id)
+        if stage is not None and stage not in keys:
+            raise Problem(
+                400,
+                f"No stage {stage!r} in this pipeline.",
+                errors=[{"field": "stage", "message": "Unknown stage key."}],
+            )
+        t = self.table
+        base = [
+            t.c.team_id == actor.team_id,
+            t.c.pipeline_id == pipeline["id"],
+            t.c.deleted_at.is_(None),
+            *filters,
+        ]
+        wanted = [stage] if stage is not None else keys
+        totals_q = (
+            select(
+                t.c.stage,
+                func.count(),
+                func.coalesce(func.sum(t.c.value), 0),
+                func.coalesce(func.round(func.sum(t.c.value * t.c.probability) / 100, 2), 0),
+            )
+            .where(*base, t.c.stage.in_(wanted))
+            .group_by(t.c.stage)
+        )
+        totals = {r[0]: (int(r[1]), r[2], r[3]) for r in await conn.execute(totals_q)}
+        columns = []
+        page_rows: dict[str, list[dict[str, Any]]] = {}
+        for key in wanted:
+            q = self._select.where(*base, t.c.stage == key)
+            if after is not None:
+                q = q.where(tuple_(t.c.position, t.c.id) > tuple_(after[0], after[1]))
+            q = q.order_by(t.c.position, t.c.id).limit(limit + 1)
+            page_rows[key] = [dict(r._mapping) for r in await conn.execute(q)]
+        everything = [r for rows in page_rows.values() for r in rows[:limit]]
+        presented = {r["id"]: r for r in await self.present(conn, actor, everything)}
+        by_key = {s["key"]: s for s in pipeline["stages"]}
+        for key in wanted:
+            rows = page_rows[key]
+            count, total, weighted_total = totals.get(key, (0, Decimal(0), Decimal(0)))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            columns.append(
+                {
+                    "stage": key,
+                    "name": by_key[key]["name"],
+                    "count": count,
+                    "total_value": money(total),
+                    "weighted_value": money(weighted_total),
+                    "deals": [presented[r["id"]] for r in rows],
+                    "next_cursor": _encode_cursor(key, rows[-1]["position"], rows[-1]["id"])
+                    if more and rows
+                    else None,
+                }
+            )
+        return {"pipeline_id": pipeline["id"], "columns": columns}
+
+    # ------------------------------------------------------------------ analytics
+
+    async def velocity(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        date_from: date,
+        date_to: date,
+        pipeline_id: str | None,
+        owner_id: str | None,
+    ) -> dict[str, Any]:
+        """Days deals spent per stage, for the stage changes made in [date_from, date_to]:
+        average and median, by pipeline and by owner (the owner when the deal left the stage)."""
+        sql = text(
+            """
+            SELECT pipeline_id, owner_id, from_stage AS stage, count(*) AS transitions,
+                   round(avg(duration_in_stage) / 86400.0, 2)::float8 AS average_days,
+                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_in_stage)
+                          / 86400.0)::numeric, 2)::float8 AS median_days,
+                   GROUPING(owner_id) AS all_owners
+            FROM app.deal_stage_history
+            WHERE team_id = :t AND from_stage IS NOT NULL
+              AND changed_at >= CAST(:d0 AS date) AND changed_at < CAST(:d1 AS date) + 1
+              AND (CAST(:p AS text) IS NULL OR pipeline_id = :p)
+              AND (CAST(:o AS text) IS NULL OR owner_id = :o)
+            GROUP BY GROUPING SETS ((pipeline_id, from_stage), (pipeline_id, owner_id, from_stage))
+            ORDER BY pipeline_id, owner_id NULLS FIRST, from_stage
+            """
+        )
+        rows = await conn.execute(
+            sql,
+            {"t": actor.team_id, "d0": date_from, "d1": date_to, "p": pipeline_id, "o": owner_id},
+        )
+        by_pipeline, by_owner = [], []
+        for r in rows:
+            item = {
+                "pipeline_id": r.pipeline_id,
+                "stage": r.stage,
+                "transitions": int(r.transitions),
+                "average_days": float(r.average_days),
+                "median_days": float(r.median_days),
+            }
+            if r.all_owners:
+                by_pipeline.append(item)
+            else:
+                by_owner.append({**item, "owner_id": r.owner_id})
+        return {
+            "date_from": date_from,
+            "date_to": date_to,
+            "by_pipeline": by_pipeline,
+            "by_owner": by_owner,
+        }
+
+    async def weighted_pipeline(
+        self, conn: AsyncConnection, actor: Actor, pipeline_id: str | None, owner_id: str | None
+    ) -> dict[str, Any]:
+        """Open deals' total and probability-weighted value per pipeline and currency."""
+        t = self.table
+        q = (
+            select(
+                t.c.pipeline_id,
+                t.c.currency,
+                func.count(),
+                func.coalesce(func.sum(t.c.value), 0),
+                func.coalesce(func.round(func.sum(t.c.value * t.c.probability) / 100, 2), 0),
+            )
+            .where(t.c.team_id == actor.team_id, t.c.deleted_at.is_(None), t.c.status == "open")
+            .group_by(t.c.pipeline_id, t.c.currency)
+            .order_by(t.c.pipeline_id, t.c.currency)
+        )
+        if pipeline_id is not None:
+            q = q.where(t.c.pipeline_id == pipeline_id)
+        if owner_id is not None:
+            q = q.where(t.c.owner_id == owner_id)
+        return {
+            "data": [
+                {
+                    "pipeline_id": r[0],
+                    "currency": r[1],
+                    "open_deals": int(r[2]),
+                    "total_value": money(r[3]),
+                    "weighted_value": money(r[4]),
+                }
+                for r in await conn.execute(q)
+            ]
+        }
+
+
+deal_service = DealService()
+
+__all__ = ["REQUIRABLE", "deal_service", "not_found"]
