@@ -27,7 +27,10 @@ from typing import Any, Literal
 import msgspec
 
 #: ``module:attr`` paths of the consumers that ship with Leadly (loaded by every worker).
-BUILTIN: tuple[str, ...] = ("ingestion.consumer:imports_consumer",)
+BUILTIN: tuple[str, ...] = (
+    "ingestion.consumer:imports_consumer",
+    "api.activities.consumer:timeline_consumer",
+)
 
 
 class DispatchedEvent(msgspec.Struct, frozen=True, kw_only=True):

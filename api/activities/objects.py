@@ -1,0 +1,112 @@
+"""The records a timeline can belong to: URL plural → singular object name and table.
+
+Tables are looked up by name at request time (``to_regclass``), so objects whose tables arrive
+in a later migration (deals, tasks) work as soon as those tables exist, and a missing table
+answers 404 rather than 500. A table's shape is cached once it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from api.common.records import plausible_id
+
+
+@dataclass(frozen=True)
+class Child:
+    """Records whose entries also show on the parent's timeline: ``table.fk = parent id``."""
+
+    object_type: str
+    table: str
+    fk: str
+
+
+@dataclass(frozen=True)
+class TimelineObject:
+    plural: str
+    object_type: str
+    table: str
+    children: tuple[Child, ...] = field(default=())
+
+
+TIMELINE_OBJECTS: dict[str, TimelineObject] = {
+    o.plural: o
+    for o in (
+        TimelineObject("leads", "lead", "leads"),
+        TimelineObject("contacts", "contact", "contacts"),
+        TimelineObject(
+            "accounts",
+            "account",
+            "accounts",
+            (Child("contact", "contacts", "account_id"), Child("deal", "deals", "account_id")),
+        ),
+        TimelineObject("deals", "deal", "deals"),
+        TimelineObject("tasks", "task", "tasks"),
+    )
+}
+#: Objects an activity may be logged against (singular → table), beyond the timeline routes.
+RELATABLE: dict[str, str] = {
+    **{o.object_type: o.table for o in TIMELINE_OBJECTS.values()},
+    "call_log": "call_logs",
+}
+
+# table → (has deleted_at, columns); only tables that exist are cached.
+_shapes: dict[str, frozenset[str]] = {}
+
+
+async def table_columns(conn: AsyncConnection, table: str) -> frozenset[str] | None:
+    """The columns of ``app.<table>``, or None while the table does not exist."""
+    cols = _shapes.get(table)
+    if cols is not None:
+        return cols
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT a.attname FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(:t) AND a.attnum > 0 AND NOT a.attisdropped"
+            ),
+            {"t": f"app.{table}"},
+        )
+    ).all()
+    if not rows:
+        return None
+    cols = frozenset(r[0] for r in rows)
+    _shapes[table] = cols
+    return cols
+
+
+async def record_exists(conn: AsyncConnection, actor: Actor, table: str, record_id: str) -> bool:
+    """A live record of the caller's team with this id exists in ``app.<table>``."""
+    if not plausible_id(record_id):
+        return False
+    cols = await table_columns(conn, table)
+    if cols is None or "team_id" not in cols:
+        return False
+    live = " AND deleted_at IS NULL" if "deleted_at" in cols else ""
+    found = await conn.execute(
+        text(f"SELECT 1 FROM app.{table} WHERE team_id = :t AND id = :id{live}"),
+        {"t": actor.team_id, "id": record_id},
+    )
+    return found.first() is not None
+
+
+async def child_ids(
+    conn: AsyncConnection, actor: Actor, obj: TimelineObject, record_id: str
+) -> dict[str, list[str]]:
+    """The ids of the record's children per object type (tables not there yet are skipped)."""
+    out: dict[str, list[str]] = {}
+    for child in obj.children:
+        cols = await table_columns(conn, child.table)
+        if cols is None or child.fk not in cols:
+            continue
+        live = " AND deleted_at IS NULL" if "deleted_at" in cols else ""
+        rows = await conn.execute(
+            text(f"SELECT id FROM app.{child.table} WHERE team_id = :t AND {child.fk} = :id{live}"),
+            {"t": actor.team_id, "id": record_id},
+        )
+        out[child.object_type] = [r[0] for r in rows]
+    return out

@@ -1,0 +1,1 @@
+"""Full-text search endpoints (``/api/v1/search/...``)."""
