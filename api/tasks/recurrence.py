@@ -1,0 +1,128 @@
+"""RFC 5545 recurrence with python-dateutil, in the task's time zone.
+
+A series is anchored at ``series_start_at`` (DTSTART) and expanded in the task's zone, so "every
+day at 09:00" stays 09:00 local across daylight-saving changes. ``UNTIL`` is stored in UTC
+(``...Z``, as RFC 5545 requires with a zoned DTSTART); a floating or date-only ``UNTIL`` given
+by a client is read in the task's zone (a date means the end of that day) and rewritten.
+Exceptions (EXDATE) are occurrence start times that are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrule, rruleset, rrulestr
+
+ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_UNTIL = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
+MAX_LENGTH = 500
+
+
+class RuleError(ValueError):
+    pass
+
+
+def _strip(rule: str) -> str:
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    return text
+
+
+def normalize(rule: str, tz: ZoneInfo) -> str:
+    """Validate ``rule`` (an RRULE value, with or without the ``RRULE:`` prefix) and return it
+    in canonical form with ``UNTIL`` in UTC. Raises :class:`RuleError` with a readable reason."""
+    text = _strip(rule)
+    if not text or len(text) > MAX_LENGTH or "\n" in text or "\r" in text:
+        raise RuleError("Expected one RRULE value such as FREQ=WEEKLY;BYDAY=MO,WE.")
+    parts = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if not sep or not key or not value:
+            raise RuleError(f"{part!r} is not NAME=VALUE.")
+        key = key.upper()
+        if key in parts:
+            raise RuleError(f"{key} is given twice.")
+        if key in ("DTSTART", "TZID"):
+            raise RuleError(f"{key} does not belong in the rule: the task's due_at is the start.")
+        parts[key] = value.upper() if key != "UNTIL" else value
+    freq = parts.get("FREQ")
+    if freq not in ALLOWED_FREQ:
+        raise RuleError(f"FREQ must be one of {', '.join(ALLOWED_FREQ)}.")
+    if "UNTIL" in parts and "COUNT" in parts:
+        raise RuleError("UNTIL and COUNT cannot both be given.")
+    if "UNTIL" in parts:
+        parts["UNTIL"] = _until_utc(parts["UNTIL"], tz)
+    canonical = ";".join(f"{k}={v}" for k, v in parts.items())
+    try:
+        rrulestr(canonical, dtstart=datetime(2026, 1, 1, 9, tzinfo=tz))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+        raise RuleError(f"Not a valid RRULE: {e}.") from None
+    return canonical
+
+
+def _until_utc(raw: str, tz: ZoneInfo) -> str:
+    v = raw.strip().upper()
+    try:
+        if v.endswith("Z"):
+            moment = datetime.strptime(v, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        elif "T" in v:
+            moment = datetime.strptime(v, "%Y%m%dT%H%M%S").replace(tzinfo=tz)
+        else:
+            day = datetime.strptime(v, "%Y%m%d")
+            moment = (day + timedelta(days=1, seconds=-1)).replace(tzinfo=tz)
+    except ValueError:
+        raise RuleError(f"UNTIL={raw} is not a date (YYYYMMDD) or date-time.") from None
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def series(rule: str, start: datetime, tz: ZoneInfo, exdates: Iterable[datetime] = ()) -> rruleset:
+    """The occurrences of ``rule`` from ``start`` (aware), expanded in ``tz``."""
+    local_start = start.astimezone(tz)
+    rset = rruleset()
+    r = rrulestr(_strip(rule), dtstart=local_start)
+    assert isinstance(r, rrule)
+    rset.rrule(r)
+    for ex in exdates:
+        rset.exdate(ex.astimezone(tz))
+    return rset
+
+
+def next_after(
+    rule: str, start: datetime, tz: ZoneInfo, exdates: Iterable[datetime], after: datetime
+) -> datetime | None:
+    """The first occurrence strictly after ``after``, in UTC (None when the series ended)."""
+    nxt = series(rule, start, tz, exdates).after(after.astimezone(tz), inc=False)
+    return None if nxt is None else nxt.astimezone(UTC)
+
+
+def occurrences(
+    rule: str,
+    start: datetime,
+    tz: ZoneInfo,
+    exdates: Iterable[datetime] = (),
+    *,
+    limit: int = 50,
+    after: datetime | None = None,
+) -> list[datetime]:
+    """Up to ``limit`` occurrences (UTC), from ``after`` (exclusive) or from the start."""
+    out: list[datetime] = []
+    s = series(rule, start, tz, exdates)
+    it = s.xafter(after.astimezone(tz), count=limit, inc=False) if after else iter(s)
+    for dt in it:
+        out.append(dt.astimezone(UTC))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def with_until(rule: str, until: datetime) -> str:
+    """``rule`` ending at ``until`` (exclusive of later occurrences): COUNT/UNTIL replaced."""
+    parts = [
+        p for p in _strip(rule).split(";") if p.split("=", 1)[0].upper() not in ("UNTIL", "COUNT")
+    ]
+    parts.append("UNTIL=" + until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return ";".join(parts)

@@ -1,0 +1,1036 @@
+"""Tasks: the record service plus dependencies, recurrence, time tracking and bulk actions.
+
+Every write appends its event in the same transaction: tasks as ``task`` created/updated/
+deleted (``changes`` of ``[before, after]``, so a status change is ``changes.status`` and an
+assignment ``changes.assignee_ids``), dependencies as ``task_dependency``, time logs as
+``time_log``. Reminders append ``task``/``reminder_fired`` (see :mod:`api.tasks.reminders`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, and_, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.context import Actor
+from api.common.errors import Problem, not_found, validation
+from api.common.ids import new_id
+from api.common.listing import ListParams
+from api.common.records import READ_ONLY, RecordService, check_version, execute, plausible_id
+from api.tasks import recurrence
+from warehouse import events
+from warehouse.events import EventRecord, diff
+from warehouse.models import Task, TaskAssignee, TaskDependency, TeamMember, TimeLog
+
+OPEN = ("todo", "in_progress", "waiting")
+DONE = ("completed", "cancelled")
+TASKS: Table = Task.__table__
+ASSIGNEES: Table = TaskAssignee.__table__
+DEPS: Table = TaskDependency.__table__
+LOGS: Table = TimeLog.__table__
+MEMBERS: Table = TeamMember.__table__
+# Set by the service, never by a client.
+SYSTEM_FIELDS = frozenset(
+    {
+        "priority_rank",
+        "time_zone",
+        "started_at",
+        "completed_at",
+        "series_id",
+        "series_start_at",
+        "occurrence_at",
+        "next_occurrence_id",
+        "due_set_at",
+    }
+)
+MAX_REMINDER = timedelta(weeks=4)
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, OSError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def offset_delta(label: str) -> timedelta:
+    n, unit = int(label[:-1]), label[-1]
+    return timedelta(weeks=n) if unit == "w" else n * _UNITS[unit]
+
+
+def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo, *, calendar: bool) -> datetime:
+    """``moment + delta``; a ``calendar`` shift (days/weeks) keeps the wall-clock time in
+    ``tz`` across daylight-saving changes, an exact one adds elapsed time."""
+    if not calendar:
+        return (moment + delta).astimezone(UTC)
+    local = moment.astimezone(tz).replace(tzinfo=None) + delta
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def localize(value: datetime, tz: ZoneInfo) -> datetime:
+    """An offset-less timestamp read in ``tz`` (a time skipped by DST moves forward)."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value.replace(tzinfo=tz).astimezone(UTC)
+
+
+_DURATION = re.compile(
+    r"^(?P<sign>[+-])?P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
+)
+
+
+def parse_shift(raw: str) -> tuple[timedelta, timedelta]:
+    """ISO 8601 duration → (calendar part: weeks/days, exact part: hours/minutes/seconds)."""
+    m = _DURATION.match(raw.strip().upper())
+    if not m or raw.strip().upper().rstrip("T").endswith(("P", "-P", "+P")) or raw.endswith("T"):
+        raise validation(
+            [{"field": "shift_by", "message": "Not an ISO 8601 duration such as P1D or -PT2H."}]
+        )
+    g = {k: int(v) if v and k != "sign" else 0 for k, v in m.groupdict().items()}
+    sign = -1 if m.group("sign") == "-" else 1
+    cal = timedelta(weeks=g["w"], days=g["d"]) * sign
+    exact = timedelta(hours=g["h"], minutes=g["m"], seconds=g["s"]) * sign
+    if abs(cal) > timedelta(days=3660) or abs(exact) > timedelta(days=3660):
+        raise validation([{"field": "shift_by", "message": "Shift by at most ten years."}])
+    if not cal and not exact:
+        raise validation([{"field": "shift_by", "message": "The duration is zero."}])
+    return cal, exact
+
+
+async def tx_now(conn: AsyncConnection) -> datetime:
+    """The transaction's timestamp (``now()``), as every row written in it records."""
+    return (await conn.execute(select(func.now()))).scalar_one()
+
+
+def blocked_problem(task_id: str, blockers: list[dict[str, Any]], verb: str) -> Problem:
+    first = blockers[0]
+    return Problem(
+        409,
+        f"Task {task_id!r} cannot {verb}: it depends on {first['task_id']!r} "
+        f"({first['type']}, which is {first['status']}).",
+        title="Conflict",
+        blocking_task_id=first["task_id"],
+        blocking_task_ids=[b["task_id"] for b in blockers],
+        blockers=blockers,
+    )
+
+
+class TaskService(RecordService):
+    table = TASKS
+    object_type = "task"
+    plural = "tasks"
+    prefix = "task"
+    extra_hidden = frozenset({"due_set_at"})
+
+    # ------------------------------------------------------------------ visibility
+
+    def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
+        q = super()._scoped(actor, include_deleted=include_deleted)
+        if not actor.at_least("user") and actor.actor_type != "system":
+            # Guests see the tasks assigned to them (assignees always see their tasks).
+            q = q.where(self._assigned_to(actor, actor.member_id))
+        return q
+
+    def _assigned_to(self, actor: Actor, member_id: str) -> Any:
+        """``member_id`` is an assignee: through the B-tree mirror, which row-level security
+        lets the planner use (``assignee_ids @> ...`` is not leakproof, so its GIN index
+        cannot be used under RLS)."""
+        sub = select(ASSIGNEES.c.task_id).where(
+            ASSIGNEES.c.team_id == actor.team_id, ASSIGNEES.c.member_id == member_id
+        )
+        return TASKS.c.id.in_(sub)
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        row = await super().get(conn, actor, id, for_update=for_update)
+        if for_update:
+            return row
+        return (await self.decorate(conn, actor, [row]))[0]
+
+    async def list(
+        self, conn: AsyncConnection, actor: Actor, params: ListParams, extra: Iterable[Any] = ()
+    ) -> dict[str, Any]:
+        """The views are list filters: ``filter[assignee_ids__contains]=<member id | me>``
+        (mine), ``filter[overdue]=true``, ``filter[priority]=``/``sort=-priority_rank``,
+        ``sort=due_at``, ``filter[related_to_type]=&filter[related_to_id]=``."""
+        where = list(extra)
+        kept: list[tuple[str, str, str]] = []
+        for name, op, raw in params.filters:
+            if name == "assignee_ids" and op in ("contains", "eq"):
+                member = actor.member_id if raw == "me" else raw
+                where.append(self._assigned_to(actor, member))
+            elif name == "overdue" and op == "eq":
+                flag = raw.lower()
+                if flag not in ("true", "false", "1", "0"):
+                    raise Problem(
+                        400,
+                        "filter[overdue] takes true or false.",
+                        errors=[{"field": "filter[overdue]", "message": "Not a boolean."}],
+                    )
+                cond = and_(TASKS.c.due_at < func.now(), TASKS.c.status.in_(OPEN))
+                where.append(cond if flag in ("true", "1") else ~cond)
+            else:
+                kept.append((name, op, raw))
+        params = ListParams(tuple(kept), params.sort, params.fields, params.limit, params.cursor)
+        page = await super().list(conn, actor, params, where)
+        if params.fields is None:
+            page["data"] = await self.decorate(conn, actor, page["data"])
+        return page
+
+    async def decorate(
+        self, conn: AsyncConnection, actor: Actor, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Add ``actual_hours`` (rolled up through subtasks) to response rows."""
+        ids = [r["id"] for r in rows]
+        hours = await self.rollup(conn, actor, ids) if ids else {}
+        return [{**r, "actual_hours": hours.get(r["id"], {}).get("actual", 0.0)} for r in rows]
+
+    async def rollup(
+        self, conn: AsyncConnection, actor: Actor, ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Per task: hours logged on it and its live subtasks (any depth), own hours, the
+        estimate total and the number of subtasks."""
+        rows = await conn.execute(
+            text(
+                """
+                WITH RECURSIVE tree(root, id, depth) AS (
+                  SELECT t.id, t.id, 0 FROM app.tasks t
+                  WHERE t.team_id = :team AND t.id = ANY(:ids)
+                  UNION ALL
+                  SELECT tree.root, c.id, tree.depth + 1 FROM app.tasks c
+                  JOIN tree ON c.team_id = :team AND c.parent_task_id = tree.id
+                  WHERE c.deleted_at IS NULL AND tree.depth < 100
+                ),
+                logged AS (
+                  SELECT l.task_id, sum(extract(epoch FROM coalesce(l.ended_at, now())
+                                                 - l.started_at)) / 3600.0 AS hours
+                  FROM app.time_logs l
+                  WHERE l.team_id = :team AND l.task_id IN (SELECT id FROM tree)
+                  GROUP BY l.task_id
+                )
+                SELECT tree.root,
+                       coalesce(sum(logged.hours), 0) AS actual,
+                       coalesce(sum(logged.hours) FILTER (WHERE tree.depth = 0), 0) AS own,
+                       sum(t.estimated_hours) AS estimated,
+                       count(*) FILTER (WHERE tree.depth > 0) AS subtasks
+                FROM tree
+                JOIN app.tasks t ON t.team_id = :team AND t.id = tree.id
+                LEFT JOIN logged ON logged.task_id = tree.id
+                GROUP BY tree.root
+                """
+            ),
+            {"team": actor.team_id, "ids": ids},
+        )
+        return {
+            r.root: {
+                "actual": round(float(r.actual), 4),
+                "own": round(float(r.own), 4),
+                "estimated": float(r.estimated) if r.estimated is not None else None,
+                "subtasks": int(r.subtasks),
+            }
+            for r in rows
+        }
+
+    async def time_summary(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        task = await self.get(conn, actor, id)
+        r = (await self.rollup(conn, actor, [id]))[id]
+        return {
+            "task_id": id,
+            "estimated_hours": task["estimated_hours"],
+            "own_actual_hours": r["own"],
+            "actual_hours": r["actual"],
+            "estimated_hours_total": r["estimated"],
+            "subtask_count": r["subtasks"],
+        }
+
+    # ------------------------------------------------------------------ validation
+
+    async def member_zones(
+        self, conn: AsyncConnection, actor: Actor, ids: Iterable[str]
+    ) -> dict[str, str]:
+        wanted = [i for i in ids if plausible_id(i)]
+        if not wanted:
+            return {}
+        rows = await conn.execute(
+            select(MEMBERS.c.id, MEMBERS.c.time_zone).where(
+                MEMBERS.c.team_id == actor.team_id, MEMBERS.c.id.in_(wanted)
+            )
+        )
+        return {r.id: r.time_zone for r in rows}
+
+    async def validate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        errors: list[dict[str, Any]] = []
+        cur = dict(current or {})
+        merged = {**cur, **values}
+        task_id = merged.get("id")
+        # Assignees: members of the team, listed once.
+        if "assignee_ids" in values:
+            assignees = list(dict.fromkeys(values["assignee_ids"] or []))
+            values["assignee_ids"] = assignees
+            zones = await self.member_zones(conn, actor, assignees)
+            missing = [m for m in assignees if m not in zones]
+            if missing:
+                errors.append(
+                    {
+                        "field": "assignee_ids",
+                        "message": f"No member with id {missing[0]!r} in your team.",
+                    }
+                )
+        else:
+            assignees = list(cur.get("assignee_ids") or [])
+        # The time zone: the first assignee's, else the creator's.
+        if current is None or "assignee_ids" in values:
+            who = assignees[0] if assignees else (cur.get("created_by") or actor.member_id)
+            tz_name = (await self.member_zones(conn, actor, [who])).get(who, "UTC")
+            if tz_name != cur.get("time_zone"):
+                values["time_zone"] = tz_name
+        tz = zone(values.get("time_zone") or cur.get("time_zone"))
+        if values.get("due_at") is not None:
+            values["due_at"] = localize(values["due_at"], tz)
+        if "due_at" in values and values["due_at"] != cur.get("due_at"):
+            values["due_set_at"] = await tx_now(conn)
+        if "recurrence_exdates" in values:
+            values["recurrence_exdates"] = sorted(
+                {localize(d, tz) for d in values["recurrence_exdates"]}
+            )
+        if "tags" in values:
+            values["tags"] = list(dict.fromkeys(t.strip() for t in values["tags"] if t.strip()))
+        if values.get("estimated_hours") is not None:
+            values["estimated_hours"] = Decimal(str(round(values["estimated_hours"], 2)))
+        if values.get("reminders") is not None:
+            values["reminders"] = list(dict.fromkeys(values["reminders"]))
+            for label in values["reminders"]:
+                if offset_delta(label) > MAX_REMINDER:
+                    errors.append(
+                        {"field": "reminders", "message": f"{label}: at most 4 weeks before due."}
+                    )
+        # Related record: a type and an id together, naming a live record of the team.
+        if "related_to_type" in values or "related_to_id" in values:
+            rtype, rid = merged.get("related_to_type"), merged.get("related_to_id")
+            if (rtype is None) != (rid is None):
+                errors.append(
+                    {
+                        "field": "related_to_id" if rid is None else "related_to_type",
+                        "message": "related_to_type and related_to_id go together.",
+                    }
+                )
+            elif rtype is not None and (
+                rtype != cur.get("related_to_type") or rid != cur.get("related_to_id")
+            ):
+                problem = await self._check_related(conn, actor, rtype, rid)
+                if problem:
+                    errors.append(problem)
+        # Parent: a live task of the team, and not one of this task's own subtasks.
+        parent = values.get("parent_task_id")
+        if parent is not None and parent != cur.get("parent_task_id"):
+            if parent == task_id:
+                errors.append(
+                    {"field": "parent_task_id", "message": "A task cannot be its own parent."}
+                )
+            elif not await self._exists(conn, actor, parent):
+                errors.append(
+                    {"field": "parent_task_id", "message": "No task with this id in your team."}
+                )
+            elif task_id and await self._is_descendant(conn, actor, parent, task_id):
+                errors.append(
+                    {
+                        "field": "parent_task_id",
+                        "message": "The parent would be one of the task's own subtasks.",
+                    }
+                )
+        # Recurrence.
+        rule_given = "recurrence_rule" in values
+        if rule_given and values["recurrence_rule"] is not None:
+            if merged.get("due_at") is None:
+                errors.append(
+                    {"field": "recurrence_rule", "message": "A recurring task needs a due_at."}
+                )
+            else:
+                try:
+                    values["recurrence_rule"] = recurrence.normalize(values["recurrence_rule"], tz)
+                except recurrence.RuleError as e:
+                    errors.append({"field": "recurrence_rule", "message": str(e)})
+        elif (
+            not rule_given
+            and "due_at" in values
+            and values["due_at"] is None
+            and cur.get("recurrence_rule")
+        ):
+            errors.append(
+                {
+                    "field": "due_at",
+                    "message": "A recurring task needs a due_at (clear recurrence_rule first).",
+                }
+            )
+        if errors:
+            raise validation(errors)
+        rule = merged.get("recurrence_rule") if not rule_given else values["recurrence_rule"]
+        if rule and "series_id" not in values and not cur.get("recurrence_rule"):
+            values["series_id"] = cur.get("series_id") or task_id
+            due = values.get("due_at") or cur.get("due_at")
+            values["series_start_at"] = due
+            values["occurrence_at"] = due
+        # Status: timestamps and the dependency rules.
+        new_status = values.get("status")
+        if new_status is not None and new_status != cur.get("status"):
+            if current is not None and new_status in ("in_progress", "completed"):
+                await self.check_unblocked(conn, actor, task_id, new_status)
+            if new_status in ("in_progress", "completed") and not cur.get("started_at"):
+                values["started_at"] = await tx_now(conn)
+            if new_status == "completed":
+                values["completed_at"] = await tx_now(conn)
+            elif cur.get("completed_at"):
+                values["completed_at"] = None
+            if new_status == "todo" and cur.get("started_at"):
+                values["started_at"] = None
+
+    async def _exists(self, conn: AsyncConnection, actor: Actor, id: str) -> bool:
+        if not plausible_id(id):
+            return False
+        q = self._scoped(actor).where(TASKS.c.id == id)
+        return (await conn.execute(q)).first() is not None
+
+    async def _is_descendant(
+        self, conn: AsyncConnection, actor: Actor, candidate: str, ancestor: str
+    ) -> bool:
+        row = await conn.execute(
+            text(
+                """
+                WITH RECURSIVE up(id, depth) AS (
+                  SELECT parent_task_id, 0 FROM app.tasks WHERE team_id = :team AND id = :c
+                  UNION ALL
+                  SELECT t.parent_task_id, up.depth + 1 FROM app.tasks t
+                  JOIN up ON t.team_id = :team AND t.id = up.id
+                  WHERE up.depth < 1000
+                )
+                SELECT 1 FROM up WHERE id = :a LIMIT 1
+                """
+            ),
+            {"team": actor.team_id, "c": candidate, "a": ancestor},
+        )
+        return row.first() is not None
+
+    async def _check_related(
+        self, conn: AsyncConnection, actor: Actor, rtype: str, rid: str
+    ) -> dict[str, Any] | None:
+        """Any object with a table ``app.<type>s`` can be a target (lead, contact, account,
+        deal, task, ... and later ones); its record must be live in the team."""
+        table = f"{rtype}s"
+        found = (
+            await conn.execute(
+                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"app.{table}"}
+            )
+        ).scalar_one()
+        if not found:
+            return {"field": "related_to_type", "message": f"Unknown object type {rtype!r}."}
+        row = (
+            await conn.execute(
+                text(
+                    f'SELECT 1 FROM app."{table}" x WHERE x.team_id = :team AND x.id = :id '
+                    "AND (to_jsonb(x) ->> 'deleted_at') IS NULL"
+                ),
+                {"team": actor.team_id, "id": rid},
+            )
+        ).first()
+        if row is None:
+            return {"field": "related_to_id", "message": f"No {rtype} with this id in your team."}
+        return None
+
+    async def check_unblocked(
+        self, conn: AsyncConnection, actor: Actor, task_id: str, new_status: str
+    ) -> None:
+        """409 naming the blocker when a dependency forbids starting or completing."""
+        types = ["finish_to_start", "start_to_start"]
+        if new_status == "completed":
+            types.append("finish_to_finish")
+        pred = TASKS.alias("pred")
+        rows = await conn.execute(
+            select(DEPS.c.depends_on_task_id, DEPS.c.type, pred.c.status, pred.c.started_at)
+            .join(
+                pred,
+                and_(pred.c.team_id == DEPS.c.team_id, pred.c.id == DEPS.c.depends_on_task_id),
+            )
+            .where(
+                DEPS.c.team_id == actor.team_id,
+                DEPS.c.task_id == task_id,
+                DEPS.c.type.in_(types),
+                pred.c.deleted_at.is_(None),
+                pred.c.status.notin_(DONE),
+            )
+            .order_by(DEPS.c.created_at, DEPS.c.id)
+        )
+        blockers = [
+            {"task_id": r.depends_on_task_id, "type": r.type, "status": r.status}
+            for r in rows
+            # start_to_start only waits for the other task to have started.
+            if not (r.type == "start_to_start" and r.started_at is not None)
+        ]
+        if blockers:
+            verb = "start" if new_status == "in_progress" else "be completed"
+            raise blocked_problem(task_id, blockers, verb)
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        *,
+        extra_events: Iterable[EventRecord] = (),
+    ) -> dict[str, Any]:
+        values = {**values, "id": values.get("id") or new_id(self.prefix)}
+        row = await super().create(conn, actor, values, extra_events=extra_events)
+        return {**row, "actual_hours": 0.0}
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        id: str,
+        values: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        action: str = "updated",
+        allow: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        current = await self.get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        blocked = (set(values) & (READ_ONLY | SYSTEM_FIELDS)) - set(allow)
+        if blocked:
+            raise validation(
+                [{"field": f, "message": "Read-only field."} for f in sorted(blocked)],
+                "Read-only fields cannot be changed.",
+            )
+        values = dict(values)
+        await self.validate(conn, actor, values, current)
+        if not diff(current, {**current, **values}):
+            return (await self.decorate(conn, actor, [current]))[0]
+        new_status = values.get("status", current["status"])
+        if (
+            new_status in DONE
+            and current["status"] not in DONE
+            and (values.get("recurrence_rule", current["recurrence_rule"]))
+            and not current["next_occurrence_id"]
+        ):
+            nxt = await self.spawn_next(conn, actor, {**current, **values})
+            if nxt is not None:
+                values["next_occurrence_id"] = nxt["id"]
+        row = await self.apply(conn, actor, current, values, action)
+        return (await self.decorate(conn, actor, [row]))[0]
+
+    async def delete(
+        self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
+    ) -> None:
+        """Soft-delete the task and its live subtasks (any depth), one event each."""
+        await super().delete(conn, actor, id, if_match=if_match)
+        children = await conn.execute(
+            select(TASKS.c.id).where(
+                TASKS.c.team_id == actor.team_id,
+                TASKS.c.parent_task_id == id,
+                TASKS.c.deleted_at.is_(None),
+            )
+        )
+        for child in [r.id for r in children]:
+            await self.delete(conn, actor, child)
+
+    async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        row = await super().restore(conn, actor, id)
+        return (await self.decorate(conn, actor, [row]))[0]
+
+    # ------------------------------------------------------------------ recurrence
+
+    async def spawn_next(
+        self, conn: AsyncConnection, actor: Actor, done: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Create the occurrence after ``done`` (subtasks copied); None when the series ended."""
+        tz = zone(done["time_zone"])
+        anchor = done.get("occurrence_at") or done["due_at"]
+        start = done.get("series_start_at") or done["due_at"]
+        slot = recurrence.next_after(
+            done["recurrence_rule"], start, tz, done.get("recurrence_exdates") or [], anchor
+        )
+        if slot is None:
+            return None
+        copy = {
+            f: done.get(f)
+            for f in (
+                "title",
+                "description",
+                "priority",
+                "assignee_ids",
+                "related_to_type",
+                "related_to_id",
+                "tags",
+                "parent_task_id",
+                "estimated_hours",
+                "recurrence_rule",
+                "recurrence_exdates",
+                "reminders",
+                "custom",
+            )
+        }
+        if copy["estimated_hours"] is not None:
+            copy["estimated_hours"] = float(copy["estimated_hours"])
+        nxt = await self.create(
+            conn,
+            actor,
+            {
+                **copy,
+                "status": "todo",
+                "due_at": slot,
+                "series_id": done.get("series_id") or done["id"],
+                "series_start_at": start,
+                "occurrence_at": slot,
+            },
+        )
+        shift = slot - (done.get("due_at") or anchor)
+        await self._copy_subtasks(conn, actor, done["id"], nxt["id"], shift)
+        return nxt
+
+    async def _copy_subtasks(
+        self, conn: AsyncConnection, actor: Actor, from_id: str, to_id: str, shift: timedelta
+    ) -> None:
+        rows = await conn.execute(
+            self._select.where(
+                TASKS.c.team_id == actor.team_id,
+                TASKS.c.parent_task_id == from_id,
+                TASKS.c.deleted_at.is_(None),
+            ).order_by(TASKS.c.created_at, TASKS.c.id)
+        )
+        for sub in [dict(r._mapping) for r in rows]:
+            values = {
+                f: sub[f]
+                for f in (
+                    "title",
+                    "description",
+                    "priority",
+                    "assignee_ids",
+                    "related_to_type",
+                    "related_to_id",
+                    "tags",
+                    "reminders",
+                    "custom",
+                )
+            }
+            values["estimated_hours"] = (
+                float(sub["estimated_hours"]) if sub["estimated_hours"] is not None else None
+            )
+            values["due_at"] = sub["due_at"] + shift if sub["due_at"] else None
+            copy = await self.create(
+                conn, actor, {**values, "status": "todo", "parent_task_id": to_id}
+            )
+            await self._copy_subtasks(conn, actor, sub["id"], copy["id"], shift)
+
+    async def split_series(
+        self, conn: AsyncConnection, actor: Actor, id: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A "this and following" edit: the series ends before this occurrence (earlier
+        occurrences keep the old rule, ending with UNTIL), and this occurrence starts a new
+        series with the edits applied; later occurrences follow from it."""
+        current = await self.get(conn, actor, id, for_update=True)
+        if not current["recurrence_rule"]:
+            raise Problem(
+                409,
+                f"Task {id!r} is not an occurrence of a recurring series.",
+                title="Conflict",
+            )
+        if current["status"] in DONE:
+            raise Problem(409, "A finished occurrence cannot start a new series.", title="Conflict")
+        old_rule = current["recurrence_rule"]
+        slot = current["occurrence_at"] or current["due_at"]
+        earlier = await conn.execute(
+            select(TASKS.c.id).where(
+                TASKS.c.team_id == actor.team_id,
+                TASKS.c.series_id == current["series_id"],
+                TASKS.c.id != id,
+                TASKS.c.deleted_at.is_(None),
+                or_(TASKS.c.occurrence_at < slot, TASKS.c.occurrence_at.is_(None)),
+            )
+        )
+        ended = recurrence.with_until(old_rule, slot - timedelta(seconds=1))
+        for other in [r.id for r in earlier]:
+            prev = await super().get(conn, actor, other, for_update=True)
+            await self.apply(conn, actor, prev, {"recurrence_rule": ended}, "updated")
+        values = dict(values)
+        await self.validate(conn, actor, values, current)
+        rule = values.get("recurrence_rule", old_rule)
+        due = values.get("due_at", current["due_at"])
+        if rule is None:
+            values.update(series_id=None, series_start_at=None, occurrence_at=None)
+        else:
+            if due is None:
+                raise validation(
+                    [{"field": "due_at", "message": "A recurring task needs a due_at."}]
+                )
+            values.update(
+                series_id=id, series_start_at=due, occurrence_at=due, recurrence_rule=rule
+            )
+        row = await self.apply(conn, actor, current, values, "updated")
+        return (await self.decorate(conn, actor, [row]))[0]
+
+    async def occurrences(
+        self, conn: AsyncConnection, actor: Actor, id: str, limit: int
+    ) -> list[datetime]:
+        task = await self.get(conn, actor, id)
+        if not task["recurrence_rule"]:
+            return []
+        return recurrence.occurrences(
+            task["recurrence_rule"],
+            task["series_start_at"] or task["due_at"],
+            zone(task["time_zone"]),
+            task["recurrence_exdates"],
+            limit=limit,
+            after=(task["occurrence_at"] or task["due_at"]) - timedelta(seconds=1),
+        )
+
+    # ------------------------------------------------------------------ dependencies
+
+    async def add_dependency(
+        self, conn: AsyncConnection, actor: Actor, id: str, depends_on: str, type_: str
+    ) -> dict[str, Any]:
+        await self.get(conn, actor, id)
+        if depends_on == id:
+            raise validation(
+                [{"field": "depends_on_task_id", "message": "A task cannot depend on itself."}]
+            )
+        if not await self._exists(conn, actor, depends_on):
+            raise validation(
+                [{"field": "depends_on_task_id", "message": "No task with this id in your team."}]
+            )
+        # Serialise dependency writes of the team so two concurrent additions cannot close a
+        # cycle that neither sees.
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('task_deps:' || :t, 0))"),
+            {"t": actor.team_id},
+        )
+        cycle = await conn.execute(
+            text(
+                """
+                WITH RECURSIVE up(id) AS (
+                  SELECT depends_on_task_id FROM app.task_dependencies
+                  WHERE team_id = :team AND task_id = :start
+                  UNION
+                  SELECT d.depends_on_task_id FROM app.task_dependencies d
+                  JOIN up ON d.team_id = :team AND d.task_id = up.id
+                )
+                SELECT 1 FROM up WHERE id = :target LIMIT 1
+                """
+            ),
+            {"team": actor.team_id, "start": depends_on, "target": id},
+        )
+        if cycle.first() is not None:
+            raise validation(
+                [
+                    {
+                        "field": "depends_on_task_id",
+                        "message": f"{depends_on!r} already depends on {id!r} (directly or "
+                        "through other tasks): this would make a cycle.",
+                    }
+                ],
+                "The dependency would make a cycle.",
+            )
+        exists = await conn.execute(
+            select(DEPS.c.id).where(
+                DEPS.c.team_id == actor.team_id,
+                DEPS.c.task_id == id,
+                DEPS.c.depends_on_task_id == depends_on,
+            )
+        )
+        if exists.first() is not None:
+            raise Problem(409, f"Task {id!r} already depends on {depends_on!r}.", title="Conflict")
+        row = {
+            "team_id": actor.team_id,
+            "id": new_id("tdep"),
+            "task_id": id,
+            "depends_on_task_id": depends_on,
+            "type": type_,
+            "created_by": actor.member_id if actor.actor_type != "system" else None,
+        }
+        res = await execute(
+            conn, DEPS.insert().values(**row).returning(*[c for c in DEPS.c if c.name != "team_id"])
+        )
+        out = dict(res.one()._mapping)
+        await events.append(conn, self._other_event(actor, "task_dependency", out, "created", None))
+        return out
+
+    async def dependencies(
+        self, conn: AsyncConnection, actor: Actor, id: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        await self.get(conn, actor, id)
+        cols = [c for c in DEPS.c if c.name != "team_id"]
+        rows = await conn.execute(
+            select(*cols)
+            .where(
+                DEPS.c.team_id == actor.team_id,
+                or_(DEPS.c.task_id == id, DEPS.c.depends_on_task_id == id),
+            )
+            .order_by(DEPS.c.created_at, DEPS.c.id)
+        )
+        all_rows = [dict(r._mapping) for r in rows]
+        return {
+            "depends_on": [r for r in all_rows if r["task_id"] == id],
+            "blocks": [r for r in all_rows if r["depends_on_task_id"] == id],
+        }
+
+    async def remove_dependency(
+        self, conn: AsyncConnection, actor: Actor, id: str, dep_id: str
+    ) -> None:
+        await self.get(conn, actor, id)
+        cols = [c for c in DEPS.c if c.name != "team_id"]
+        res = await conn.execute(
+            DEPS.delete()
+            .where(
+                DEPS.c.team_id == actor.team_id,
+                DEPS.c.id == dep_id,
+                or_(DEPS.c.task_id == id, DEPS.c.depends_on_task_id == id),
+            )
+            .returning(*cols)
+        )
+        row = res.first()
+        if row is None:
+            raise not_found("dependency", dep_id)
+        await events.append(
+            conn, self._other_event(actor, "task_dependency", None, "deleted", dict(row._mapping))
+        )
+
+    def _other_event(
+        self,
+        actor: Actor,
+        object_type: str,
+        after: Mapping[str, Any] | None,
+        action: str,
+        before: Mapping[str, Any] | None,
+        data: dict[str, Any] | None = None,
+    ) -> EventRecord:
+        obj = after or before
+        assert obj is not None
+        return EventRecord(
+            team_id=actor.team_id,
+            actor_type=actor.actor_type,
+            actor_id=actor.member_id,
+            object_type=object_type,
+            object_id=obj["id"],
+            action=action,
+            changes=diff(before, after),
+            request_id=actor.request_id,
+            data=data,
+        )
+
+    # ------------------------------------------------------------------ time tracking
+
+    def _log_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in row.items() if k not in ("team_id", "updated_at")}
+        end = row["ended_at"] or datetime.now(UTC)
+        out["hours"] = round((end - row["started_at"]).total_seconds() / 3600, 4)
+        return out
+
+    async def _running(
+        self, conn: AsyncConnection, actor: Actor, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
+        q = select(LOGS).where(
+            LOGS.c.team_id == actor.team_id,
+            LOGS.c.member_id == actor.member_id,
+            LOGS.c.ended_at.is_(None),
+        )
+        if for_update:
+            q = q.with_for_update()
+        row = (await conn.execute(q)).first()
+        return dict(row._mapping) if row else None
+
+    async def start_timer(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        await self.get(conn, actor, id)
+        running = await self._running(conn, actor)
+        if running is not None:
+            raise self._timer_running(running)
+        row = {
+            "team_id": actor.team_id,
+            "id": new_id("tlog"),
+            "task_id": id,
+            "member_id": actor.member_id,
+            "started_at": func.now(),
+            "source": "timer",
+        }
+        try:
+            async with conn.begin_nested():
+                res = await conn.execute(LOGS.insert().values(**row).returning(LOGS))
+        except IntegrityError:  # a concurrent start won the partial unique index
+            running = await self._running(conn, actor)
+            if running is None:
+                raise
+            raise self._timer_running(running) from None
+        out = dict(res.one()._mapping)
+        await events.append(conn, self._log_event(actor, "created", None, out))
+        return self._log_out(out)
+
+    def _timer_running(self, running: Mapping[str, Any]) -> Problem:
+        return Problem(
+            409,
+            f"A timer is already running on task {running['task_id']!r}; stop it first "
+            "(one running timer per member).",
+            title="Conflict",
+            running_time_log_id=running["id"],
+            running_task_id=running["task_id"],
+        )
+
+    async def stop_timer(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        await self.get(conn, actor, id)
+        running = await self._running(conn, actor, for_update=True)
+        if running is None or running["task_id"] != id:
+            raise Problem(
+                409,
+                f"No timer of yours is running on task {id!r}.",
+                title="Conflict",
+                running_task_id=running["task_id"] if running else None,
+            )
+        res = await conn.execute(
+            update(LOGS)
+            .where(LOGS.c.team_id == actor.team_id, LOGS.c.id == running["id"])
+            .values(ended_at=func.now(), updated_at=func.now(), version=LOGS.c.version + 1)
+            .returning(LOGS)
+        )
+        out = dict(res.one()._mapping)
+        await events.append(conn, self._log_event(actor, "updated", running, out))
+        return self._log_out(out)
+
+    async def add_time_log(
+        self, conn: AsyncConnection, actor: Actor, id: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        task = await self.get(conn, actor, id)
+        tz = zone((await self.member_zones(conn, actor, [actor.member_id])).get(actor.member_id))
+        start = localize(values["started_at"], tz)
+        end = localize(values["ended_at"], tz)
+        errors = []
+        if end <= start:
+            errors.append({"field": "ended_at", "message": "ended_at must be after started_at."})
+        elif end - start > timedelta(hours=24):
+            errors.append({"field": "ended_at", "message": "A time log covers at most 24 hours."})
+        if end > datetime.now(UTC) + timedelta(minutes=5):
+            errors.append({"field": "ended_at", "message": "A time log cannot end in the future."})
+        if errors:
+            raise validation(errors)
+        row = {
+            "team_id": actor.team_id,
+            "id": new_id("tlog"),
+            "task_id": task["id"],
+            "member_id": actor.member_id,
+            "started_at": start,
+            "ended_at": end,
+            "notes": values.get("notes"),
+            "source": "manual",
+        }
+        res = await execute(conn, LOGS.insert().values(**row).returning(LOGS))
+        out = dict(res.one()._mapping)
+        await events.append(conn, self._log_event(actor, "created", None, out))
+        return self._log_out(out)
+
+    async def time_logs(self, conn: AsyncConnection, actor: Actor, id: str) -> list[dict[str, Any]]:
+        await self.get(conn, actor, id)
+        rows = await conn.execute(
+            select(LOGS)
+            .where(LOGS.c.team_id == actor.team_id, LOGS.c.task_id == id)
+            .order_by(LOGS.c.started_at, LOGS.c.id)
+        )
+        return [self._log_out(dict(r._mapping)) for r in rows]
+
+    def _log_event(
+        self,
+        actor: Actor,
+        action: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any],
+    ) -> EventRecord:
+        def strip(r: Mapping[str, Any] | None) -> dict[str, Any] | None:
+            if r is None:
+                return None
+            return {k: v for k, v in r.items() if k not in ("team_id", "updated_at", "version")}
+
+        return self._other_event(
+            actor, "time_log", strip(after), action, strip(before), {"task_id": after["task_id"]}
+        )
+
+    # ------------------------------------------------------------------ bulk
+
+    async def bulk(
+        self, conn: AsyncConnection, actor: Actor, action: str, ids: list[str], opts: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Apply ``action`` to every id; returns (results, all succeeded). The caller rolls
+        everything back when one failed."""
+        visible = await self.get_many(conn, actor, ids)
+        results: list[dict[str, Any]] = []
+        ok = True
+        for id in ids:
+            if id not in visible:
+                ok = False
+                results.append({"id": id, "status": 404, "detail": f"No task with id {id!r}."})
+                continue
+            try:
+                async with conn.begin_nested():
+                    status = await self._bulk_one(conn, actor, action, id, opts)
+                results.append({"id": id, "status": status})
+            except Problem as p:
+                ok = False
+                r = {"id": id, "status": p.status, "detail": p.detail}
+                if "blocking_task_id" in p.extra:
+                    r["blocking_task_id"] = p.extra["blocking_task_id"]
+                if p.errors:
+                    r["detail"] = "; ".join(f"{e['field']}: {e['message']}" for e in p.errors)
+                results.append(r)
+        return results, ok
+
+    async def _bulk_one(
+        self, conn: AsyncConnection, actor: Actor, action: str, id: str, opts: dict[str, Any]
+    ) -> int:
+        if action == "delete":
+            await self.delete(conn, actor, id)
+            return 200
+        if action == "complete":
+            await self.update(conn, actor, id, {"status": "completed"})
+            return 200
+        current = await super().get(conn, actor, id, for_update=True)
+        if action == "assign":
+            given = list(opts["assignee_ids"])
+            have = list(current["assignee_ids"])
+            mode = opts.get("mode", "replace")
+            new = (
+                given
+                if mode == "replace"
+                else have + [m for m in given if m not in have]
+                if mode == "add"
+                else [m for m in have if m not in given]
+            )
+            await self.update(conn, actor, id, {"assignee_ids": new})
+            return 200
+        # reschedule
+        if "due_at" in opts:
+            await self.update(conn, actor, id, {"due_at": opts["due_at"]})
+            return 200
+        if current["due_at"] is None:
+            raise validation([{"field": "shift_by", "message": "The task has no due_at to shift."}])
+        cal, exact = opts["shift"]
+        tz = zone(current["time_zone"])
+        moved = local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
+        moved = moved + exact
+        await self.update(conn, actor, id, {"due_at": moved.astimezone(UTC)})
+        return 200
+
+
+task_service = TaskService()
