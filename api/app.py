@@ -13,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.accounts.routes import routers as accounts_routers
+from api.activities.routes import routers as activities_routers
 from api.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, request_id_middleware
 from api.auth.routes import routers as auth_routers
 from api.call_logs.routes import routers as call_logs_routers
@@ -22,6 +23,7 @@ from api.deals.routes import routers as deals_routers
 from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
+from api.search.routes import routers as search_routers
 from api.settings import get_settings
 from api.tasks.routes import routers as tasks_routers
 
@@ -33,6 +35,8 @@ ROUTERS: list[Any] = [
     *call_logs_routers,
     *dispatcher_routers,
     *imports_routers,
+    *activities_routers,
+    *search_routers,
     *deals_routers,
     *tasks_routers,
 ]
