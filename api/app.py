@@ -23,6 +23,7 @@ from api.deals.routes import routers as deals_routers
 from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
+from api.notifications.routes import routers as notifications_routers
 from api.search.routes import routers as search_routers
 from api.settings import get_settings
 from api.tasks.routes import routers as tasks_routers
@@ -38,6 +39,7 @@ ROUTERS: list[Any] = [
     *activities_routers,
     *search_routers,
     *deals_routers,
+    *notifications_routers,
     *tasks_routers,
 ]
 

@@ -30,6 +30,7 @@ import msgspec
 BUILTIN: tuple[str, ...] = (
     "ingestion.consumer:imports_consumer",
     "api.activities.consumer:timeline_consumer",
+    "api.notifications.producers:consumers",
 )
 
 

@@ -1,0 +1,149 @@
+"""The WebSocket gateway: ``/api/v1/ws``.
+
+A client authenticates with ``Authorization: Bearer <session or API key>`` (non-browser
+clients) or ``?ticket=<single-use ticket>`` (browsers, see :mod:`api.realtime.tickets`); without
+valid credentials the handshake is refused (HTTP 403) before anything is sent. The socket is
+then subscribed to the channels every registered provider names for the member (each feature
+registers its own: notifications add the member's channel, team chat its rooms), each
+registered greeter sends its first messages (notifications: the current ``unread_count``), and
+from then on every message published to those channels is forwarded as a JSON text frame
+``{"type": ..., "data": {...}}``. A client may send ``{"type": "ping"}`` and gets
+``{"type": "pong", "data": {}}``.
+
+The socket holds no database connection while open: authentication and greetings each run in
+their own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from api.auth.service import authenticate_in
+from api.common.context import Actor
+from api.realtime import broker, tickets
+from warehouse.db import api_engine
+
+log = logging.getLogger("leadly.realtime")
+
+ChannelsProvider = Callable[[Actor], Awaitable[list[str]]]
+Greeter = Callable[[Actor], Awaitable[list[bytes]]]
+
+_providers: list[ChannelsProvider] = []
+_greeters: list[Greeter] = []
+
+#: Close code sent when a socket's credentials are refused (before the handshake completes the
+#: server answers 403 instead).
+POLICY_VIOLATION = 1008
+
+
+def add_channels(provider: ChannelsProvider) -> ChannelsProvider:
+    """Register ``async (actor) -> [channel, ...]``: channels every socket of ``actor`` joins."""
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def add_greeting(greeter: Greeter) -> Greeter:
+    """Register ``async (actor) -> [message bytes, ...]`` sent first on every new socket."""
+    if greeter not in _greeters:
+        _greeters.append(greeter)
+    return greeter
+
+
+async def _bearer(token: str) -> Actor | None:
+    async with api_engine().connect() as conn:
+        actor = await authenticate_in(conn, token)
+        if conn.in_transaction():
+            await conn.commit()
+    return actor
+
+
+async def authenticate(socket: WebSocket) -> Actor | None:
+    header = socket.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return await _bearer(token.strip())
+    ticket = socket.query_params.get("ticket")
+    if ticket:
+        return await tickets.redeem(ticket)
+    return None
+
+
+_decode = msgspec.json.Decoder()
+_PONG = broker.message("pong", {})
+
+
+@websocket("/api/v1/ws", opt={"exclude_from_auth": True})
+async def ws(socket: WebSocket) -> None:
+    """Real-time events of the signed-in member (see the module docstring)."""
+    try:
+        actor = await authenticate(socket)
+    except Exception:
+        log.warning("websocket authentication failed", exc_info=True)
+        actor = None
+    if actor is None:
+        await socket.close(code=POLICY_VIOLATION, reason="invalid credentials")
+        return
+    channels: list[str] = []
+    for provider in _providers:
+        channels += await provider(actor)
+    channels = list(dict.fromkeys(channels))
+    plugin = await broker.hub()
+    await socket.accept()
+    subscriber = await plugin.subscribe(channels) if channels else None
+    try:
+        for greeter in _greeters:
+            for msg in await greeter(actor):
+                await socket.send_text(msg.decode())
+
+        async def forward() -> None:
+            if subscriber is None:
+                return
+            async for payload in subscriber.iter_events():
+                await socket.send_text(payload.decode())
+
+        async def receive() -> None:
+            while True:
+                event = await socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    return
+                raw = event.get("text") or event.get("bytes")
+                if not raw:
+                    continue
+                with contextlib.suppress(msgspec.DecodeError):
+                    obj = _decode.decode(raw)
+                    if isinstance(obj, dict) and obj.get("type") == "ping":
+                        await socket.send_text(_PONG.decode())
+
+        tasks = [asyncio.create_task(forward()), asyncio.create_task(receive())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if not t.cancelled() and t.exception() is not None:
+                    exc = t.exception()
+                    if not isinstance(exc, WebSocketDisconnect | RuntimeError | OSError):
+                        log.warning("websocket ended on an error", exc_info=exc)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if subscriber is not None:
+            with contextlib.suppress(Exception):
+                await plugin.unsubscribe(subscriber, channels)
+        with contextlib.suppress(Exception):
+            if socket.connection_state != "disconnect":
+                await socket.close()

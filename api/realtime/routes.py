@@ -1,0 +1,36 @@
+"""Real-time routes: WebSocket tickets and the gateway socket."""
+
+# No ``from __future__ import annotations``: Litestar reads the handlers' annotations.
+
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.common.http import current_actor, json_response, write
+from api.realtime import tickets
+from api.realtime.gateway import ws
+
+
+class Ticket(msgspec.Struct, kw_only=True):
+    ticket: str
+    expires_at: datetime
+
+
+class RealtimeController(Controller):
+    path = "/api/v1/realtime"
+    tags = ["realtime"]
+
+    @post("/tickets", status_code=201)
+    async def create_ticket(self, request: Request) -> Response[Ticket]:
+        """A single-use ticket (valid 60 s) for ``wss://…/api/v1/ws?ticket=…``."""
+        actor = current_actor(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            return json_response(await tickets.issue(conn, actor), 201)
+
+        return await write(request, actor, run)
+
+
+routers = [RealtimeController, ws]

@@ -1,0 +1,95 @@
+"""Single-use WebSocket tickets for browsers (which cannot set ``Authorization`` on a socket).
+
+``POST /api/v1/realtime/tickets`` (authenticated like any request) returns
+``rtk_<team id>.<secret>``, valid :data:`TICKET_TTL_SECONDS`; the socket connects with
+``?ticket=``. Only a keyed hash of the ticket is stored. Redeeming it marks it used in the same
+statement, so a ticket opens at most one socket. The team id in the ticket scopes the look-up
+(row-level security), it is not a secret.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.auth import crypto
+from api.common.context import Actor
+from api.common.ids import looks_like_id, new_id
+from warehouse.db import api_engine, tenant_tx
+
+TICKET_PREFIX = "rtk_"
+TICKET_TTL_SECONDS = 60
+
+
+async def issue(conn: AsyncConnection, actor: Actor) -> dict[str, object]:
+    secret = secrets.token_urlsafe(32)
+    ticket = f"{TICKET_PREFIX}{actor.team_id}.{secret}"
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO app.realtime_tickets (team_id, id, member_id, token_hash, expires_at) "
+                "VALUES (:t, :id, :m, :h, now() + make_interval(secs => :ttl)) "
+                "RETURNING expires_at"
+            ),
+            {
+                "t": actor.team_id,
+                "id": new_id("rtk"),
+                "m": actor.member_id,
+                "h": crypto.token_hash(ticket),
+                "ttl": TICKET_TTL_SECONDS,
+            },
+        )
+    ).one()
+    # Used and expired tickets of the member are of no further use.
+    await conn.execute(
+        text(
+            "DELETE FROM app.realtime_tickets WHERE team_id = :t AND member_id = :m "
+            "AND expires_at < now() - interval '1 hour'"
+        ),
+        {"t": actor.team_id, "m": actor.member_id},
+    )
+    return {"ticket": ticket, "expires_at": row.expires_at}
+
+
+def team_of(ticket: str) -> str | None:
+    if not ticket.startswith(TICKET_PREFIX):
+        return None
+    team_id, sep, secret = ticket[len(TICKET_PREFIX) :].partition(".")
+    if not sep or not secret or len(ticket) > 200 or not looks_like_id(team_id):
+        return None
+    return team_id
+
+
+async def redeem(ticket: str) -> Actor | None:
+    """The member a valid, unused, unexpired ticket was issued to (and the ticket is spent);
+    None otherwise."""
+    team_id = team_of(ticket)
+    if team_id is None:
+        return None
+    async with tenant_tx(api_engine(), team_id) as conn:
+        row = (
+            await conn.execute(
+                text(
+                    """
+                    UPDATE app.realtime_tickets t SET used_at = now()
+                    FROM app.team_members m JOIN app.roles r
+                      ON r.team_id = m.team_id AND r.id = m.role_id
+                    WHERE t.team_id = :t AND t.token_hash = :h AND t.used_at IS NULL
+                      AND t.expires_at > now()
+                      AND m.team_id = t.team_id AND m.id = t.member_id AND m.is_active
+                    RETURNING t.member_id, r.key AS role_key
+                    """
+                ),
+                {"t": team_id, "h": crypto.token_hash(ticket)},
+            )
+        ).first()
+    if row is None:
+        return None
+    return Actor(team_id=team_id, member_id=row.member_id, role=row.role_key)
+
+
+def expired(expires_at: datetime, now: datetime) -> bool:
+    return expires_at <= now

@@ -1,0 +1,328 @@
+"""Notification tests: the notification consumers running in the test's loop (like
+``leadly worker``), a real SMTP server (aiosmtpd) and a loopback HTTP server standing in for
+Twilio, Slack, Teams and a Web Push service, plus members of a team."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email
+import email.policy
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from sqlalchemy import text
+
+from tests.conftest import Team
+
+PASSWORD = "another-long-passphrase"
+TWILIO_SID = "ACtest0000000000000000000000000000"
+FAIL_PHONE = "+15550000500"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class MailBox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return "451 4.3.0 try again later"
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(msg)  # type: ignore[arg-type]
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [
+            m
+            for m, (_f, rcpt) in zip(self.messages, self.envelopes, strict=True)
+            if address in rcpt
+        ]
+
+
+# --------------------------------------------------------------------------- HTTP receivers
+
+
+@dataclass
+class Receiver:
+    """Requests received per path; a path starting with /fail answers 500, /gone 410,
+    /flaky/<n>/ fails the first n requests."""
+
+    base: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    flaky: dict[str, int] = field(default_factory=dict)
+
+    def at(self, prefix: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].startswith(prefix)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        rec = {
+            "path": request.path,
+            "method": request.method,
+            "headers": dict(request.headers),
+            "body": body,
+        }
+        self.requests.append(rec)
+        path = request.path
+        if path.startswith("/fail"):
+            return web.Response(status=500, text="receiver says no")
+        if path.startswith("/gone"):
+            return web.Response(status=410, text="subscription gone")
+        if path.startswith("/flaky/"):
+            n = int(path.split("/")[2])
+            seen = self.flaky.get(path, 0)
+            self.flaky[path] = seen + 1
+            if seen < n:
+                return web.Response(status=503, text=f"flaky {seen + 1}")
+        if path.startswith("/2010-04-01/Accounts/"):
+            form = dict(await _form(body))
+            rec["form"] = form
+            if form.get("To") == FAIL_PHONE:
+                return web.json_response({"code": 21211, "message": "Twilio is down"}, status=503)
+            return web.json_response(
+                {"sid": "SM" + secrets.token_hex(16), "status": "queued"}, status=201
+            )
+        if path.startswith("/push"):
+            return web.Response(status=201, headers={"Location": f"{self.base}/msg/1"})
+        return web.Response(status=200, text="ok")
+
+
+async def _form(body: bytes) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(body.decode())
+
+
+@dataclass
+class Services:
+    mail: MailBox
+    http: Receiver
+    vapid_public: str
+
+
+@pytest.fixture(scope="session")
+async def services(database_url: str) -> AsyncIterator[Services]:
+    from aiosmtpd.controller import Controller
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid02
+
+    mail = MailBox()
+    smtp_port = free_port()
+    controller = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    http_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", http_port).start()
+    receiver.base = f"http://127.0.0.1:{http_port}"
+    vapid = Vapid02()
+    vapid.generate_keys()
+    public = (
+        base64.urlsafe_b64encode(
+            vapid.public_key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        )
+        .decode()
+        .rstrip("=")
+    )
+    env = {
+        "LEADLY_SMTP_HOST": "127.0.0.1",
+        "LEADLY_SMTP_PORT": str(smtp_port),
+        "LEADLY_TWILIO_BASE_URL": receiver.base,
+        "LEADLY_TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "LEADLY_TWILIO_AUTH_TOKEN": "twilio-secret",
+        "LEADLY_TWILIO_FROM": "+15550001111",
+        "LEADLY_VAPID_PRIVATE_KEY": vapid.private_pem().decode(),
+        "LEADLY_VAPID_PUBLIC_KEY": public,
+        "LEADLY_PUBLIC_URL": "https://crm.example.test",
+        "LEADLY_NOTIFICATION_HTTP_TIMEOUT": "5",
+    }
+    os.environ.update(env)
+    from api.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        yield Services(mail, receiver, public)
+    finally:
+        controller.stop()
+        await runner.cleanup()
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+@pytest.fixture(scope="session")
+async def notification_worker(services: Services, app: Any) -> AsyncIterator[asyncio.Task]:
+    """The notification consumers, delivering in the background for the whole session."""
+    from api.dispatcher import worker
+    from api.notifications.producers import consumers
+    from api.settings import get_settings
+    from warehouse.db import make_async_engine
+
+    s = get_settings()
+    engine = make_async_engine(os.environ["LEADLY_DATABASE_URL"], s.worker_db_role, pool_size=4)
+    stop = asyncio.Event()
+    policy = worker.RetryPolicy(max_attempts=s.worker_max_attempts, base=0.05, cap=0.2)
+    task = asyncio.create_task(
+        worker.run(
+            stop,
+            consumers=consumers,
+            engine=engine,
+            policy=policy,
+            poll_interval=0.03,
+            checkpoint_seconds=0.5,
+        )
+    )
+
+    # Both cursors exist before any test appends an event (they start "now").
+    async def cursors() -> bool:
+        async with engine.connect() as conn:
+            n = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM app.consumer_cursors WHERE consumer IN "
+                        "('notifications', 'notifications.deliver')"
+                    )
+                )
+            ).scalar_one()
+        return n == 2
+
+    await eventually(cursors, task=task, what="notification consumers to start")
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        except Exception:
+            task.cancel()
+        await engine.dispose()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    *,
+    within: float = 20.0,
+    interval: float = 0.03,
+    task: asyncio.Task[Any] | None = None,
+    what: str = "condition",
+) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if task is not None and task.done():
+            task.result()
+            raise AssertionError(f"the worker stopped before the {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for the {what}")
+        await asyncio.sleep(interval)
+
+
+# --------------------------------------------------------------------------- members
+
+
+async def add_member(team: Team, role: str = "user", name: str | None = None) -> Team:
+    email_ = f"{role}-{secrets.token_hex(4)}@example.com"
+    r = await team.post("/api/v1/invitations", json={"email": email_, "role": role})
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    r = await team.http.post(
+        f"/api/v1/invitations/{token}/accept",
+        json={"name": name or f"{role.title()} {secrets.token_hex(2)}", "password": PASSWORD},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Team(
+        team.http, body["token"], team.team_id, body["member"]["id"], email_, PASSWORD, body
+    )
+
+
+async def notifications_of(member: Team, **params: Any) -> list[dict[str, Any]]:
+    r = await member.get("/api/v1/notifications", params={"limit": 200, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+async def wait_for_notification(
+    member: Team,
+    predicate: Callable[[dict[str, Any]], bool],
+    *,
+    within: float = 20.0,
+    **params: Any,
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        for n in await notifications_of(member, **params):
+            if predicate(n):
+                return n
+        return None
+
+    return await eventually(check, within=within, what="notification")
+
+
+async def deliveries_of(member: Team, **filters: str) -> list[dict[str, Any]]:
+    params = {f"filter[{k}]": v for k, v in filters.items()}
+    r = await member.get("/api/v1/notification-deliveries", params={"limit": 200, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+async def append_event(team_id: str, **kw: Any) -> None:
+    """An event as another area's service would write it (for producers whose services are
+    being built in parallel: tasks, mentions, deals, meetings)."""
+    from warehouse import events
+    from warehouse.db import api_engine, tenant_tx
+
+    async with tenant_tx(api_engine(), team_id) as conn:
+        await events.append(
+            conn,
+            events.EventRecord(
+                team_id=team_id,
+                actor_type=kw.pop("actor_type", "member"),
+                actor_id=kw.pop("actor_id", None),
+                object_type=kw.pop("object_type"),
+                object_id=kw.pop("object_id"),
+                action=kw.pop("action"),
+                changes=kw.pop("changes", {}),
+                data=kw.pop("data", {}),
+            ),
+        )
+        assert not kw, kw
+
+
+def ulid_id(prefix: str) -> str:
+    from api.common.ids import new_id
+
+    return new_id(prefix)
+
+
+__all__ = ["httpx", "json"]
