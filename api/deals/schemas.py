@@ -159,3 +159,19 @@ class WeightedRow(Struct, kw_only=True):
 
 class WeightedPipeline(Struct, kw_only=True):
     data: list[WeightedRow]
+
+
+class ConvertDeal(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The deal a lead conversion opens (linked to the lead, its contact and account)."""
+
+    name: DealName | None = None
+    """Default: the lead's company (or name) + " deal"."""
+    value: Decimal | None = None
+    currency: Currency = "USD"
+    value_type: ValueType = "one_off"
+    probability: Probability | None = None
+    pipeline_id: RecordId | None = None
+    stage: StageKey | None = None
+    expected_close_date: date | None = None
+    next_step: Text | None = None
+    custom: Custom = {}

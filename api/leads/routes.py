@@ -17,6 +17,7 @@ from api.common.http import (
     record_response,
     require_scope,
     tenant_scope,
+    values_of,
     write,
 )
 from api.common.listing import check_known_params, parse_params
@@ -56,6 +57,8 @@ class LeadActionsController(Controller):
         check_writable(actor, "leads")
         check_writable(actor, "contacts")
         opts = data or ConvertIn()
+        if opts.deal is not None:
+            check_writable(actor, "deals")
 
         async def run(conn: AsyncConnection) -> Response:
             out = await lead_service.convert(
@@ -65,6 +68,7 @@ class LeadActionsController(Controller):
                 account_id=opts.account_id,
                 create_account=opts.create_account,
                 owner_id=opts.owner_id,
+                deal=values_of(opts.deal) if opts.deal is not None else None,
             )
             return json_response(out, 201)
 

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.common.fields import Custom, Email, Phone, RecordId, Text, Url
+from api.deals.schemas import ConvertDeal
 
 LeadStatus = Literal["new", "contacted", "qualified", "unqualified", "converted"]
 Rating = Annotated[float, Meta(ge=0, le=5)]
@@ -87,6 +88,8 @@ class ConvertIn(Struct, forbid_unknown_fields=True, kw_only=True):
     create_account: bool = True
     """Create an account from the lead's company when no account matches its domain."""
     owner_id: RecordId | None = None
+    deal: ConvertDeal | None = None
+    """Also open a deal (through the deal service's rules) for the lead, contact and account."""
 
 
 class ConvertOut(Struct, kw_only=True):
@@ -95,3 +98,4 @@ class ConvertOut(Struct, kw_only=True):
     account: dict | None
     linked_contact: bool = False
     """True when a live contact with the lead's email existed and was linked instead."""
+    deal: dict | None = None

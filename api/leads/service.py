@@ -206,6 +206,7 @@ class LeadService(RecordService):
         account_id: str | None,
         create_account: bool,
         owner_id: str | None,
+        deal: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Turn the lead into a contact (and an account): the account given, else the one whose
         domain matches the lead's website or work email, else a new one from the company name.
@@ -293,7 +294,28 @@ class LeadService(RecordService):
                 "linked_contact": linked,
             },
         )
-        return {"lead": row, "contact": contact, "account": account, "linked_contact": linked}
+        out = {
+            "lead": row,
+            "contact": contact,
+            "account": account,
+            "linked_contact": linked,
+            "deal": None,
+        }
+        if deal is not None:  # the deal goes through the deal service's gate like any other
+            from api.deals.service import deal_service
+
+            person = " ".join(filter(None, (lead["first_name"], lead["last_name"])))
+            values = {
+                "name": deal.get("name") or f"{lead['company_name'] or person or 'New'} deal",
+                **{k: v for k, v in deal.items() if k != "name"},
+                "lead_id": id,
+                "account_id": account["id"] if account else None,
+                "owner_id": owner,
+                "contacts": [{"contact_id": contact["id"], "role": None}],
+                "source": lead["source"],
+            }
+            out["deal"] = await deal_service.create(conn, actor, values)
+        return out
 
 
 lead_service = LeadService()
