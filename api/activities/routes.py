@@ -63,7 +63,7 @@ def parse_query(
     query: Mapping[str, Any], allowed: frozenset[str], *, default_limit: int = 50
 ) -> TimelineQuery:
     """The timeline/search filters from the query string (400 on anything unknown or bad)."""
-    items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
+    items = list(query.multi_items() if hasattr(query, "multi_items") else query.items())
     unknown = sorted({k for k, _ in items if k not in allowed})
     if unknown:
         raise Problem(
