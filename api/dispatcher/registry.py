@@ -31,6 +31,7 @@ BUILTIN: tuple[str, ...] = (
     "ingestion.consumer:imports_consumer",
     "api.activities.consumer:timeline_consumer",
     "api.notifications.producers:consumers",
+    "api.deals.consumer:deal_progression_consumer",
 )
 
 
