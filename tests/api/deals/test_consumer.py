@@ -1,0 +1,35 @@
+"""Activity written after the deal: the dispatcher consumer runs the progression rules."""
+
+from __future__ import annotations
+
+from api.deals.consumer import deal_progression_consumer
+from api.dispatcher.registry import BUILTIN, DispatchedEvent
+from tests.api.deals.conftest import Sql, new_deal, new_lead
+from tests.api.records.conftest import create
+from tests.conftest import Team
+
+
+async def test_a_booked_meeting_advances_the_deal(team: Team, sql: Sql) -> None:
+    assert "api.deals.consumer:deal_progression_consumer" in BUILTIN
+    lead = await new_lead(team)
+    d = await new_deal(team, lead_id=lead["id"], next_step="Book the demo")
+    other = await new_deal(team, lead_id=lead["id"])  # no next step: stays
+    call = await create(
+        team, "call-logs", {"lead_id": lead["id"], "duration": 90, "outcome": "meeting_booked"}
+    )
+    assert (await team.get(f"/api/v1/deals/{d['id']}")).json()["stage"] == "qualified"
+    rows = await sql.all(
+        "SELECT *, txid::text AS txid FROM app.events WHERE object_id = %s ORDER BY id", call["id"]
+    )
+    event = DispatchedEvent.from_row(rows[0])
+    assert deal_progression_consumer.accepts(event)
+    await deal_progression_consumer(event)
+    got = (await team.get(f"/api/v1/deals/{d['id']}")).json()
+    assert got["stage"] == "demo_scheduled"
+    assert (await team.get(f"/api/v1/deals/{other['id']}")).json()["stage"] == "qualified"
+    evts = await sql.events(d["id"])
+    assert (
+        evts[-1]["actor_type"] == "system" and evts[-1]["changes"]["stage"][1] == "demo_scheduled"
+    )
+    await deal_progression_consumer(event)  # redelivery changes nothing
+    assert len(await sql.events(d["id"])) == len(evts)
