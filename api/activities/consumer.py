@@ -1,4 +1,4 @@
-"""The ``timeline`` dispatcher consumer: derives timeline entries from the event log.
+"""The ``activity_timeline`` dispatcher consumer: derives timeline entries from the event log.
 
 For each event of another object type (leads, contacts, accounts, deals, tasks, call logs, ...):
 
@@ -29,7 +29,7 @@ from api.common.ids import new_id
 from api.dispatcher.registry import Consumer, DispatchedEvent
 from warehouse.db import api_engine, tenant_tx
 
-NAME = "timeline"
+NAME = "activity_timeline"
 SKIP_TYPES = frozenset(
     {
         "activity",

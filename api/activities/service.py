@@ -4,7 +4,7 @@
 Rules:
 
 * People log ``call | email | meeting | note | file`` activities; ``task``, ``status_change``,
-  ``field_update`` and ``system`` entries are derived from the event log by the timeline consumer
+  ``field_update`` and ``system`` entries are derived from the event log by the ``activity_timeline`` consumer
   (:mod:`api.activities.consumer`) and cannot be written or changed through the API.
 * ``metadata`` is validated per type (tagged Structs in :mod:`api.activities.schemas`);
   meeting attendees must be members of the team.
