@@ -464,4 +464,10 @@ async def load_demo(
         write("contacts", contact_service, contacts), write("leads", lead_service, leads)
     )
     await write("call logs", call_log_service, calls)
+    from api.deals import demo as demo_deals  # deals walk the default pipeline's stages
+
+    counts["deals"] = await demo_deals.load(
+        engine, team_id, owner_id, actors, [v for _, v in accounts],
+        [v for _, v in contacts], sizes.accounts, seed=seed,
+    )  # fmt: skip
     return DemoResult(team_id, owner_id, DEMO_EMAIL, counts, time.perf_counter() - started)
