@@ -34,6 +34,7 @@ from api.dispatcher.registry import Consumer, DispatchedEvent
 from api.notifications import service
 from api.notifications.service import Draft
 from warehouse.db import api_engine, tenant_tx
+from warehouse.models.notifications import PRIORITIES
 
 log = logging.getLogger("leadly.notifications")
 
@@ -129,6 +130,12 @@ async def _actor_name(conn: Any, event: DispatchedEvent) -> str:
     return "Someone" if event.actor_type == "member" else "Leadly"
 
 
+def _priority(event: DispatchedEvent, default: str) -> str:
+    """``data.priority`` when the producing area set one (e.g. an urgent reminder)."""
+    p = event.data.get("priority")
+    return p if p in PRIORITIES else default
+
+
 def _draft(event: DispatchedEvent, member_id: str, type_: str, **kw: Any) -> Draft:
     return Draft(
         member_id=member_id,
@@ -160,7 +167,7 @@ async def _task(conn: Any, event: DispatchedEvent) -> list[Draft]:
                 "task_overdue" if overdue else "task_reminder",
                 title=f"Overdue: {label}" if overdue else f"Reminder: {label}",
                 message=f"Due {due}." if due else "",
-                priority="high" if overdue else "normal",
+                priority=_priority(event, "high" if overdue else "normal"),
                 related_to_type="task",
                 related_to_id=event.object_id,
                 action_url=link("task", event.object_id),
@@ -332,7 +339,7 @@ async def _meeting(conn: Any, event: DispatchedEvent) -> list[Draft]:
             "meeting_reminder",
             title=f"Starting soon: {title}",
             message=f"Starts at {starts}." if starts else "",
-            priority="high",
+            priority=_priority(event, "high"),
             related_to_type="activity",
             related_to_id=event.object_id,
             action_url=link("activity", event.object_id),
