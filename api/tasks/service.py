@@ -107,8 +107,15 @@ def parse_shift(raw: str) -> tuple[timedelta, timedelta]:
 
 
 async def tx_now(conn: AsyncConnection) -> datetime:
-    """The transaction's timestamp (``now()``), as every row written in it records."""
-    return (await conn.execute(select(func.now()))).scalar_one()
+    """The transaction's timestamp (``now()``), as every row written in it records (read
+    once per transaction)."""
+    tx = conn.get_transaction()
+    cached = conn.info.get("leadly_tx_now")
+    if cached is not None and tx is not None and cached[0] is tx:
+        return cached[1]
+    now = (await conn.execute(select(func.now()))).scalar_one()
+    conn.info["leadly_tx_now"] = (tx, now)
+    return now
 
 
 def blocked_problem(task_id: str, blockers: list[dict[str, Any]], verb: str) -> Problem:
@@ -511,7 +518,10 @@ class TaskService(RecordService):
         if_match: int | None = None,
         action: str = "updated",
         allow: Iterable[str] = (),
+        rollup: bool = True,
     ) -> dict[str, Any]:
+        """RecordService.update plus the dependency rules, and the next occurrence when a
+        recurring task is finished (``rollup=False``: no ``actual_hours`` in the answer)."""
         current = await self.get(conn, actor, id, for_update=True)
         check_version(current, if_match)
         blocked = (set(values) & (READ_ONLY | SYSTEM_FIELDS)) - set(allow)
@@ -523,7 +533,7 @@ class TaskService(RecordService):
         values = dict(values)
         await self.validate(conn, actor, values, current)
         if not diff(current, {**current, **values}):
-            return (await self.decorate(conn, actor, [current]))[0]
+            return (await self.decorate(conn, actor, [current]))[0] if rollup else current
         new_status = values.get("status", current["status"])
         if (
             new_status in DONE
@@ -535,7 +545,7 @@ class TaskService(RecordService):
             if nxt is not None:
                 values["next_occurrence_id"] = nxt["id"]
         row = await self.apply(conn, actor, current, values, action)
-        return (await self.decorate(conn, actor, [row]))[0]
+        return (await self.decorate(conn, actor, [row]))[0] if rollup else row
 
     async def delete(
         self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
@@ -1003,7 +1013,7 @@ class TaskService(RecordService):
             await self.delete(conn, actor, id)
             return 200
         if action == "complete":
-            await self.update(conn, actor, id, {"status": "completed"})
+            await self.update(conn, actor, id, {"status": "completed"}, rollup=False)
             return 200
         current = await super().get(conn, actor, id, for_update=True)
         if action == "assign":
@@ -1017,11 +1027,11 @@ class TaskService(RecordService):
                 if mode == "add"
                 else [m for m in have if m not in given]
             )
-            await self.update(conn, actor, id, {"assignee_ids": new})
+            await self.update(conn, actor, id, {"assignee_ids": new}, rollup=False)
             return 200
         # reschedule
         if "due_at" in opts:
-            await self.update(conn, actor, id, {"due_at": opts["due_at"]})
+            await self.update(conn, actor, id, {"due_at": opts["due_at"]}, rollup=False)
             return 200
         if current["due_at"] is None:
             raise validation([{"field": "shift_by", "message": "The task has no due_at to shift."}])
@@ -1029,7 +1039,7 @@ class TaskService(RecordService):
         tz = zone(current["time_zone"])
         moved = local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
         moved = moved + exact
-        await self.update(conn, actor, id, {"due_at": moved.astimezone(UTC)})
+        await self.update(conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False)
         return 200
 
 
