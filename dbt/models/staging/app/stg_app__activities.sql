@@ -1,0 +1,34 @@
+with source as (
+
+    select * from {{ source('app', 'activities') }}
+
+),
+
+renamed as (
+
+    select
+        -- not exposed: search_vector (a full-text index column)
+        team_id,
+        id as activity_id,
+        type as activity_type,
+        subject,
+        description,
+        related_to_type,
+        related_to_id,
+        actor_type,
+        member_id,
+        occurred_at,
+        metadata,
+        source_event_id,
+        source_event_id is not null as is_derived,
+        created_by,
+        created_at,
+        updated_at,
+        version,
+        deleted_at,
+        deleted_at is not null as is_deleted
+    from source
+
+)
+
+select * from renamed
