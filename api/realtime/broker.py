@@ -73,7 +73,8 @@ class PgNotifyBackend(PsycoPgChannelsBackend):
                         raise
 
     async def on_shutdown(self) -> None:
-        await super().on_shutdown()
+        if hasattr(self, "_listener_lock"):  # started (a publish-only backend is not)
+            await super().on_shutdown()
         if self._pub_conn is not None:
             with contextlib.suppress(Exception):
                 await self._pub_conn.close()

@@ -1,0 +1,158 @@
+"""The WebSocket gateway on real API processes: authentication (Bearer, single-use tickets,
+refusals), the first message, notifications across processes through Redis, the PostgreSQL
+LISTEN/NOTIFY fallback, and tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.api.notifications.conftest import add_member, wait_for_notification
+from tests.conftest import Team, assert_problem, make_team
+from tests.realtime.conftest import Server, next_message, on, redis_servers, socket, until
+
+pytestmark = [pytest.mark.usefixtures("notification_worker"), pytest.mark.xdist_group("realtime")]
+
+
+async def assign_lead(owner: Team, member: Team) -> str:
+    r = await owner.post(
+        "/api/v1/leads",
+        json={"first_name": "Socket", "last_name": "Lead", "owner_id": member.member_id},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def refused(url: str, **kw: Any) -> int:
+    with pytest.raises(InvalidStatus) as info:
+        async with socket(url, **kw):
+            pass
+    return info.value.response.status_code
+
+
+async def test_refused_without_valid_credentials(servers: dict[str, Server], http: Any) -> None:
+    pg = servers["pg"]
+    team = await make_team(http)
+    assert await refused(pg.ws) == 403
+    assert await refused(pg.ws, token="lds_not-a-real-token") == 403
+    assert await refused(pg.ws, ticket="rtk_nope.nope") == 403
+    r = await team.post("/api/v1/auth/logout")
+    assert r.status_code in (200, 204), r.text
+    assert await refused(pg.ws, token=team.token) == 403
+
+
+async def test_ticket_is_single_use_and_expires(servers: dict[str, Server], http: Any) -> None:
+    pg = servers["pg"]
+    team = await make_team(http)
+    r = await team.post("/api/v1/realtime/tickets")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["ticket"].startswith("rtk_")
+    left = datetime.fromisoformat(body["expires_at"]) - datetime.now(UTC)
+    assert 50 < left.total_seconds() <= 60
+    async with socket(pg.ws, ticket=body["ticket"]) as ws:
+        assert await next_message(ws) == {"type": "unread_count", "data": {"count": 0}}
+        await ws.send('{"type": "ping"}')
+        assert await next_message(ws) == {"type": "pong", "data": {}}
+    assert await refused(pg.ws, ticket=body["ticket"]) == 403  # used
+    r = await team.post("/api/v1/realtime/tickets")
+    ticket = r.json()["ticket"]
+    from warehouse.db import libpq_url
+
+    with psycopg.connect(libpq_url(os.environ["LEADLY_DATABASE_URL"]), autocommit=True) as c:
+        c.execute(
+            "UPDATE app.realtime_tickets SET expires_at = now() - interval '1 second' "
+            "WHERE team_id = %s AND used_at IS NULL",
+            (team.team_id,),
+        )
+    assert await refused(pg.ws, ticket=ticket) == 403  # expired
+    # A ticket names its team: another team's id in it finds nothing.
+    other = await make_team(http)
+    forged = "rtk_" + other.team_id + "." + ticket.split(".", 1)[1]
+    assert await refused(pg.ws, ticket=forged) == 403
+    assert_problem(await http.post("/api/v1/realtime/tickets"), 401)
+
+
+async def test_redis_delivers_across_api_processes(servers: dict[str, Server], http: Any) -> None:
+    a, b = redis_servers(servers)
+    owner = await make_team(http)
+    rep = await add_member(owner)
+    async with socket(a.ws, token=rep.token) as ws:
+        assert await next_message(ws) == {"type": "unread_count", "data": {"count": 0}}
+        owner_b = on(b, owner)
+        lead_id = await assign_lead(owner_b, rep)  # through the other process
+        created = await until(ws, "notification.created")
+        assert created["data"]["related_to_id"] == lead_id
+        assert created["data"]["type"] == "lead_assigned"
+        assert created["data"]["id"].startswith("ntf_")
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 1}}
+        rep_b = on(b, rep)
+        r = await rep_b.post("/api/v1/notifications/read", json={"all": True})
+        assert r.status_code == 200, r.text
+        updated = await until(ws, "notification.updated")
+        assert updated["data"]["id"] == created["data"]["id"] and updated["data"]["read_at"]
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 0}}
+        await owner_b.http.aclose()
+        await rep_b.http.aclose()
+
+
+async def test_a_member_never_receives_another_teams_events(
+    servers: dict[str, Server], http: Any
+) -> None:
+    a, b = redis_servers(servers)
+    team1, team2 = await make_team(http), await make_team(http)
+    x, y = await add_member(team1), await add_member(team2)
+    x_peer = await add_member(team1)  # another member of x's own team
+    async with socket(a.ws, token=x.token) as wx, socket(b.ws, token=y.token) as wy:
+        await next_message(wx)
+        await next_message(wy)
+        await assign_lead(team2, y)
+        await assign_lead(team1, x_peer)
+        got = await until(wy, "notification.created")
+        assert got["data"]["related_to_type"] == "lead"
+        await wait_for_notification(x_peer, lambda n: n["type"] == "lead_assigned")
+        await asyncio.sleep(0.5)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(wx.recv(), 0.5)
+
+
+async def test_listen_notify_fallback(servers: dict[str, Server], http: Any) -> None:
+    """Without Redis the API process subscribes with LISTEN; NOTIFY from another process (and
+    from its own routes) reaches the socket."""
+    from api.realtime import broker
+    from api.settings import get_settings
+
+    pg = servers["pg"]
+    owner = await make_team(http)
+    rep = await add_member(owner)
+    lead_id = await assign_lead(owner, rep)
+    n = await wait_for_notification(rep, lambda n: n["related_to_id"] == lead_id)
+    r = await rep.post("/api/v1/realtime/tickets")
+    async with socket(pg.ws, ticket=r.json()["ticket"]) as ws:
+        assert await next_message(ws) == {"type": "unread_count", "data": {"count": 1}}
+        rep_pg = on(pg, rep)
+        r = await rep_pg.post("/api/v1/notifications/read", json={"ids": [n["id"]]})
+        assert r.status_code == 200, r.text
+        assert (await until(ws, "notification.updated"))["data"]["id"] == n["id"]
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 0}}
+        await rep_pg.http.aclose()
+        # Another process (this one) publishing through PostgreSQL.
+        import dataclasses
+
+        pg_settings = dataclasses.replace(get_settings(), redis_url=None)
+        backend = broker.make_backend(pg_settings)
+        try:
+            channel = broker.member_channel(rep.team_id, rep.member_id)
+            await backend.publish(broker.message("unread_count", {"count": 42}), [channel])
+            assert await until(ws, "unread_count") == {
+                "type": "unread_count",
+                "data": {"count": 42},
+            }
+        finally:
+            await backend.on_shutdown()
