@@ -11,7 +11,8 @@ across a daylight-saving change), "1h"/"30m" are exact durations. An overdue ale
 (unique per task, member, kind, offset and due date) and, in the same transaction, the event
 ``task``/``reminder_fired`` with ``changes = {}`` and ``data = {member_id, kind, due_at,
 remind_at}``, which the notifications area delivers. A reminder whose time had passed when the
-due date was set is skipped, not fired late.
+due date was set is skipped, not fired late; so is one still unfired when the task falls due
+(the overdue alert then speaks for it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.common.context import Actor, system_actor
 from api.common.ids import new_id
@@ -157,13 +158,16 @@ async def for_task(conn: AsyncConnection, actor: Actor, task_id: str) -> list[di
         ).mappings()
     }
     settings = await member_settings(conn, actor.team_id, recipients(task))
+    now = datetime.now(UTC)
     out = []
     for p in planned(task, settings):
         done = fired.pop(_key(p), None)
         if done is not None:
             out.append({**p, "status": "fired", "fired_at": done["fired_at"]})
         elif task["status"] in OPEN:
-            late = row.due_set_at is not None and p["remind_at"] < row.due_set_at
+            late = (row.due_set_at is not None and p["remind_at"] < row.due_set_at) or (
+                p["kind"] == "reminder" and p["due_at"] <= now
+            )
             out.append({**p, "status": "skipped" if late else "scheduled", "fired_at": None})
     out += [{**f, "status": "fired"} for f in fired.values()]
     return sorted(out, key=lambda r: (r["remind_at"], r["member_id"], r["kind"]))
@@ -191,7 +195,9 @@ async def fire_team(conn: AsyncConnection, team_id: str, now: datetime) -> list[
     for t in tasks:
         since = t["due_set_at"] or t["created_at"]
         for p in planned(t, settings):
-            if p["remind_at"] <= now and p["remind_at"] >= since:
+            # A reminder missed until its task fell due is dropped: the overdue alert says it.
+            current = p["kind"] == "overdue" or now < p["due_at"]
+            if p["remind_at"] <= now and p["remind_at"] >= since and current:
                 due.append({**p, "task_id": t["id"]})
     if not due:
         return []
@@ -256,11 +262,14 @@ CANDIDATE_TEAMS = text(
 
 
 async def fire_due_reminders(
-    now: datetime | None = None, team_ids: Iterable[str] | None = None
+    now: datetime | None = None,
+    team_ids: Iterable[str] | None = None,
+    engine: AsyncEngine | None = None,
 ) -> list[dict[str, Any]]:
     """Fire every reminder and overdue alert that fell due by ``now`` (default: the current
     time), once each; one transaction per team. Returns what fired. Safe to run concurrently
-    and repeatedly (the Dagster schedule runs it every minute)."""
+    and repeatedly (the Dagster schedule runs it every minute). ``engine``: the API-role
+    engine to write with (default: the process's cached one)."""
     from api.settings import get_settings
     from warehouse.db import api_engine, database_url, make_async_engine, tenant_tx
 
@@ -280,7 +289,7 @@ async def fire_due_reminders(
         teams = list(team_ids)
     out: list[dict[str, Any]] = []
     for team in teams:
-        async with tenant_tx(api_engine(), team) as conn:
+        async with tenant_tx(engine or api_engine(), team) as conn:
             out += await fire_team(conn, team, moment)
     return out
 

@@ -89,10 +89,11 @@ async def test_day_and_week_reminders_keep_local_time_across_dst(team: Team, sql
         statuses[(ny.member_id, "1d")] == "fired" and statuses[(ny.member_id, "1h")] == "scheduled"
     )
 
-    # Overdue alerts at due time, then nothing more once the task is done.
+    # The 1 h reminders, then overdue alerts at due time, then nothing once the task is done.
+    fired = await fire_due_reminders(now=z("2027-03-15T12:00:00Z"), team_ids=[team.team_id])
+    assert sorted(f["kind"] for f in fired if f["task_id"] == t["id"]) == ["reminder"] * 3
     fired = await fire_due_reminders(now=z("2027-03-15T13:00:00Z"), team_ids=[team.team_id])
-    kinds = sorted(f["kind"] for f in fired if f["task_id"] == t["id"])
-    assert kinds == ["overdue"] * 3 + ["reminder"] * 3
+    assert sorted(f["kind"] for f in fired if f["task_id"] == t["id"]) == ["overdue"] * 3
     await team.patch(f"/api/v1/tasks/{b['id']}", json={"status": "completed"})
     fired = await fire_due_reminders(now=z("2027-04-01T00:00:00Z"), team_ids=[team.team_id])
     assert [f for f in fired if f["task_id"] == b["id"]] == []

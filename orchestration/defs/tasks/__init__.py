@@ -1,0 +1,1 @@
+"""Tasks area: fires due task reminders and overdue alerts every minute."""
