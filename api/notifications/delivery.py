@@ -508,6 +508,13 @@ def _worker_engine(url: str) -> Any:
     return _engines[key]
 
 
+async def dispose_engines() -> None:
+    """Close the worker-role engine this module opened for the running event loop."""
+    loop = id(asyncio.get_running_loop())
+    for key in [k for k in _engines if k[1] == loop]:
+        await _engines.pop(key).dispose()
+
+
 _DUE = "status = 'pending' AND digest IS NULL AND next_attempt_at <= now()"
 
 

@@ -1,0 +1,46 @@
+"""The notifications job: meeting reminders, due deliveries and digests (see
+:mod:`api.notifications.delivery` and :mod:`api.notifications.reminders`)."""
+
+import asyncio
+from typing import Any
+
+import dagster as dg
+
+
+def run_notifications_now() -> dict[str, Any]:
+    """Fire due meeting reminders, send due deliveries and digests once; returns counts. A plain
+    function with its own event loop, callable from any synchronous code."""
+    from api.notifications import delivery, reminders
+    from warehouse.db import api_engine
+
+    async def run() -> dict[str, Any]:
+        try:
+            fired = await reminders.fire_meeting_reminders()
+            due = await delivery.deliver_due()
+            digests = await delivery.send_digests()
+            return {"meeting_reminders": len(fired), **due, **digests}
+        finally:
+            # The engines' connections belong to this loop: close them with it.
+            await api_engine().dispose()
+            await delivery.dispose_engines()
+
+    return asyncio.run(run())
+
+
+@dg.op(description="Meeting reminders, held-back deliveries (DND, snooze, retries), digests.")
+def deliver_notifications(context: dg.OpExecutionContext) -> dict[str, Any]:
+    counts = run_notifications_now()
+    context.log.info(f"notifications: {counts}")
+    return counts
+
+
+@dg.job(
+    description="Fire meeting reminders, send deliveries held back by do-not-disturb or snooze "
+    "and retries that are due, and send hourly/daily email digests.",
+    tags={"dagster/max_runtime": "600"},
+)
+def notifications_delivery() -> None:
+    deliver_notifications()
+
+
+jobs = [notifications_delivery]
