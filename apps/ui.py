@@ -94,9 +94,22 @@ def sidebar(session: Session) -> None:
             f"Signed in as **{session.member['name']}** ({session.member['role']})  \n"
             f"Team **{session.team['name']}**"
         )
+        notification_bell(session)
         if st.button("Sign out", key="sidebar_sign_out"):
             sign_out()
             st.rerun()
+
+
+def notification_bell(session: Session) -> None:
+    """🔔 with the unread notification count, opening the notification center (nothing when
+    the count cannot be read: the sidebar never fails a page)."""
+    try:
+        count = int(session.api.get("/notifications/unread-count")["count"])
+    except (ApiError, KeyError, TypeError, ValueError):
+        return
+    label = f"🔔 Notifications ({count} unread)" if count else "🔔 Notifications"
+    if st.button(label, key="sidebar_notifications"):
+        st.switch_page("pages/40_Notifications.py")
 
 
 def show_api_error(e: ApiError, action: str | None = None) -> None:
