@@ -201,3 +201,70 @@ def funnel_long(summary: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["segment", "step", "step_order", "leads", "share", "label"])
+
+
+# --------------------------------------------------------------------------- deals (issue 4)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def deal_forecast(team_id: str, as_of: dt.date) -> pd.DataFrame:
+    """``rpt_forecast`` as of one day: pipeline_id, forecast_category, close_month, currency,
+    deals, total_value, weighted_value (floats)."""
+    df = read_report(
+        team_id,
+        f"""
+        SELECT pipeline_id, forecast_category, close_month, currency, deals,
+               total_value, weighted_value
+        FROM {SCHEMA}.rpt_forecast
+        WHERE team_id = :team_id AND snapshot_date = :as_of
+        ORDER BY close_month NULLS LAST, forecast_category
+        """,
+        {"team_id": team_id, "as_of": as_of},
+    )
+    for c in ("total_value", "weighted_value"):
+        if not df.empty:
+            df[c] = df[c].astype(float)
+    return df
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def weighted_pipeline(team_id: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``rpt_weighted_pipeline`` per day in [start, end]: snapshot_date, pipeline_id, stage,
+    stage_name, stage_order, owner_id, currency, open_deals, total_value, weighted_value."""
+    df = read_report(
+        team_id,
+        f"""
+        SELECT snapshot_date, pipeline_id, stage, stage_name, stage_order, owner_id, currency,
+               open_deals, total_value, weighted_value
+        FROM {SCHEMA}.rpt_weighted_pipeline
+        WHERE team_id = :team_id AND snapshot_date BETWEEN :start AND :end
+        ORDER BY snapshot_date, stage_order NULLS LAST, stage
+        """,
+        {"team_id": team_id, "start": start, "end": end},
+    )
+    if not df.empty:
+        df["snapshot_date"] = pd.to_datetime(df["snapshot_date"]).dt.date
+        for c in ("total_value", "weighted_value"):
+            df[c] = df[c].astype(float)
+    return df
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def win_loss(team_id: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``rpt_win_loss`` for the close months overlapping [start, end]."""
+    df = read_report(
+        team_id,
+        f"""
+        SELECT close_month, pipeline_id, owner_id, source, outcome, reason, competitor,
+               currency, deals, total_value, avg_days_to_close
+        FROM {SCHEMA}.rpt_win_loss
+        WHERE team_id = :team_id
+          AND close_month BETWEEN date_trunc('month', CAST(:start AS date)) AND :end
+        ORDER BY close_month, outcome
+        """,
+        {"team_id": team_id, "start": start, "end": end},
+    )
+    if not df.empty:
+        df["total_value"] = df["total_value"].astype(float)
+        df["avg_days_to_close"] = df["avg_days_to_close"].astype(float)
+    return df

@@ -1,0 +1,146 @@
+"""Pipeline board: a kanban of the pipeline's stages with each column's count, total and
+weighted value; drag cards between stages (streamlit-sortables) or use the move form. Every
+move goes through ``POST /api/v1/deals/{id}/move`` with ``If-Match``; the deal gate's errors
+(a missing required field, a reason, a closed deal) show here as the API names them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+from streamlit_sortables import sort_items
+
+from apps import ui
+from apps.client import ApiError
+from apps.deal_board import board_columns, board_moves, card_label, money
+
+ui.page("Pipeline board")
+session = ui.require_session()
+api = session.api
+st.title("Pipeline board")
+
+try:
+    pipelines = api.get("/pipelines", {"limit": 100})["data"]
+except ApiError as e:
+    ui.stop_on_error(e, "Loading the pipelines")
+if not pipelines:
+    st.info("Your team has no pipeline yet.")
+    st.stop()
+names = {p["id"]: p["name"] + (" (default)" if p["is_default"] else "") for p in pipelines}
+default = next((i for i, p in enumerate(pipelines) if p["is_default"]), 0)
+left, right = st.columns([2, 1])
+with left:
+    pid = st.selectbox(
+        "Pipeline", list(names), index=default, format_func=names.get, key="board_pipeline"
+    )
+with right:
+    mine = st.toggle("Only my deals", key="board_mine")
+pipeline = next(p for p in pipelines if p["id"] == pid)
+stages = {s["key"]: s for s in pipeline["stages"]}
+
+params: dict[str, str] = {"limit": "50"}
+if mine:
+    params["filter[owner_id]"] = session.member["id"]
+try:
+    board = api.get(f"/pipelines/{pid}/board", params)
+except ApiError as e:
+    ui.stop_on_error(e, "Loading the board")
+by_id = {d["id"]: d for c in board["columns"] for d in c["deals"]}
+
+# Messages of the last move survive the rerun that shows its result.
+for kind, text in st.session_state.pop("board_flash", []):
+    (st.success if kind == "ok" else st.error)(text)
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state.setdefault("board_flash", []).append((kind, text))
+
+
+def move(deal_id: str, stage: str, index: int | None, extra: dict | None = None) -> bool:
+    deal = by_id.get(deal_id)
+    body = {"stage": stage, **({"position": index} if index is not None else {}), **(extra or {})}
+    headers = {"If-Match": f'"{deal["version"]}"'} if deal else {}
+    try:
+        api.request("POST", f"/deals/{deal_id}/move", json=body, headers=headers)
+    except ApiError as e:
+        lines = [
+            f"Moving {deal['name'] if deal else deal_id} to {stages[stage]['name']}: {e.detail}"
+        ]
+        lines += [f"- **{x.get('field')}**: {x.get('message')}" for x in e.errors]
+        flash("error", "\n".join(lines))
+        return False
+    flash("ok", f"Moved {deal['name'] if deal else deal_id} to {stages[stage]['name']}.")
+    return True
+
+
+cols = st.columns(len(board["columns"]))
+for col, c in zip(cols, board["columns"], strict=True):
+    col.metric(
+        stages[c["stage"]]["name"],
+        f"{c['count']:,}",
+        help=f"{c['stage']} · probability {stages[c['stage']]['probability']}%",
+        border=True,
+    )
+    col.caption(f"Total {money(c['total_value'])}  \nWeighted {money(c['weighted_value'])}")
+    more = c["count"] - len(c["deals"])
+    if more > 0:
+        col.caption(f"+{more:,} more")
+
+st.caption("Drag a card to another stage (or within one) to move it.")
+before = board_columns(board)
+after = sort_items(before, multi_containers=True, direction="horizontal", key=f"sortable_{pid}")
+moves = board_moves(before, after) if after else []
+if moves:
+    for deal_id, stage, index in moves:
+        move(deal_id, stage, index)
+    st.rerun()
+
+with st.expander("Move a deal", expanded=not by_id):
+    if not by_id:
+        st.info("No deals on this board yet.")
+    else:
+        with st.form("board_move_form"):
+            deal_id = st.selectbox(
+                "Deal", list(by_id), format_func=lambda i: card_label(by_id[i]), key="mv_deal"
+            )
+            stage = st.selectbox(
+                "To stage", list(stages), format_func=lambda k: stages[k]["name"], key="mv_stage"
+            )
+            reason = st.text_input("Win or loss reason (for a won or lost stage)", key="mv_reason")
+            reopen = st.checkbox("Reopen a won or lost deal", key="mv_reopen")
+            go = st.form_submit_button("Move")
+        if go:
+            extra: dict = {"reopen": True} if reopen else {}
+            target = stages[stage]
+            if reason and target["is_won"]:
+                extra["win_reason"] = reason
+            if reason and target["is_lost"]:
+                extra["loss_reason"] = reason
+            move(deal_id, stage, None, extra)
+            st.rerun()
+
+with st.expander("New deal"):
+    with st.form("board_new_deal"):
+        name = st.text_input("Name", key="nd_name")
+        value = st.text_input("Value", key="nd_value", placeholder="e.g. 12000")
+        stage = st.selectbox(
+            "Stage", list(stages), format_func=lambda k: stages[k]["name"], key="nd_stage"
+        )
+        close = st.date_input("Expected close", value=None, key="nd_close")
+        next_step = st.text_input("Next step", key="nd_next")
+        create = st.form_submit_button("Create deal")
+    if create:
+        body: dict = {"name": name, "pipeline_id": pid, "stage": stage}
+        if value.strip():
+            body["value"] = value.strip()
+        if isinstance(close, dt.date):
+            body["expected_close_date"] = close.isoformat()
+        if next_step.strip():
+            body["next_step"] = next_step.strip()
+        try:
+            created = api.post("/deals", json=body)
+        except ApiError as e:
+            ui.show_api_error(e, "Creating the deal")
+        else:
+            flash("ok", f"Created {created['name']} in {stages[created['stage']]['name']}.")
+            st.rerun()

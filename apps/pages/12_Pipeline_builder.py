@@ -1,0 +1,125 @@
+"""Pipeline builder (admins): create pipelines, add, rename, reorder and remove stages (a stage
+holding deals moves them to the stage you pick, with their history)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from apps import ui
+from apps.client import ApiError
+
+ui.page("Pipeline builder")
+session = ui.require_session()
+api = session.api
+st.title("Pipeline builder")
+if session.member.get("role") not in ("admin", "owner"):
+    st.info("Only admins and owners change pipelines. You can still use the Pipeline board.")
+    st.stop()
+
+for text in st.session_state.pop("builder_flash", []):
+    st.success(text)
+
+try:
+    pipelines = api.get("/pipelines", {"limit": 100})["data"]
+except ApiError as e:
+    ui.stop_on_error(e, "Loading the pipelines")
+names = {p["id"]: p["name"] + (" (default)" if p["is_default"] else "") for p in pipelines}
+pid = st.selectbox("Pipeline", list(names), format_func=names.get, key="pb_pipeline")
+pipeline = next(p for p in pipelines if p["id"] == pid)
+keys = [s["key"] for s in pipeline["stages"]]
+headers = {"If-Match": f'"{pipeline["version"]}"'}
+
+
+def call(method: str, path: str, action: str, **kw) -> bool:
+    try:
+        api.request(method, path, headers=headers, **kw)
+    except ApiError as e:
+        ui.show_api_error(e, action)
+        return False
+    st.session_state.setdefault("builder_flash", []).append(f"{action}: done.")
+    return True
+
+
+st.dataframe(
+    pd.DataFrame(pipeline["stages"])[
+        ["key", "name", "probability", "forecast_category", "is_won", "is_lost",
+         "required_fields", "rot_days"]
+    ],
+    hide_index=True,
+    width="stretch",
+)  # fmt: skip
+
+add, edit, order, remove = st.tabs(["Add stage", "Rename / edit", "Reorder", "Remove"])
+with add, st.form("pb_add"):
+    key = st.text_input("Key (a-z, 0-9, _)", key="pb_add_key")
+    name = st.text_input("Name", key="pb_add_name")
+    prob = st.number_input("Probability", 0, 100, 50, key="pb_add_prob")
+    cat = st.selectbox("Forecast category", ["pipeline", "best_case", "commit"], key="pb_add_cat")
+    required = st.multiselect(
+        "Required to enter",
+        ["value", "expected_close_date", "next_step", "owner_id", "contacts", "account_id"],
+        key="pb_add_req",
+    )
+    rot = st.number_input("Rots after (days, 0 = never)", 0, 3650, 0, key="pb_add_rot")
+    position = st.selectbox("Before", [*keys, "(closed stages)"], index=len(keys), key="pb_add_pos")
+    if st.form_submit_button("Add stage"):
+        body = {
+            "key": key.strip(),
+            "name": name.strip(),
+            "probability": int(prob),
+            "forecast_category": cat,
+            "required_fields": required,
+            "rot_days": int(rot) or None,
+        }
+        if position in keys:
+            body["position"] = keys.index(position)
+        if call("POST", f"/pipelines/{pid}/stages", f"Adding stage {key}", json=body):
+            st.rerun()
+with edit, st.form("pb_edit"):
+    key = st.selectbox("Stage", keys, key="pb_edit_key")
+    current = next(s for s in pipeline["stages"] if s["key"] == key)
+    name = st.text_input("New name", value=current["name"], key="pb_edit_name")
+    prob = st.number_input("Probability", 0, 100, int(current["probability"]), key="pb_edit_prob")
+    if st.form_submit_button("Save stage"):
+        body = {"name": name.strip(), "probability": int(prob)}
+        if call("PATCH", f"/pipelines/{pid}/stages/{key}", f"Saving stage {key}", json=body):
+            st.rerun()
+with order, st.form("pb_order"):
+    new_order = st.multiselect(
+        "Stages in their new order (pick every stage)", keys, default=keys, key="pb_order_keys"
+    )
+    reorder = st.form_submit_button("Reorder")
+    if reorder and call(
+        "POST", f"/pipelines/{pid}/stages/reorder", "Reorder", json={"keys": new_order}
+    ):
+        st.rerun()
+with remove, st.form("pb_remove"):
+    key = st.selectbox("Stage to remove", keys, key="pb_remove_key")
+    target = st.selectbox("Move its deals to", ["(it holds none)", *keys], key="pb_remove_target")
+    if st.form_submit_button("Remove stage"):
+        params = {} if target == "(it holds none)" else {"target_stage": target}
+        if call("DELETE", f"/pipelines/{pid}/stages/{key}", f"Removing {key}", params=params):
+            st.rerun()
+
+st.subheader("New pipeline")
+with st.form("pb_new"):
+    name = st.text_input("Name", key="pb_new_name")
+    make_default = st.checkbox("Make it the default", key="pb_new_default")
+    if st.form_submit_button("Create pipeline"):
+        body = {
+            "name": name.strip(),
+            "is_default": make_default,
+            "stages": [
+                {"key": "new", "name": "New", "probability": 10},
+                {"key": "won", "name": "Won", "probability": 100, "is_won": True},
+                {"key": "lost", "name": "Lost", "probability": 0, "is_lost": True},
+            ],
+        }
+        try:
+            api.post("/pipelines", json=body)
+        except ApiError as e:
+            ui.show_api_error(e, "Creating the pipeline")
+        else:
+            st.session_state.setdefault("builder_flash", []).append(f"Created {name}.")
+            st.rerun()

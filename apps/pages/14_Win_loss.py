@@ -1,0 +1,67 @@
+"""Win/loss: won and lost deals by close month, reason, competitor, owner and source
+(``rpt_win_loss``)."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from apps import data, ui
+
+ui.page("Win/loss")
+session = ui.require_session()
+st.title("Win/loss")
+start, end = ui.date_range("wl_range", default_days=180)
+try:
+    rows = data.win_loss(session.team_id, start, end)
+except data.ReportNotReady as e:
+    ui.not_ready("win/loss analysis", str(e))
+    st.stop()
+if rows.empty:
+    st.info("No deals were won or lost in this period.")
+    st.stop()
+
+won = rows[rows["outcome"] == "won"]
+lost = rows[rows["outcome"] == "lost"]
+n_won, n_lost = int(won["deals"].sum()), int(lost["deals"].sum())
+m = st.columns(4)
+m[0].metric("Won", f"{n_won:,}", border=True)
+m[1].metric("Lost", f"{n_lost:,}", border=True)
+m[2].metric("Win rate", f"{n_won / (n_won + n_lost):.0%}" if n_won + n_lost else "—", border=True)
+m[3].metric("Won value", f"{won['total_value'].sum():,.2f}", border=True)
+
+
+def bars(df, by: str, title: str):
+    agg = df.groupby([by, "outcome"])["deals"].sum().reset_index()
+    return (
+        alt.Chart(agg)
+        .mark_bar()
+        .encode(
+            x=alt.X("deals:Q", title="Deals"),
+            y=alt.Y(f"{by}:N", sort="-x", title=None),
+            color=alt.Color(
+                "outcome:N", scale=alt.Scale(domain=["won", "lost"], range=["#70ad47", "#c00000"])
+            ),
+            tooltip=[by, "outcome", "deals"],
+        )
+        .properties(title=title, height=max(120, 28 * agg[by].nunique()))
+    )
+
+
+left, right = st.columns(2)
+with left:
+    st.altair_chart(bars(rows, "reason", "Reasons"), width="stretch")
+    st.altair_chart(bars(rows, "source", "By source"), width="stretch")
+with right:
+    st.altair_chart(bars(rows, "competitor", "Competitors"), width="stretch")
+    owners = rows.assign(owner=rows["owner_id"].fillna("unassigned"))
+    st.altair_chart(bars(owners, "owner", "By owner"), width="stretch")
+monthly = rows.groupby(["close_month", "outcome"])["deals"].sum().reset_index()
+st.altair_chart(
+    alt.Chart(monthly)
+    .mark_bar()
+    .encode(x="close_month:T", y="deals:Q", color="outcome:N", xOffset="outcome:N")
+    .properties(title="By close month", height=220),
+    width="stretch",
+)
+st.dataframe(rows, hide_index=True, width="stretch", key="wl_table")
