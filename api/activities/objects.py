@@ -18,11 +18,13 @@ from api.common.records import plausible_id
 
 @dataclass(frozen=True)
 class Child:
-    """Records whose entries also show on the parent's timeline: ``table.fk = parent id``."""
+    """Records whose entries also show on the parent's timeline: ``table.fk = parent id``
+    (and, for a polymorphic reference, ``table.kind_column = parent's object type``)."""
 
     object_type: str
     table: str
     fk: str
+    kind_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,24 @@ class TimelineObject:
     children: tuple[Child, ...] = field(default=())
 
 
+# Tasks attached to a record (tasks.related_to_type/id) show on that record's timeline.
+TASKS = Child("task", "tasks", "related_to_id", kind_column="related_to_type")
 TIMELINE_OBJECTS: dict[str, TimelineObject] = {
     o.plural: o
     for o in (
-        TimelineObject("leads", "lead", "leads"),
-        TimelineObject("contacts", "contact", "contacts"),
+        TimelineObject("leads", "lead", "leads", (TASKS,)),
+        TimelineObject("contacts", "contact", "contacts", (TASKS,)),
         TimelineObject(
             "accounts",
             "account",
             "accounts",
-            (Child("contact", "contacts", "account_id"), Child("deal", "deals", "account_id")),
+            (
+                Child("contact", "contacts", "account_id"),
+                Child("deal", "deals", "account_id"),
+                TASKS,
+            ),
         ),
-        TimelineObject("deals", "deal", "deals"),
+        TimelineObject("deals", "deal", "deals", (TASKS,)),
         TimelineObject("tasks", "task", "tasks"),
     )
 }
@@ -97,16 +105,23 @@ async def record_exists(conn: AsyncConnection, actor: Actor, table: str, record_
 async def child_ids(
     conn: AsyncConnection, actor: Actor, obj: TimelineObject, record_id: str
 ) -> dict[str, list[str]]:
-    """The ids of the record's children per object type (tables not there yet are skipped)."""
+    """The ids of the record's live children per object type (tables not there yet are
+    skipped)."""
     out: dict[str, list[str]] = {}
     for child in obj.children:
         cols = await table_columns(conn, child.table)
         if cols is None or child.fk not in cols:
             continue
+        if child.kind_column is not None and child.kind_column not in cols:
+            continue
         live = " AND deleted_at IS NULL" if "deleted_at" in cols else ""
+        kind = f" AND {child.kind_column} = :kind" if child.kind_column else ""
         rows = await conn.execute(
-            text(f"SELECT id FROM app.{child.table} WHERE team_id = :t AND {child.fk} = :id{live}"),
-            {"t": actor.team_id, "id": record_id},
+            text(
+                f"SELECT id FROM app.{child.table} "
+                f"WHERE team_id = :t AND {child.fk} = :id{kind}{live}"
+            ),
+            {"t": actor.team_id, "id": record_id, "kind": obj.object_type},
         )
-        out[child.object_type] = [r[0] for r in rows]
+        out.setdefault(child.object_type, []).extend(r[0] for r in rows)
     return out

@@ -296,7 +296,8 @@ def timeline_handler(obj: objects.TimelineObject) -> HTTPRouteHandler:
     }
     timeline.__doc__ = (
         f"The {obj.object_type}'s timeline, newest first"
-        + (" (with its contacts' and deals' entries)" if obj.children else "")
+        + (" (with its contacts' and deals' entries)" if obj.plural == "accounts" else "")
+        + (" and the entries of its tasks" if obj.children else "")
         + ". Filters: type (comma-separated), from, to (ISO date or timestamp; a date `to` "
         "includes that day), member_id, related_to_type, related_to_id; group_by=day|type; "
         "limit, cursor."

@@ -183,3 +183,13 @@ def test_log_a_call_from_the_timeline(teams: dict[str, SeededTeam], seeded: dict
     assert "Logged." in [s.value for s in at.success]
     shown = text_of(at)
     assert subject in shown and "3 min 0 s · outcome: voicemail" in shown
+
+
+def test_pages_ask_to_sign_in_first(api_url: str) -> None:
+    for page in ("30_Record_timeline.py", "31_Search.py"):
+        at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
+        at.run()
+        at.switch_page(f"pages/{page}")
+        at.run()
+        assert not at.exception, (page, at.exception)
+        assert "Sign in on the Home page" in at.info[0].value, page

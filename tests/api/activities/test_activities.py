@@ -169,7 +169,14 @@ async def test_list_filters(team: Team) -> None:
 async def test_other_team_cannot_touch_activities(team: Team, other_team: Team) -> None:
     lead = await new_lead(team)
     act = await log(team, lead, "lead")
+    c = await team.post(f"/api/v1/activities/{act['id']}/comments", json={"text": "mine"})
+    cmt = f"/api/v1/activities/{act['id']}/comments/{c.json()['id']}"
+    account = await new_account(team)
     for method, url, kw in [
+        ("PATCH", cmt, {"json": {"text": "theirs"}}),
+        ("DELETE", cmt, {}),
+        ("POST", f"/api/v1/activities/{act['id']}/restore", {}),
+        ("GET", f"/api/v1/accounts/{account['id']}/timeline", {}),
         ("GET", f"/api/v1/activities/{act['id']}", {}),
         ("PATCH", f"/api/v1/activities/{act['id']}", {"json": {"subject": "x"}}),
         ("DELETE", f"/api/v1/activities/{act['id']}", {}),

@@ -20,7 +20,7 @@ from tests.api.activities.conftest import (
     uniq,
 )
 from tests.conftest import Team, assert_problem
-from tests.dispatcher.conftest import eventually, running
+from tests.dispatcher.conftest import cursor_of, eventually, running
 
 
 async def timeline(team: Team, plural: str, rid: str, **params: object) -> dict:
@@ -109,14 +109,20 @@ async def test_deletes_merges_and_conversions_are_system_entries(team: Team) -> 
 
 
 async def test_the_consumer_runs_in_the_dispatcher(team: Team, worker_engine: AsyncEngine) -> None:
-    lead = await new_lead(team)
-    await team.patch(f"/api/v1/leads/{lead['id']}", json={"status": "contacted"})
+    """The handler inside the real worker loop (a consumer of this team's events only, starting
+    now, so it does not replay the whole test database first)."""
     mine = Consumer(
         uniq("timeline-test-"),
         handle,
         filter=lambda e: e.team_id == team.team_id and accepts(e),
+        start_from="now",
     )
-    async with running([mine], worker_engine) as task:
+    async with running([mine], worker_engine, batch_size=500) as task:
+        await eventually(
+            lambda: cursor_of(worker_engine, mine.name), task=task, what="consumer cursor"
+        )
+        lead = await new_lead(team)
+        await team.patch(f"/api/v1/leads/{lead['id']}", json={"status": "contacted"})
 
         async def shown() -> bool:
             data = (await timeline(team, "leads", lead["id"]))["data"]
@@ -251,3 +257,24 @@ async def test_entries_have_stable_order_for_equal_times(team: Team) -> None:
         got += [a["id"] for a in page["data"]]
         cursor = page["next_cursor"]
     assert got == want
+
+
+async def test_a_records_tasks_show_on_its_timeline(team: Team) -> None:
+    lead = await new_lead(team)
+    r = await team.post(
+        "/api/v1/tasks",
+        json={"title": uniq("Call back "), "related_to_type": "lead", "related_to_id": lead["id"]},
+    )
+    assert r.status_code == 201, r.text
+    task = r.json()
+    on_task = await log(team, task, "task", subject="note on the task")
+    r = await team.patch(f"/api/v1/tasks/{task['id']}", json={"status": "completed"})
+    assert r.status_code == 200, r.text
+    await derive(team.team_id)
+    own = (await timeline(team, "tasks", task["id"]))["data"]
+    assert on_task["id"] in {a["id"] for a in own}
+    assert "status_change" in {a["type"] for a in own} and "system" in {a["type"] for a in own}
+    on_lead = (await timeline(team, "leads", lead["id"], related_to_type="task"))["data"]
+    assert {a["id"] for a in on_lead} == {a["id"] for a in own}
+    done = next(a for a in on_lead if a["type"] == "status_change")
+    assert done["metadata"]["new"] == "completed"
