@@ -45,7 +45,8 @@ def test_definitions_load(defs: dg.Definitions, definitions: Any) -> None:
     dg.Definitions.validate_loadable(defs)
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     assert {"dbt_incremental_build", "dbt_nightly_full_build"} <= jobs
-    assert definitions.area_names() == ["dbt", "quality"]
+    # Areas are found by folder (adding one needs nothing else): at least these two.
+    assert {"dbt", "quality"} <= set(definitions.area_names())
 
 
 def test_manifest_is_parsed_when_missing_and_reparsed_when_stale(definitions: Any) -> None:
