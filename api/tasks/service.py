@@ -1010,7 +1010,9 @@ class TaskService(RecordService):
         self, conn: AsyncConnection, actor: Actor, action: str, id: str, opts: dict[str, Any]
     ) -> int:
         if action == "delete":
-            await self.delete(conn, actor, id)
+            if await self._exists(conn, actor, id):
+                await self.delete(conn, actor, id)
+            # else: a subtask already deleted with its parent earlier in this call.
             return 200
         if action == "complete":
             await self.update(conn, actor, id, {"status": "completed"}, rollup=False)

@@ -50,9 +50,10 @@ async def test_bulk_actions(team: Team, sql: Sql) -> None:
     assert (await task(team, ids[1]))["due_at"] == "2027-04-01T13:00:00Z"
     r = await team.post("/api/v1/tasks/bulk", json={"action": "complete", "ids": ids[:2]})
     assert r.status_code == 200 and (await task(team, ids[0]))["status"] == "completed"
-    r = await team.post("/api/v1/tasks/bulk", json={"action": "delete", "ids": ids})
-    assert r.status_code == 200
-    for i in ids:
+    sub = await new_task(team, parent_task_id=ids[0])
+    r = await team.post("/api/v1/tasks/bulk", json={"action": "delete", "ids": [*ids, sub["id"]]})
+    assert r.status_code == 200, r.text
+    for i in [*ids, sub["id"]]:
         assert_problem(await team.get(f"/api/v1/tasks/{i}"), 404)
 
 
