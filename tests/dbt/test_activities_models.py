@@ -21,6 +21,9 @@ from tests.dispatcher.conftest import add_member
 from warehouse.db import connect_as
 from warehouse.dbt import dbt_env, run_dbt
 
+# One worker builds the models once for the whole module (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("activities_dbt")
+
 SELECT = [
     "+rpt_activity_by_member_daily",
     "stg_app__activities",
