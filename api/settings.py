@@ -172,6 +172,23 @@ class Settings:
     notification_http_timeout: float = 10.0
     """Seconds a Twilio/Slack/Teams/push request may take before the delivery counts failed."""
 
+    # --- imports (docs/imports.md) ---
+
+    import_max_bytes: int = 200 * 1024 * 1024
+    """Largest file an import accepts, in bytes (413 above)."""
+
+    import_batch_size: int = 10_000
+    """Rows per transaction of a new import (each batch writes its records, their events and
+    the import's progress, all or nothing)."""
+
+    import_duckdb_memory: str = "1GB"
+    """DuckDB's memory limit while an import parses and validates its file (it spills to disk
+    beyond it)."""
+
+    import_load_connections: int = 2
+    """Connections that write an import's batches at once (each batch is still one
+    transaction); 1 writes them one after the other."""
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser()

@@ -8,8 +8,10 @@ CLI, synchronously) call :func:`run_import`. It is safe to call again at any tim
 - staging (parse + validate with DuckDB, COPY the accepted rows and the rejects into ``raw``,
   record the counts) is one transaction: after a crash it simply happens again;
 - every batch (``batch_size`` staged rows, default 10,000) is one transaction that writes the
-  records and their events and moves ``batches_done`` forward; a crashed run resumes at the first
-  batch not committed, and a batch's rows carry their own record ids so nothing is written twice.
+  records and their events, records the batch in ``raw.import_batches`` and moves the counters;
+  batches are written on ``import_load_connections`` connections at once (default 2); a crashed
+  run resumes with the batches not committed, and a batch's rows carry their own record ids so
+  nothing is written twice.
 
 The loading runs as the API role in tenant transactions (``app.team_id``), like any API write.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -39,8 +40,6 @@ from warehouse.db import api_engine, tenant_tx
 
 log = logging.getLogger("leadly.imports")
 
-DEFAULT_BATCH_SIZE = 10_000
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 # SQLSTATE classes worth retrying: connection, transaction rollback (serialization, deadlock),
 # insufficient resources, operator intervention (shutdown).
 TRANSIENT = ("08", "40", "53", "57")
@@ -53,11 +52,15 @@ class ImportBusy(RuntimeError):
 
 
 def batch_size() -> int:
-    return max(1, int(os.environ.get("LEADLY_IMPORT_BATCH_SIZE") or DEFAULT_BATCH_SIZE))
+    return max(1, get_settings().import_batch_size)
 
 
 def max_bytes() -> int:
-    return max(1, int(os.environ.get("LEADLY_IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES))
+    return max(1, get_settings().import_max_bytes)
+
+
+def load_connections() -> int:
+    return max(1, get_settings().import_load_connections)
 
 
 def imports_root() -> Path:
@@ -236,7 +239,7 @@ class _Run:
             else:
                 await asyncio.to_thread(stager.call_log_checks)
                 refs = await asyncio.to_thread(stager.call_log_refs)
-                from api.imports.call_logs_bulk import resolve_refs
+                from api.call_logs.bulk import resolve_refs
 
                 async with self._tx() as conn:
                     for kind, values in refs.items():
@@ -288,27 +291,40 @@ class _Run:
     # ------------------------------------------------------------------ loading
 
     async def _load(self, actor: Actor, row: dict[str, Any]) -> dict[str, Any]:
+        """Write the batches not committed yet, on up to ``load_connections()`` connections at
+        once (each takes the next batch when its last one committed). A failing batch stops
+        the others (their transactions roll back) and the error goes up."""
+        async with self._tx() as conn:
+            done = await import_service.committed_batches(conn, self.id)
+        todo = iter([b for b in range(row["batches_total"] or 0) if b not in done])
+        started = time.perf_counter()
+        latest = [row]
+
+        async def writer() -> None:
+            for batch_no in todo:  # shared: each batch goes to one writer
+                latest[0] = await self._batch(actor, row, batch_no)
+                self._report(latest[0])
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(load_connections(), row["batches_total"] or 0) or 1):
+                group.create_task(writer())
+        self._time("load", started)
+        return latest[0]
+
+    async def _batch(self, actor: Actor, row: dict[str, Any], batch_no: int) -> dict[str, Any]:
+        from api.call_logs import bulk as call_log_bulk
         from api.leads import bulk as lead_bulk
 
-        obj, policy = row["object"], row["duplicate_policy"]
-        started = time.perf_counter()
-        for batch_no in range(row["batches_done"], row["batches_total"] or 0):
-            async with self._tx() as conn:
-                await conn.execute(text("SET LOCAL synchronous_commit = off"))
-                current = await self._row(conn, for_update=True)
-                if current["batches_done"] != batch_no:
-                    continue
-                if obj == "leads":
-                    counts = await lead_bulk.load_batch(conn, actor, self.id, batch_no, policy)
-                else:
-                    from api.imports import call_logs_bulk
-
-                    counts = await call_logs_bulk.load_batch(conn, actor, self.id, batch_no)
-                await import_service.record_batch(conn, self.team_id, self.id, batch_no, counts)
-                row = await self._row(conn)
-            self._report(row)
-        self._time("load", started)
-        return row
+        async with self._tx() as conn:
+            await conn.execute(text("SET LOCAL synchronous_commit = off"))
+            if row["object"] == "leads":
+                counts = await lead_bulk.load_batch(
+                    conn, actor, self.id, batch_no, row["duplicate_policy"]
+                )
+            else:
+                counts = await call_log_bulk.load_batch(conn, actor, self.id, batch_no)
+            await import_service.record_batch(conn, self.team_id, self.id, batch_no, counts)
+            return await self._row(conn)
 
 
 async def _copy(conn: AsyncConnection, table: str, columns: list[str], path: Path) -> None:

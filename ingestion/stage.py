@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.settings import get_settings
 from ingestion.files import FileProblem, Prepared
 from ingestion.mapping import NULL_TOKENS, ObjectSpec, sources
 
@@ -133,6 +134,18 @@ def _id_sql(prefix: str, seq: str) -> str:
     )
 
 
+# How ``good`` computes a lead field from ``checked`` (by default: the column of that name).
+_GOOD_EXPR = {
+    "first_name": "first",
+    "last_name": "last",
+    "rating": "round(rating_num, 1)::DECIMAL(2, 1)",
+    "reviews_count": "reviews_num::INTEGER",
+    "website_score": "score_num::INTEGER",
+}
+# A new lead's value of a field in its created event (the insert defaults the status).
+_CHANGE_EXPR = {"status": "coalesce(status, 'new')"}
+
+
 class Stager:
     """One import's DuckDB session: ``load`` the file, (call logs: ``refs`` / ``add_lookup``),
     then ``finish`` writes the COPY files."""
@@ -152,7 +165,7 @@ class Stager:
                 "threads": max(1, min(4, os.cpu_count() or 1)),
                 "preserve_insertion_order": True,
                 "temp_directory": str(workdir / "duckdb.tmp"),
-                "memory_limit": os.environ.get("LEADLY_IMPORT_DUCKDB_MEMORY", "1GB"),
+                "memory_limit": get_settings().import_duckdb_memory,
             }
         )
         self.db.execute("SET TimeZone = 'UTC'")
@@ -470,40 +483,18 @@ class Stager:
         return path
 
     def finish_leads(self, import_id: str, policy: str, batch_size: int) -> StageResult:
-        fields = (
-            "first",
-            "last",
-            "email",
-            "phone",
-            "title",
-            "company_name",
-            "source",
-            "status",
-            "rating",
-            "reviews_count",
-            "website",
-            "website_score",
-            "industry",
-            "location",
-            "owner",
-            "custom",
-            "domain",
-        )
+        from api.leads.bulk import FILE_COLUMNS, RAW_COLUMNS, STAGED_EXTRA
+
+        fields = (*FILE_COLUMNS, *STAGED_EXTRA)
+        good_cols = ", ".join(f"{_GOOD_EXPR.get(c, c)} AS {c}" for c in fields)
         self.db.execute(
-            """
-            CREATE VIEW good AS
-            SELECT row_no, email_key, first, last, email, phone, title, company_name, source,
-                   status, round(rating_num, 1)::DECIMAL(2, 1) AS rating,
-                   reviews_num::INTEGER AS reviews_count, website,
-                   score_num::INTEGER AS website_score, industry, location, owner, custom, domain
-            FROM checked WHERE reason IS NULL
-            """
+            f"CREATE VIEW good AS SELECT row_no, email_key, {good_cols} "
+            "FROM checked WHERE reason IS NULL"
         )
         # In-file duplicates: one row per email. skip keeps the first row; update folds the
         # later rows' values over it (last non-empty value wins); merge only fills what the
         # first row left empty (first non-empty value wins).
         if policy == "skip":
-            folded_sql = "0"
             self.db.execute(
                 """
                 CREATE TABLE kept AS
@@ -517,12 +508,11 @@ class Stager:
             cols = ", ".join(
                 f"{agg}({c}, row_no) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in fields
             )
-            folded_sql = "count(*) - 1"
             self.db.execute(
                 f"""
                 CREATE TABLE kept AS
                 SELECT * FROM (
-                  SELECT min(row_no) AS row_no, email_key, {cols}, {folded_sql} AS folded
+                  SELECT min(row_no) AS row_no, email_key, {cols}, count(*) - 1 AS folded
                   FROM good WHERE email_key IS NOT NULL GROUP BY email_key
                   UNION ALL BY NAME
                   SELECT *, 0 AS folded FROM good WHERE email_key IS NULL)
@@ -535,39 +525,26 @@ class Stager:
             "SELECT (SELECT count(*) FROM good), count(*), coalesce(sum(folded), 0) FROM kept"
         ).fetchone()
         rows_path = self.workdir / "rows.copy.csv"
-        columns = [
-            "import_id",
-            "batch_no",
-            "row_no",
-            "lead_id",
-            "folded",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "title",
-            "company_name",
-            "source",
-            "status",
-            "rating",
-            "reviews_count",
-            "website",
-            "website_score",
-            "industry",
-            "location",
-            "owner",
-            "custom",
-            "domain",
-        ]
         seq = "row_number() OVER (ORDER BY row_no)"
+        # The created event's changes for the file's fields (``[null, value]`` per non-empty
+        # field; concat_ws drops the empty ones), as api.leads.bulk completes them.
+        pairs = ", ".join(
+            f"'\"{c}\":[null,' || to_json({_CHANGE_EXPR.get(c, c)}) || ']'"
+            for c in ("id", *FILE_COLUMNS)
+        )
+        values = {
+            "import_id": _q(import_id),
+            "batch_no": f"((seq - 1) // {batch_size})::INTEGER",
+            "changes": f"'{{' || concat_ws(',', {pairs}) || '}}'",
+            "lead_id": "id",
+        }
+        select = ", ".join(values.get(c, c) for c in RAW_COLUMNS)
         self.db.execute(
             f"""
             COPY (
-              SELECT {_q(import_id)}, ((({seq}) - 1) // {batch_size})::INTEGER, row_no,
-                     {_id_sql("lead", seq)}, folded, first, last, email, phone, title,
-                     company_name, source, status, rating, reviews_count, website,
-                     website_score, industry, location, owner, custom, domain
-              FROM kept ORDER BY row_no)
+              SELECT {select}
+              FROM (SELECT *, {seq} AS seq, {_id_sql("lead", seq)} AS id FROM kept)
+              ORDER BY row_no)
             TO {_q(str(rows_path))} (FORMAT csv, HEADER false, QUOTE '"', ESCAPE '"', NULLSTR '')
             """
         )
@@ -580,7 +557,7 @@ class Stager:
             batches=-(-int(staged) // batch_size),
             rows_path=rows_path,
             rejects_path=self._write_rejects(import_id),
-            copy_columns=columns,
+            copy_columns=list(RAW_COLUMNS),
         )
 
     def finish_call_logs(self, import_id: str, batch_size: int) -> StageResult:

@@ -3,7 +3,8 @@
 An import is created queued (its ``created`` event is what the dispatcher's ``imports`` consumer
 runs it from, unless the CLI runs it itself), moves to running, and ends completed or failed;
 each of those status changes appends an ``updated`` event (by the system). The counters move
-once per committed batch, in that batch's transaction, without an event.
+once per committed batch, in that batch's transaction, without an event; ``raw.import_batches``
+records which batches committed.
 """
 
 from __future__ import annotations
@@ -94,18 +95,33 @@ class ImportService(RecordService):
     async def record_batch(
         self, conn: AsyncConnection, team_id: str, id: str, batch_no: int, counts: BatchCounts
     ) -> None:
+        """Count a batch, in its own transaction: its entry in the ledger of committed batches
+        (a second attempt at the same batch fails on the ledger's key) and the counters. The
+        counters' row is locked only from here to the commit, so batches written by several
+        connections at once hardly wait on each other."""
+        await conn.execute(
+            text("INSERT INTO raw.import_batches (import_id, batch_no) VALUES (:id, :b)"),
+            {"id": id, "b": batch_no},
+        )
         t = self.table
         await conn.execute(
             update(t)
-            .where(t.c.team_id == team_id, t.c.id == id, t.c.batches_done == batch_no)
+            .where(t.c.team_id == team_id, t.c.id == id)
             .values(
-                batches_done=batch_no + 1,
+                batches_done=t.c.batches_done + 1,
                 imported=t.c.imported + counts.imported,
                 updated=t.c.updated + counts.updated,
                 skipped_duplicates=t.c.skipped_duplicates + counts.skipped,
                 updated_at=func.now(),
             )
         )
+
+    async def committed_batches(self, conn: AsyncConnection, import_id: str) -> set[int]:
+        rows = await conn.execute(
+            text("SELECT batch_no FROM raw.team_import_batches WHERE import_id = :id"),
+            {"id": import_id},
+        )
+        return {r.batch_no for r in rows}
 
     async def rejects(
         self, conn: AsyncConnection, import_id: str, chunk: int = 2000
@@ -123,7 +139,12 @@ class ImportService(RecordService):
 
     async def clear_staging(self, conn: AsyncConnection, import_id: str) -> None:
         """Forget the landed rows and rejects of an import (before staging it again)."""
-        for view in ("team_lead_import_rows", "team_call_log_import_rows", "team_import_rejects"):
+        for view in (
+            "team_lead_import_rows",
+            "team_call_log_import_rows",
+            "team_import_rejects",
+            "team_import_batches",
+        ):
             await conn.execute(
                 text(f"DELETE FROM raw.{view} WHERE import_id = :id"), {"id": import_id}
             )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import msgspec
+import pytest
 
+from api.settings import get_settings
 from tests.api.records.conftest import Sql, db, sql  # noqa: F401 - fixtures
 from tests.conftest import Team
 
@@ -118,3 +120,17 @@ __all__ = [
     "upload",
     "xlsx_bytes",
 ]
+
+
+@pytest.fixture
+def import_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """Set a ``LEADLY_*`` variable for this test and reload the (cached) settings; the settings
+    are reloaded again once the variable is restored."""
+
+    def set_env(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_env
+    monkeypatch.undo()
+    get_settings.cache_clear()

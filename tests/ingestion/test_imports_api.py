@@ -3,7 +3,7 @@ isolation, scopes, idempotency, and call-log imports through the same pipeline."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -91,7 +91,7 @@ async def test_status_list_and_mapping_override(team: Team, sql: Sql) -> None:
 
 
 async def test_bad_input_is_a_problem_never_a_500(
-    team: Team, monkeypatch: pytest.MonkeyPatch
+    team: Team, import_env: Callable[[str, str], None]
 ) -> None:
     ok = _small(uniq())
     cases = [
@@ -122,7 +122,7 @@ async def test_bad_input_is_a_problem_never_a_500(
         headers={"Content-Type": "multipart/form-data; boundary=xyz"},
     )
     assert r.status_code in (400, 422), r.text
-    monkeypatch.setenv("LEADLY_IMPORT_MAX_BYTES", "1000")
+    import_env("LEADLY_IMPORT_MAX_BYTES", "1000")
     big = csv_bytes([["Email"], *[[f"u{i}@big.example"] for i in range(200)]])
     body = assert_problem(await upload(team, big, "big.csv"), 413)
     assert body["max_bytes"] == 1000

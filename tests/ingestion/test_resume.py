@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +145,11 @@ async def test_cli_killed_midway_then_rerun(team: Team, sql: Sql, tmp_path: Path
 
 
 async def test_worker_killed_midway_then_restarted(
-    team: Team, sql: Sql, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    team: Team, sql: Sql, tmp_path: Path, import_env: Callable[[str, str], None]
 ) -> None:
     tag = uniq("w")
     content, total, good, rejected = _big_file(tag)
-    monkeypatch.setenv("LEADLY_IMPORT_BATCH_SIZE", str(BATCH))
+    import_env("LEADLY_IMPORT_BATCH_SIZE", str(BATCH))
     r = await upload(team, content, "worker-leads.csv")
     assert r.status_code == 202, r.text
     imp_id = r.json()["id"]
