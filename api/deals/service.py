@@ -147,24 +147,32 @@ def _contacts_in(raw: Iterable[Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda c: c["contact_id"])
 
 
-def _encode_cursor(stage: str, position: float, id: str) -> str:
-    raw = msgspec.json.encode([stage, position, id])
+def _encode_cursor(stage: str, position: float, id: str, totals: tuple[int, Any, Any]) -> str:
+    """A column's next-page cursor: where the page ended, and the column's totals as the first
+    page computed them (later pages of the column show those, without re-aggregating)."""
+    count, total, weighted_total = totals
+    raw = msgspec.json.encode([stage, position, id, count, str(total), str(weighted_total)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[str, float, str]:
+def _decode_cursor(cursor: str) -> tuple[str, float, str, tuple[int, Decimal, Decimal]]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stage, position, id = msgspec.json.decode(raw)
+        stage, position, id, count, total, weighted_total = msgspec.json.decode(raw)
         if not (
             isinstance(stage, str)
             and isinstance(position, int | float)
             and not isinstance(position, bool)
             and plausible_id(id)
+            and isinstance(count, int)
+            and not isinstance(count, bool)
         ):
             raise ValueError
-        return stage, float(position), id
-    except (ValueError, TypeError, binascii.Error, msgspec.DecodeError):
+        totals = (count, Decimal(total), Decimal(weighted_total))
+        if not all(v.is_finite() for v in totals[1:]):
+            raise ValueError
+        return stage, float(position), id, totals
+    except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, InvalidOperation):
         raise Problem(
             400,
             "The cursor is malformed.",
@@ -186,14 +194,22 @@ class DealService(RecordService):
         actor: Actor,
         rows: Sequence[Mapping[str, Any]],
         contacts: Mapping[str, list[dict[str, Any]]] | None = None,
+        *,
+        pipelines: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows as the API shows them: money as strings, contacts, weighted value, aging."""
+        """Rows as the API shows them: money as strings, contacts, weighted value, aging
+        (``pipelines``: the rows' pipelines when the caller has them already)."""
         if not rows:
             return []
         ids = [r["id"] for r in rows]
         if contacts is None:
             contacts = await self.contacts_of(conn, actor, ids)
-        stages = await self._stage_map(conn, actor, {r["pipeline_id"] for r in rows})
+        if pipelines is not None and {r["pipeline_id"] for r in rows} <= {
+            p["id"] for p in pipelines
+        }:
+            stages = {(p["id"], s["key"]): s for p in pipelines for s in p["stages"]}
+        else:
+            stages = await self._stage_map(conn, actor, {r["pipeline_id"] for r in rows})
         now = datetime.now(UTC)
         out = []
         for r in rows:
@@ -827,11 +843,13 @@ class DealService(RecordService):
     ) -> dict[str, Any]:
         keys = [s["key"] for s in pipeline["stages"]]
         after = None
+        carried: dict[str, tuple[int, Any, Any]] = {}
         if cursor is not None:
-            c_stage, c_pos, c_id = _decode_cursor(cursor)
+            c_stage, c_pos, c_id, c_totals = _decode_cursor(cursor)
             if stage is not None and stage != c_stage:
                 raise Problem(400, "The cursor belongs to another column.")
             stage, after = c_stage, (c_pos, c_id)
+            carried[c_stage] = c_totals
         if stage is not None and stage not in keys:
             raise Problem(
                 400,
@@ -856,7 +874,9 @@ class DealService(RecordService):
             .where(*base, t.c.stage.in_(wanted))
             .group_by(t.c.stage)
         )
-        totals = {r[0]: (int(r[1]), r[2], r[3]) for r in await conn.execute(totals_q)}
+        totals: dict[str, tuple[int, Any, Any]] = dict(carried)
+        if not carried:
+            totals = {r[0]: (int(r[1]), r[2], r[3]) for r in await conn.execute(totals_q)}
         columns = []
         page_rows: dict[str, list[dict[str, Any]]] = {}
         for key in wanted:
@@ -866,7 +886,9 @@ class DealService(RecordService):
             q = q.order_by(t.c.position, t.c.id).limit(limit + 1)
             page_rows[key] = [dict(r._mapping) for r in await conn.execute(q)]
         everything = [r for rows in page_rows.values() for r in rows[:limit]]
-        presented = {r["id"]: r for r in await self.present(conn, actor, everything)}
+        presented = {
+            r["id"]: r for r in await self.present(conn, actor, everything, pipelines=[pipeline])
+        }
         by_key = {s["key"]: s for s in pipeline["stages"]}
         for key in wanted:
             rows = page_rows[key]
@@ -881,7 +903,9 @@ class DealService(RecordService):
                     "total_value": money(total),
                     "weighted_value": money(weighted_total),
                     "deals": [presented[r["id"]] for r in rows],
-                    "next_cursor": _encode_cursor(key, rows[-1]["position"], rows[-1]["id"])
+                    "next_cursor": _encode_cursor(
+                        key, rows[-1]["position"], rows[-1]["id"], (count, total, weighted_total)
+                    )
                     if more and rows
                     else None,
                 }
