@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 from typing import Any
 
@@ -130,7 +131,7 @@ def _thread(comments: list[dict[str, Any]], names: dict[str, str], depth: int = 
     lines = []
     for c in comments:
         pad = "&nbsp;" * 6 * depth
-        who = names.get(c["author_id"], c["author_id"])
+        who = html.escape(names.get(c["author_id"], c["author_id"]))
         if c["deleted"]:
             body = "<i>comment deleted</i>"
         else:

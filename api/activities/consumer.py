@@ -15,7 +15,8 @@ redelivered event (at-least-once) or a replay over the same events add nothing. 
 are a projection of the event log, so writing them appends no event of their own.
 
 Skipped: the timeline's own objects (activities, comments, mentions) and platform objects that
-are no record's history (credentials, sessions, dispatcher bookkeeping, teams and members).
+are no record's history (credentials, sessions, dispatcher bookkeeping, teams and members,
+notification preferences and subscriptions, watches, calendar feeds, personal settings).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ SKIP_TYPES = frozenset(
         "dispatch_test",
         "notification",
         "notification_delivery",
+        "notification_preferences",
+        "push_subscription",
+        "watch",
+        "calendar_feed",
+        "member_task_settings",
         "idempotency_key",
     }
 )
