@@ -89,6 +89,15 @@ class NamespacedBackend(ChannelsBackend):
         self.prefix = prefix
         self.max_len = max_len
         self._names: dict[str, str] = {}
+        # redis-py's PubSub is not safe for concurrent (un)subscribes: the first concurrent
+        # ones each open a connection and only one is kept (the others' subscriptions are
+        # lost). One at a time.
+        self._lock: asyncio.Lock | None = None
+
+    def _guard(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     def wire(self, channel: str) -> str:
         name = f"{self.prefix}{channel}"
@@ -107,10 +116,12 @@ class NamespacedBackend(ChannelsBackend):
         await self.inner.publish(data, [self.wire(c) for c in channels])
 
     async def subscribe(self, channels: Iterable[str]) -> None:
-        await self.inner.subscribe([self.wire(c) for c in channels])
+        async with self._guard():
+            await self.inner.subscribe([self.wire(c) for c in channels])
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
-        await self.inner.unsubscribe([self.wire(c) for c in channels])
+        async with self._guard():
+            await self.inner.unsubscribe([self.wire(c) for c in channels])
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
         async for wire_name, payload in self.inner.stream_events():

@@ -1,0 +1,298 @@
+"""Real-time fan-out: end-to-end latency of notifications to many WebSocket clients, against a
+bare Redis pub/sub round trip measured in the same run.
+
+    uv run python bench/fanout.py [--clients 1000] [--members 50] [--notifications 200]
+                                  [--rate 20] [--workers 1]
+
+Set-up: a fresh database, the real API (uvicorn, Redis channels) and the dispatcher worker
+(``leadly worker``, polling every 5 ms) as child processes; one team with ``--members``
+members; ``--clients`` sockets on ``/api/v1/ws`` spread evenly over the members (each member
+has clients/members sockets, like several tabs and devices). Then ``--notifications`` leads are
+created through the API at ``--rate`` per second, each assigned to a member: the latency of a
+delivery is from the moment the ``POST /api/v1/leads`` is sent to the moment one of the
+member's sockets receives the ``notification.created`` message (request, event commit,
+dispatcher pick-up, notification insert, Redis publish, WebSocket send), for every socket.
+
+Baseline: the same number of Redis pub/sub round trips (PUBLISH on one connection, received on
+a subscribed one, same payload size), measured in this process before the fan-out. Printed:
+p50/p99 of both and their ratio. Target from the issue: end-to-end p99 < 50 ms on loopback.
+
+Database: LEADLY_BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres);
+Redis: LEADLY_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[p - 1]
+
+
+async def redis_baseline(url: str, prefix: str, count: int, size: int) -> list[float]:
+    """Round trips PUBLISH → message on a subscribed connection (ms)."""
+    import redis.asyncio as redis
+
+    pub, sub_client = redis.from_url(url), redis.from_url(url)
+    sub = sub_client.pubsub()
+    channel = f"{prefix}:baseline"
+    await sub.subscribe(channel)
+    await sub.get_message(timeout=1)  # the subscribe confirmation
+    payload = b"x" * size
+    out: list[float] = []
+    for _ in range(count + 50):
+        t0 = time.perf_counter()
+        await pub.publish(channel, payload)
+        while True:
+            msg = await sub.get_message(ignore_subscribe_messages=True, timeout=5)
+            if msg is not None:
+                break
+        out.append((time.perf_counter() - t0) * 1000)
+    await sub.aclose()
+    await pub.aclose()
+    await sub_client.aclose()
+    return out[50:]  # after warm-up
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--clients", type=int, default=1000)
+    p.add_argument("--members", type=int, default=50)
+    p.add_argument("--notifications", type=int, default=200)
+    p.add_argument("--rate", type=float, default=20.0, help="notifications per second")
+    p.add_argument("--workers", type=int, default=1, help="API worker processes")
+    args = p.parse_args()
+
+    admin = os.environ.get("LEADLY_BENCH_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("LEADLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    dbname = f"leadly_bench_{secrets.token_hex(3)}"
+    prefix = f"leadly-bench-{secrets.token_hex(3)}"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
+    env = {
+        **os.environ,
+        "LEADLY_DATABASE_URL": url,
+        "LEADLY_REDIS_URL": redis_url,
+        "LEADLY_REDIS_PREFIX": prefix,
+        "LEADLY_SECRET_KEY": "bench",
+        "LEADLY_WORKER_POLL_INTERVAL": "0.005",
+        "LEADLY_DB_POOL_SIZE": "20",
+    }
+    os.environ.update({"LEADLY_DATABASE_URL": url})
+    from api.settings import get_settings
+    from warehouse import migrate
+
+    get_settings.cache_clear()
+    migrate.upgrade()
+    port = free_port()
+    procs = [
+        subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ],
+            cwd=ROOT,
+            env=env,
+        ),
+        subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "api.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.environ.get("FANOUT_WORKER_LOG", os.devnull), "wb"),  # noqa: SIM115
+        ),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    sockets: list[asyncio.Task] = []
+    try:
+        baseline = await redis_baseline(redis_url, prefix, args.notifications * 5, 700)
+        conn = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(base, connector=conn) as http:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get("/api/v1/health") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            async with http.post(
+                "/api/v1/auth/signup",
+                json={
+                    "team_name": "Fanout",
+                    "name": "Owner",
+                    "email": f"owner-{dbname}@bench.io",
+                    "password": "bench-password-1",
+                },
+            ) as r:
+                signup = await r.json()
+            owner = {"Authorization": f"Bearer {signup['token']}"}
+
+            async def member(i: int) -> tuple[str, str]:
+                async with http.post(
+                    "/api/v1/invitations",
+                    json={"email": f"m{i}-{dbname}@bench.io", "role": "user"},
+                    headers=owner,
+                ) as r:
+                    token = (await r.json())["token"]
+                async with http.post(
+                    f"/api/v1/invitations/{token}/accept",
+                    json={"name": f"Member {i}", "password": "bench-password-1"},
+                ) as r:
+                    body = await r.json()
+                return body["member"]["id"], body["token"]
+
+            members: list[tuple[str, str]] = []
+            for start in range(0, args.members, 10):
+                members += await asyncio.gather(
+                    *(member(i) for i in range(start, min(args.members, start + 10)))
+                )
+            print(f"{len(members)} members; opening {args.clients} sockets …", flush=True)
+
+            sent: dict[str, float] = {}
+            latencies: list[float] = []
+            ready = 0
+            opened = asyncio.Event()
+            from websockets.asyncio.client import connect
+
+            async def client(token: str) -> None:
+                nonlocal ready
+                async with connect(
+                    f"ws://127.0.0.1:{port}/api/v1/ws",
+                    additional_headers={"Authorization": f"Bearer {token}"},
+                    open_timeout=60,
+                    ping_interval=None,
+                    max_queue=None,
+                ) as ws:
+                    await ws.recv()  # unread_count
+                    ready += 1
+                    if ready == args.clients:
+                        opened.set()
+                    async for raw in ws:
+                        now = time.perf_counter()
+                        msg = json.loads(raw)
+                        if os.environ.get("FANOUT_DEBUG"):
+                            print(id(ws) % 1000, msg["type"], flush=True)
+                        if msg["type"] == "notification.created":
+                            tag = msg["data"]["metadata"]["lead_name"].split()[0]
+                            t0 = sent.get(tag)
+                            if t0 is not None:
+                                latencies.append((now - t0) * 1000)
+
+            for i in range(args.clients):
+                sockets.append(asyncio.create_task(client(members[i % len(members)][1])))
+                if i % 50 == 49:
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(opened.wait(), 300)
+            print(
+                f"{args.clients} sockets open; creating {args.notifications} notifications",
+                flush=True,
+            )
+
+            per_member = [
+                args.clients // len(members) + (1 if i < args.clients % len(members) else 0)
+                for i in range(len(members))
+            ]
+            expected = 0
+            interval = 1.0 / args.rate
+            posts: list[asyncio.Task] = []
+
+            async def create(i: int) -> None:
+                tag = f"N{i:06d}"
+                member_id = members[i % len(members)][0]
+                sent[tag] = time.perf_counter()
+                async with http.post(
+                    "/api/v1/leads",
+                    json={"first_name": tag, "last_name": "Lead", "owner_id": member_id},
+                    headers=owner,
+                ) as r:
+                    assert r.status == 201, await r.text()
+
+            t_start = time.perf_counter()
+            for i in range(args.notifications):
+                posts.append(asyncio.create_task(create(i)))
+                expected += per_member[i % len(members)]
+                await asyncio.sleep(max(0.0, t_start + (i + 1) * interval - time.perf_counter()))
+            await asyncio.gather(*posts)
+            deadline = time.perf_counter() + 60
+            while len(latencies) < expected and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+    finally:
+        for t in sockets:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*sockets, return_exceptions=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if os.environ.get("FANOUT_KEEP_DB"):
+            print("kept database", dbname)
+        else:
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(dbname)
+                    )
+                )
+
+    print(
+        f"\nfan-out: {args.clients} sockets over {args.members} members, "
+        f"{args.notifications} notifications at {args.rate:g}/s, API workers={args.workers}"
+    )
+    print(f"deliveries received: {len(latencies)} of {expected}")
+    e50, e99 = pct(latencies, 50), pct(latencies, 99)
+    b50, b99 = pct(baseline, 50), pct(baseline, 99)
+    print(f"{'path':<28} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'end to end (API → socket)':<28} {e50:>8.2f} {e99:>8.2f}")
+    print(f"{'bare Redis pub/sub':<28} {b50:>8.2f} {b99:>8.2f}")
+    print(f"ratio end-to-end / Redis: p50 {e50 / b50:.1f}x, p99 {e99 / b99:.1f}x")
+    print(f"end-to-end p99 = {e99:.1f} ms (target < 50 ms: {'ok' if e99 < 50 else 'ABOVE TARGET'})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
