@@ -306,7 +306,7 @@ def _security() -> None:
 def downgrade() -> None:
     name, args = SEARCH_SIGNATURE
     op.execute(f"DROP FUNCTION IF EXISTS app.{name}({args})")
-    op.drop_table("mentions", schema="app")
-    op.drop_table("activity_comments", schema="app")
-    op.drop_table("activities", schema="app")
+    # CASCADE: the analytics staging views dbt built on these tables go too (dbt rebuilds them).
+    for table in ("mentions", "activity_comments", "activities"):
+        op.execute(f"DROP TABLE IF EXISTS app.{table} CASCADE")
     # btree_gin stays: other tables may use it, and it holds no data.
