@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rruleset, rrulestr
+from dateutil.rrule import YEARLY, rrule, rruleset, rrulestr
 
 ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _UNTIL = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
 MAX_LENGTH = 500
+PROBE = timedelta(days=3653)
 
 
 class RuleError(ValueError):
@@ -32,9 +33,13 @@ def _strip(rule: str) -> str:
     return text
 
 
-def normalize(rule: str, tz: ZoneInfo) -> str:
+def normalize(rule: str, tz: ZoneInfo, start: datetime | None = None) -> str:
     """Validate ``rule`` (an RRULE value, with or without the ``RRULE:`` prefix) and return it
-    in canonical form with ``UNTIL`` in UTC. Raises :class:`RuleError` with a readable reason."""
+    in canonical form with ``UNTIL`` in UTC. Raises :class:`RuleError` with a readable reason.
+
+    The rule must produce an occurrence within ten years of ``start`` (default: now): a rule
+    that never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) would otherwise make dateutil
+    search to the year 9999."""
     text = _strip(rule)
     if not text or len(text) > MAX_LENGTH or "\n" in text or "\r" in text:
         raise RuleError("Expected one RRULE value such as FREQ=WEEKLY;BYDAY=MO,WE.")
@@ -57,11 +62,46 @@ def normalize(rule: str, tz: ZoneInfo) -> str:
     if "UNTIL" in parts:
         parts["UNTIL"] = _until_utc(parts["UNTIL"], tz)
     canonical = ";".join(f"{k}={v}" for k, v in parts.items())
+    begin = (start or datetime.now(UTC)).astimezone(tz).replace(microsecond=0)
     try:
-        rrulestr(canonical, dtstart=datetime(2026, 1, 1, 9, tzinfo=tz))
+        r = rrulestr(canonical, dtstart=begin)
+        assert isinstance(r, rrule)
+        first = _probe(parts, r, begin)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
         raise RuleError(f"Not a valid RRULE: {e}.") from None
+    if first is None:
+        raise RuleError("The rule has no occurrence in the ten years from the due date.")
     return canonical
+
+
+def _probe(parts: dict[str, str], r: rrule, begin: datetime) -> datetime | None:
+    """The rule's first occurrence within ten years of ``begin`` (None: none).
+
+    dateutil walks period by period until it yields a date or reaches the year 9999, so a rule
+    that never matches would search millions of days. A DAILY or WEEKLY rule without INTERVAL,
+    BYSETPOS or numbered weekdays, and with a day filter (BYMONTHDAY, BYYEARDAY, BYWEEKNO or
+    BYDAY), selects the same dates as the YEARLY rule with the same BY parts, which walks at
+    most ten thousand periods: that one is probed instead. Without a day filter such a rule
+    matches within a year anyway."""
+    end = begin + PROBE
+    until = r._until
+    if until is not None and until < end:
+        end = until
+    probe = r
+    simple_by_day = all(d.isalpha() for d in parts.get("BYDAY", "").split(",") if d)
+    day_filters = {"BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYDAY"} & set(parts)
+    if (
+        parts["FREQ"] in ("DAILY", "WEEKLY")
+        and parts.get("INTERVAL", "1") == "1"
+        and "BYSETPOS" not in parts
+        and simple_by_day
+        and day_filters  # without one, YEARLY would keep only DTSTART's day of the month
+    ):
+        probe = r.replace(freq=YEARLY)
+    if r._count == 0:
+        return None
+    found = probe.replace(count=None, until=None).after(begin, inc=True)
+    return found if found is not None and found <= end else None
 
 
 def _until_utc(raw: str, tz: ZoneInfo) -> str:
@@ -81,7 +121,7 @@ def _until_utc(raw: str, tz: ZoneInfo) -> str:
 
 def series(rule: str, start: datetime, tz: ZoneInfo, exdates: Iterable[datetime] = ()) -> rruleset:
     """The occurrences of ``rule`` from ``start`` (aware), expanded in ``tz``."""
-    local_start = start.astimezone(tz)
+    local_start = start.astimezone(tz).replace(microsecond=0)
     rset = rruleset()
     r = rrulestr(_strip(rule), dtstart=local_start)
     assert isinstance(r, rrule)

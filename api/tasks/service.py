@@ -372,7 +372,9 @@ class TaskService(RecordService):
                 )
             else:
                 try:
-                    values["recurrence_rule"] = recurrence.normalize(values["recurrence_rule"], tz)
+                    values["recurrence_rule"] = recurrence.normalize(
+                        values["recurrence_rule"], tz, merged.get("due_at")
+                    )
                 except recurrence.RuleError as e:
                     errors.append({"field": "recurrence_rule", "message": str(e)})
         elif (

@@ -164,3 +164,14 @@ async def test_bad_rules_are_422(team: Team, sql: Sql, body: dict) -> None:
     p = assert_problem(await team.post("/api/v1/tasks", json={"title": "r", **body}), 422)
     assert p["errors"][0]["field"] == "recurrence_rule"
     assert await sql.count("tasks", team.team_id) == before
+
+
+async def test_a_rule_that_never_occurs_is_refused_quickly(team: Team) -> None:
+    import time
+
+    for rule in ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=DAILY;UNTIL=20200101"):
+        t = time.monotonic()
+        body = {"title": "never", "due_at": "2027-01-01T09:00:00Z", "recurrence_rule": rule}
+        p = assert_problem(await team.post("/api/v1/tasks", json=body), 422)
+        assert "no occurrence" in p["errors"][0]["message"]
+        assert time.monotonic() - t < 3
