@@ -195,7 +195,6 @@ def upgrade() -> None:
     for name, cols in (
         ("ix_deals_team_created", ["team_id", "created_at", "id"]),
         ("ix_deals_team_updated", ["team_id", "updated_at", "id"]),
-        ("ix_deals_team_stage", ["team_id", "stage"]),
         ("ix_deals_team_status", ["team_id", "status"]),
         ("ix_deals_team_owner", ["team_id", "owner_id"]),
         ("ix_deals_team_lead", ["team_id", "lead_id"]),
@@ -206,6 +205,14 @@ def upgrade() -> None:
         ("ix_deals_team_value", ["team_id", "value"]),
     ):
         op.create_index(name, "deals", cols, schema="app")
+    # filter[stage], and the board's column totals as an index-only scan (no heap visits).
+    op.create_index(
+        "ix_deals_team_stage",
+        "deals",
+        ["team_id", "stage", "pipeline_id"],
+        schema="app",
+        postgresql_include=["value", "probability", "deleted_at"],
+    )
     op.create_index(
         "ix_deals_team_board",
         "deals",
