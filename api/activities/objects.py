@@ -102,26 +102,44 @@ async def record_exists(conn: AsyncConnection, actor: Actor, table: str, record_
     return found.first() is not None
 
 
-async def child_ids(
+async def resolve(
     conn: AsyncConnection, actor: Actor, obj: TimelineObject, record_id: str
-) -> dict[str, list[str]]:
-    """The ids of the record's live children per object type (tables not there yet are
-    skipped)."""
-    out: dict[str, list[str]] = {}
-    for child in obj.children:
-        cols = await table_columns(conn, child.table)
-        if cols is None or child.fk not in cols:
+) -> dict[str, list[str]] | None:
+    """The records whose entries make up the record's timeline, by object type (the record
+    itself and its live children), in one round trip; None when the record is not a live one
+    of the caller's team."""
+    if not plausible_id(record_id):
+        return None
+    cols = await table_columns(conn, obj.table)
+    if cols is None or "team_id" not in cols:
+        return None
+    live = " AND deleted_at IS NULL" if "deleted_at" in cols else ""
+    parts = [
+        f"EXISTS (SELECT 1 FROM app.{obj.table} WHERE team_id = :t AND id = :id{live}) AS found"
+    ]
+    kinds: list[str] = []
+    for i, child in enumerate(obj.children):
+        ccols = await table_columns(conn, child.table)
+        if ccols is None or child.fk not in ccols:
             continue
-        if child.kind_column is not None and child.kind_column not in cols:
+        if child.kind_column is not None and child.kind_column not in ccols:
             continue
-        live = " AND deleted_at IS NULL" if "deleted_at" in cols else ""
+        clive = " AND deleted_at IS NULL" if "deleted_at" in ccols else ""
         kind = f" AND {child.kind_column} = :kind" if child.kind_column else ""
-        rows = await conn.execute(
-            text(
-                f"SELECT id FROM app.{child.table} "
-                f"WHERE team_id = :t AND {child.fk} = :id{kind}{live}"
-            ),
+        parts.append(
+            f"ARRAY(SELECT id FROM app.{child.table} WHERE team_id = :t "
+            f"AND {child.fk} = :id{kind}{clive}) AS c{i}"
+        )
+        kinds.append(child.object_type)
+    row = (
+        await conn.execute(
+            text("SELECT " + ", ".join(parts)),
             {"t": actor.team_id, "id": record_id, "kind": obj.object_type},
         )
-        out.setdefault(child.object_type, []).extend(r[0] for r in rows)
+    ).one()
+    if not row[0]:
+        return None
+    out: dict[str, list[str]] = {obj.object_type: [record_id]}
+    for kind_, ids in zip(kinds, row[1:], strict=True):
+        out.setdefault(kind_, []).extend(ids or [])
     return out

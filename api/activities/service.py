@@ -813,12 +813,9 @@ async def timeline(
     q: TimelineQuery,
 ) -> dict[str, Any]:
     """The record's entries (and, for an account, its contacts' and deals'), newest first."""
-    if not await objects.record_exists(conn, actor, obj.table, record_id):
+    targets = await objects.resolve(conn, actor, obj, record_id)
+    if targets is None:
         raise not_found(obj.object_type, record_id)
-    targets: dict[str, list[str]] = {obj.object_type: [record_id]}
-    for child_type, ids in (await objects.child_ids(conn, actor, obj, record_id)).items():
-        if ids:
-            targets.setdefault(child_type, []).extend(ids)
     if q.related_to_type is not None:
         targets = {k: v for k, v in targets.items() if k == q.related_to_type}
     if q.related_to_id is not None:
@@ -898,9 +895,13 @@ SEARCH_SQL = text(
         websearch_to_tsquery('english', CAST(:q AS text)), CAST(:limit AS integer),
         CAST(:types AS text[]), CAST(:member_id AS text), CAST(:rtype AS text),
         CAST(:rid AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz),
-        CAST(:after_rank AS real), CAST(:after_id AS text))
+        CAST(:after_rank AS real), CAST(:after_id AS text), CAST(:cap AS integer))
     """
 )
+#: A search ranks at most this many of the most recent matching activities (and as many
+#: comments): bounded work for words found in a large share of the entries; a query with fewer
+#: matches ranks them all.
+SEARCH_CAP = 1000
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10, MaxFragments=2, "
     'FragmentDelimiter=" … "'
@@ -961,6 +962,7 @@ async def search(
                 "end": q.end,
                 "after_rank": after_rank,
                 "after_id": after_id,
+                "cap": SEARCH_CAP,
             },
         )
     ).all()

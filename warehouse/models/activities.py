@@ -133,6 +133,7 @@ class ActivityComment(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixi
         ),
         _member_fk("author_id"),
         Index("ix_activity_comments_team_activity", "team_id", "activity_id", "created_at", "id"),
+        Index("ix_activity_comments_team_created", "team_id", "created_at"),
         Index("ix_activity_comments_team_parent", "team_id", "parent_comment_id"),
         Index(
             "ix_activity_comments_team_search",

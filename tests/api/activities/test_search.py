@@ -162,3 +162,32 @@ async def test_derived_entries_are_searchable(team: Team) -> None:
     await derive(team.team_id)
     hits = (await search(team, "unqualified", related_to_id=lead["id"]))["data"]
     assert [h["activity"]["type"] for h in hits] == ["status_change"]
+
+
+async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
+    """app.activity_search ranks at most p_cap of the most recent matches (bounded work for
+    common words); fewer matches are all ranked."""
+    from sqlalchemy import text
+
+    from warehouse.db import api_engine, tenant_tx
+
+    word = uniq("ibex")
+    lead = await new_lead(team)
+    made = [
+        await log(
+            team, lead, "lead", subject=f"{word} {i}", occurred_at=f"2026-04-0{i + 1}T08:00:00Z"
+        )
+        for i in range(5)
+    ]
+    query = text(
+        "SELECT activity_id FROM app.activity_search(websearch_to_tsquery('english', :q), 50, "
+        "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, :cap)"
+    )
+    async with tenant_tx(api_engine(), team.team_id) as conn:
+        capped = set((await conn.execute(query, {"q": word, "cap": 3})).scalars())
+        every = set((await conn.execute(query, {"q": word, "cap": 1000})).scalars())
+    assert capped == {a["id"] for a in made[2:]}
+    assert every == {a["id"] for a in made}
+    # Without a team in the transaction the look-up finds nothing.
+    async with api_engine().begin() as conn:
+        assert (await conn.execute(query, {"q": word, "cap": 1000})).all() == []

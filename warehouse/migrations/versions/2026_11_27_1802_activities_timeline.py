@@ -49,15 +49,23 @@ COMMENT_SEARCH = "to_tsvector('english'::regconfig, coalesce(text, ''))"
 TABLES = ("activities", "activity_comments", "mentions")
 SEARCH_SIGNATURE = (
     "activity_search",
-    "tsquery, integer, text[], text, text, text, timestamptz, timestamptz, real, text",
+    "tsquery, integer, text[], text, text, text, timestamptz, timestamptz, real, text, integer",
 )
 
+# Matches are ranked among the ``p_cap`` most recent matching activities (and comments): the
+# work of a query is bounded even when its words occur in a large share of the team's entries
+# (the planner then walks the (team_id, occurred_at) index backwards and stops after p_cap
+# matches); a selective query ranks every match. Custom plans per call, so each query's own
+# selectivity picks the path.
 SEARCH_FUNCTION = """
 CREATE FUNCTION app.activity_search(
     p_query tsquery, p_limit integer, p_types text[], p_member_id text, p_related_type text,
-    p_related_id text, p_from timestamptz, p_to timestamptz, p_after_rank real, p_after_id text)
+    p_related_id text, p_from timestamptz, p_to timestamptz, p_after_rank real, p_after_id text,
+    p_cap integer)
 RETURNS TABLE (activity_id text, comment_id text, rank real)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, app
+SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
   t text := current_setting('app.team_id', true);
@@ -67,30 +75,47 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  WITH hits AS (
+  WITH acts AS (
     SELECT a.id AS activity_id, NULL::text AS comment_id,
            ts_rank(a.search_vector, p_query) AS rank
-    FROM app.activities a
-    WHERE a.team_id = t AND a.search_vector @@ p_query AND a.deleted_at IS NULL
-    UNION ALL
-    SELECT c.activity_id, c.id, ts_rank(c.search_vector, p_query)
-    FROM app.activity_comments c
-    WHERE c.team_id = t AND c.search_vector @@ p_query AND c.deleted_at IS NULL
+    FROM (
+      SELECT a.id, a.search_vector
+      FROM app.activities a
+      WHERE a.team_id = t AND a.search_vector @@ p_query AND a.deleted_at IS NULL
+        AND (p_types IS NULL OR a.type = ANY (p_types))
+        AND (p_member_id IS NULL OR a.member_id = p_member_id)
+        AND (p_related_type IS NULL OR a.related_to_type = p_related_type)
+        AND (p_related_id IS NULL OR a.related_to_id = p_related_id)
+        AND (p_from IS NULL OR a.occurred_at >= p_from)
+        AND (p_to IS NULL OR a.occurred_at < p_to)
+      ORDER BY a.occurred_at DESC
+      LIMIT p_cap
+    ) a
+  ), cmts AS (
+    SELECT c.activity_id, c.id AS comment_id, ts_rank(c.search_vector, p_query) AS rank
+    FROM (
+      SELECT c.activity_id, c.id, c.search_vector
+      FROM app.activity_comments c
+      JOIN app.activities a
+        ON a.team_id = c.team_id AND a.id = c.activity_id AND a.deleted_at IS NULL
+      WHERE c.team_id = t AND c.search_vector @@ p_query AND c.deleted_at IS NULL
+        AND (p_types IS NULL OR a.type = ANY (p_types))
+        AND (p_member_id IS NULL OR a.member_id = p_member_id)
+        AND (p_related_type IS NULL OR a.related_to_type = p_related_type)
+        AND (p_related_id IS NULL OR a.related_to_id = p_related_id)
+        AND (p_from IS NULL OR a.occurred_at >= p_from)
+        AND (p_to IS NULL OR a.occurred_at < p_to)
+      ORDER BY c.created_at DESC
+      LIMIT p_cap
+    ) c
   ), best AS (
     SELECT DISTINCT ON (h.activity_id) h.activity_id, h.comment_id, h.rank
-    FROM hits h
+    FROM (SELECT * FROM acts UNION ALL SELECT * FROM cmts) h
     ORDER BY h.activity_id, h.rank DESC, h.comment_id NULLS FIRST
   )
   SELECT b.activity_id, b.comment_id, b.rank
   FROM best b
-  JOIN app.activities a ON a.team_id = t AND a.id = b.activity_id AND a.deleted_at IS NULL
-  WHERE (p_types IS NULL OR a.type = ANY (p_types))
-    AND (p_member_id IS NULL OR a.member_id = p_member_id)
-    AND (p_related_type IS NULL OR a.related_to_type = p_related_type)
-    AND (p_related_id IS NULL OR a.related_to_id = p_related_id)
-    AND (p_from IS NULL OR a.occurred_at >= p_from)
-    AND (p_to IS NULL OR a.occurred_at < p_to)
-    AND (p_after_id IS NULL OR (b.rank, b.activity_id) < (p_after_rank, p_after_id))
+  WHERE p_after_id IS NULL OR (b.rank, b.activity_id) < (p_after_rank, p_after_id)
   ORDER BY b.rank DESC, b.activity_id DESC
   LIMIT p_limit;
 END $$"""
@@ -220,6 +245,12 @@ def upgrade() -> None:
         "ix_activity_comments_team_activity",
         "activity_comments",
         ["team_id", "activity_id", "created_at", "id"],
+        schema="app",
+    )
+    op.create_index(
+        "ix_activity_comments_team_created",
+        "activity_comments",
+        ["team_id", "created_at"],
         schema="app",
     )
     op.create_index(
