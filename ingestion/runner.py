@@ -5,8 +5,9 @@ CLI, synchronously) call :func:`run_import`. It is safe to call again at any tim
 
 - one runner per import at a time (a PostgreSQL advisory lock; a second one gets
   :class:`ImportBusy`);
-- staging (parse + validate with DuckDB, COPY the accepted rows and the rejects into ``raw``,
-  record the counts) is one transaction: after a crash it simply happens again;
+- staging (parse + validate with DuckDB, COPY the accepted rows into ``raw`` on several
+  connections at once, then the rejects and the counts in one transaction) is done again from
+  the start (clearing what landed) until that last transaction commits;
 - every batch (``batch_size`` staged rows, default 10,000) is one transaction that writes the
   records and their events, records the batch in ``raw.import_batches`` and moves the counters;
   batches are written on ``import_load_connections`` connections at once (default 2); a crashed
@@ -234,7 +235,9 @@ class _Run:
             policy, size = row["duplicate_policy"], row["batch_size"]
             if spec.name == "leads":
                 await asyncio.to_thread(stager.lead_checks)
-                result = await asyncio.to_thread(stager.finish_leads, self.id, policy, size)
+                result = await asyncio.to_thread(
+                    stager.finish_leads, self.id, policy, size, load_connections()
+                )
                 table = "raw.lead_import_rows"
             else:
                 await asyncio.to_thread(stager.call_log_checks)
@@ -246,18 +249,30 @@ class _Run:
                         pairs = await resolve_refs(conn, actor, kind, values)
                         await asyncio.to_thread(stager.add_lookup, kind, pairs)
                 await asyncio.to_thread(stager.call_log_finish_checks, True)
-                result = await asyncio.to_thread(stager.finish_call_logs, self.id, size)
+                result = await asyncio.to_thread(
+                    stager.finish_call_logs, self.id, size, load_connections()
+                )
                 table = "raw.call_log_import_rows"
         finally:
             await asyncio.to_thread(stager.close)
         self._time("parse", started)
         started = time.perf_counter()
+        # Landed on several connections at once, then counted in one transaction: until that
+        # one commits the import is not staged, and staging again starts by clearing the rows.
+        async with self._tx() as conn:
+            await import_service.clear_staging(conn, self.id)
+
+        async def land(path: Path) -> None:
+            async with self._tx() as conn:
+                await _copy(conn, table, result.copy_columns, path)
+
+        async with asyncio.TaskGroup() as group:
+            for path in result.rows_paths:
+                group.create_task(land(path))
         async with self._tx() as conn:
             current = await self._row(conn, for_update=True)
             if current["staged_at"] is not None:  # staged meanwhile (cannot happen under the lock)
                 return current
-            await import_service.clear_staging(conn, self.id)
-            await _copy(conn, table, result.copy_columns, result.rows_path)
             await _copy(
                 conn,
                 "raw.import_rejects",

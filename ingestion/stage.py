@@ -93,7 +93,7 @@ class StageResult:
     staged_rows: int  # rows to load (after in-file duplicates were folded)
     folded_rows: int  # rows folded into an earlier row of the same email (update/merge)
     batches: int
-    rows_path: Path
+    rows_paths: list[Path]  # the rows to land, in parts that can be COPYed at once
     rejects_path: Path
     copy_columns: list[str]
 
@@ -244,9 +244,10 @@ class Stager:
         spare = range(self.ncols, self.ncols + SPARE_COLUMNS)
         return " OR ".join(f"nullif(trim(c{i}), '') IS NOT NULL" for i in spare)
 
-    def _values_json(self) -> str:
-        cols = ", ".join(f"c{i}" for i in range(self.ncols))
-        spare = ", ".join(f"c{i}" for i in range(self.ncols, self.ncols + SPARE_COLUMNS))
+    def _values_json(self, table: str = "") -> str:
+        """A row's original cells as a JSON array (computed for the rejects only)."""
+        cols = ", ".join(f"{table}c{i}" for i in range(self.ncols))
+        spare = ", ".join(f"{table}c{i}" for i in range(self.ncols, self.ncols + SPARE_COLUMNS))
         # Original cells in file order, then any value past the header's columns.
         return (
             f"CAST(to_json(list_concat([{cols}], "
@@ -283,8 +284,7 @@ class Stager:
                    {f("website_score")} AS score_raw, {f("industry")} AS industry,
                    {f("location")} AS location, {f("owner")} AS owner,
                    {self.custom_expr()} AS custom,
-                   ({self._extra_values()}) AS extra,
-                   {self._values_json()} AS original
+                   ({self._extra_values()}) AS extra
             FROM rows
             """
         )
@@ -383,7 +383,7 @@ class Stager:
                    {f("duration")} AS duration_raw, {f("outcome")} AS outcome,
                    {f("notes")} AS notes, {f("transcript")} AS transcript,
                    {f("recording_url")} AS recording_url, {self.custom_expr()} AS custom,
-                   ({self._extra_values()}) AS extra, {self._values_json()} AS original
+                   ({self._extra_values()}) AS extra
             FROM rows
             """
         )
@@ -471,18 +471,38 @@ class Stager:
 
     # ------------------------------------------------------------------ output
 
+    def _write_rows(self, select: str, parts: int) -> list[Path]:
+        """COPY files of the rows ``select`` gives (it has a ``batch_no`` column), split into
+        ``parts`` files by batch so each batch is whole in one file."""
+        paths = []
+        for k in range(max(1, parts)):
+            path = self.workdir / f"rows.{k}.copy.csv"
+            where = f"WHERE batch_no % {parts} = {k}" if parts > 1 else ""
+            self.db.execute(
+                f"""
+                COPY (SELECT * FROM ({select}) {where})
+                TO {_q(str(path))} (FORMAT csv, HEADER false, QUOTE '"', ESCAPE '"', NULLSTR '')
+                """
+            )
+            paths.append(path)
+        return paths
+
     def _write_rejects(self, import_id: str) -> Path:
         path = self.workdir / "rejects.copy.csv"
         self.db.execute(
             f"""
-            COPY (SELECT {_q(import_id)} AS import_id, row_no, reason, original
-                  FROM checked WHERE reason IS NOT NULL ORDER BY row_no)
+            COPY (SELECT {_q(import_id)} AS import_id, c.row_no, c.reason,
+                         {self._values_json("r.")} AS original
+                  FROM checked c JOIN rows r ON r.row_no = c.row_no
+                  WHERE c.reason IS NOT NULL ORDER BY c.row_no)
             TO {_q(str(path))} (FORMAT csv, HEADER false, QUOTE '"', ESCAPE '"', NULLSTR '')
             """
         )
         return path
 
-    def finish_leads(self, import_id: str, policy: str, batch_size: int) -> StageResult:
+    def finish_leads(
+        self, import_id: str, policy: str, batch_size: int, parts: int = 1
+    ) -> StageResult:
         from api.leads.bulk import FILE_COLUMNS, RAW_COLUMNS, STAGED_EXTRA
 
         fields = (*FILE_COLUMNS, *STAGED_EXTRA)
@@ -501,6 +521,7 @@ class Stager:
                 SELECT *, 0 AS folded FROM good
                 WHERE email_key IS NULL OR row_no IN (
                   SELECT min(row_no) FROM good WHERE email_key IS NOT NULL GROUP BY email_key)
+                ORDER BY row_no
                 """
             )
         else:
@@ -516,6 +537,7 @@ class Stager:
                   FROM good WHERE email_key IS NOT NULL GROUP BY email_key
                   UNION ALL BY NAME
                   SELECT *, 0 AS folded FROM good WHERE email_key IS NULL)
+                ORDER BY row_no
                 """
             )
         total, rejected = self.db.execute(
@@ -524,8 +546,8 @@ class Stager:
         good, staged, folded = self.db.execute(
             "SELECT (SELECT count(*) FROM good), count(*), coalesce(sum(folded), 0) FROM kept"
         ).fetchone()
-        rows_path = self.workdir / "rows.copy.csv"
-        seq = "row_number() OVER (ORDER BY row_no)"
+        # kept is in row order (insertion order is preserved), so its rowid numbers the rows.
+        seq = "(rowid + 1)"
         # The created event's changes for the file's fields (``[null, value]`` per non-empty
         # field; concat_ws drops the empty ones), as api.leads.bulk completes them.
         pairs = ", ".join(
@@ -538,15 +560,11 @@ class Stager:
             "changes": f"'{{' || concat_ws(',', {pairs}) || '}}'",
             "lead_id": "id",
         }
-        select = ", ".join(values.get(c, c) for c in RAW_COLUMNS)
-        self.db.execute(
-            f"""
-            COPY (
-              SELECT {select}
-              FROM (SELECT *, {seq} AS seq, {_id_sql("lead", seq)} AS id FROM kept)
-              ORDER BY row_no)
-            TO {_q(str(rows_path))} (FORMAT csv, HEADER false, QUOTE '"', ESCAPE '"', NULLSTR '')
-            """
+        select = ", ".join(f"{values.get(c, c)} AS {c}" for c in RAW_COLUMNS)
+        rows_paths = self._write_rows(
+            f"SELECT {select} "
+            f"FROM (SELECT *, {seq} AS seq, {_id_sql('lead', seq)} AS id FROM kept)",
+            parts,
         )
         return StageResult(
             total_rows=int(total),
@@ -555,17 +573,16 @@ class Stager:
             staged_rows=int(staged),
             folded_rows=int(folded),
             batches=-(-int(staged) // batch_size),
-            rows_path=rows_path,
+            rows_paths=rows_paths,
             rejects_path=self._write_rejects(import_id),
             copy_columns=list(RAW_COLUMNS),
         )
 
-    def finish_call_logs(self, import_id: str, batch_size: int) -> StageResult:
+    def finish_call_logs(self, import_id: str, batch_size: int, parts: int = 1) -> StageResult:
         total, rejected, staged = self.db.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL), "
             "count(*) FILTER (WHERE reason IS NULL) FROM checked"
         ).fetchone()
-        rows_path = self.workdir / "rows.copy.csv"
         columns = [
             "import_id",
             "batch_no",
@@ -585,17 +602,15 @@ class Stager:
             "custom",
         ]
         seq = "row_number() OVER (ORDER BY row_no)"
-        self.db.execute(
+        rows_paths = self._write_rows(
             f"""
-            COPY (
-              SELECT {_q(import_id)}, ((({seq}) - 1) // {batch_size})::INTEGER, row_no,
+            SELECT {_q(import_id)}, ((({seq}) - 1) // {batch_size})::INTEGER AS batch_no, row_no,
                      {_id_sql("call", seq)}, lead_id, contact_id, member_id, direction,
                      phone_number, strftime(started_at, '%Y-%m-%dT%H:%M:%S.%f+00:00'),
                      round(duration_num)::INTEGER, outcome, notes, transcript, recording_url,
                      custom
-              FROM checked WHERE reason IS NULL ORDER BY row_no)
-            TO {_q(str(rows_path))} (FORMAT csv, HEADER false, QUOTE '"', ESCAPE '"', NULLSTR '')
-            """
+              FROM checked WHERE reason IS NULL""",
+            parts,
         )
         return StageResult(
             total_rows=int(total),
@@ -604,7 +619,7 @@ class Stager:
             staged_rows=int(staged),
             folded_rows=0,
             batches=-(-int(staged) // batch_size),
-            rows_path=rows_path,
+            rows_paths=rows_paths,
             rejects_path=self._write_rejects(import_id),
             copy_columns=columns,
         )
@@ -613,7 +628,15 @@ class Stager:
 
     def sample(self, n: int = 20) -> list[dict[str, Any]]:
         cols = ", ".join(f"c{i}" for i in range(self.ncols))
-        rows = self.db.execute(f"SELECT {cols} FROM rows ORDER BY row_no LIMIT {int(n)}").fetchall()
+        # The first rows are near the top: look there first, then (many blank lines) everywhere.
+        rows = self.db.execute(
+            f"SELECT {cols} FROM rows WHERE row_no <= {10 * int(n) + 1000} "
+            f"ORDER BY row_no LIMIT {int(n)}"
+        ).fetchall()
+        if len(rows) < n:
+            rows = self.db.execute(
+                f"SELECT {cols} FROM rows ORDER BY row_no LIMIT {int(n)}"
+            ).fetchall()
         return [dict(zip(self.prepared.columns, r, strict=True)) for r in rows]
 
     def row_count(self) -> int:
