@@ -155,6 +155,10 @@ async def test_author_or_manager_changes_a_logged_activity(team: Team, mate: Tea
     assert_problem(await team.patch(f"/api/v1/activities/{mine['id']}", json={"type": "call"}), 422)
     assert (await mate.delete(f"/api/v1/activities/{mine['id']}")).status_code == 204
     assert_problem(await team.get(f"/api/v1/activities/{mine['id']}"), 404)
+    r = await mate.post(f"/api/v1/activities/{mine['id']}/restore")
+    assert r.status_code == 200 and r.json()["id"] == mine["id"]
+    assert (await team.delete(f"/api/v1/activities/{ours['id']}")).status_code == 204
+    assert_problem(await mate.post(f"/api/v1/activities/{ours['id']}/restore"), 403)
 
 
 async def test_list_filters(team: Team) -> None:
