@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.notifications import service
 from api.notifications.service import MemberPrefs
 from api.settings import Settings, get_settings
-from warehouse.db import api_engine, tenant_tx
+from warehouse.db import tenant_tx
 
 log = logging.getLogger("leadly.notifications.delivery")
 
@@ -301,7 +301,7 @@ async def send_push(
 
 
 async def _drop_subscription(sub: dict[str, Any]) -> None:
-    async with tenant_tx(api_engine(), sub["team_id"]) as conn:
+    async with tenant_tx(service.engine(), sub["team_id"]) as conn:
         await conn.execute(
             text("DELETE FROM app.push_subscriptions WHERE team_id = :t AND id = :id"),
             {"t": sub["team_id"], "id": sub["id"]},
@@ -330,7 +330,7 @@ def backoff(attempts: int, s: Settings) -> float:
 
 
 async def _claim(team_id: str, cond: str, params: dict[str, Any], limit: int = 200) -> list[dict]:
-    async with tenant_tx(api_engine(), team_id) as conn:
+    async with tenant_tx(service.engine(), team_id) as conn:
         rows = await conn.execute(
             text(_CLAIM.format(cond=cond)),
             {"t": team_id, "lease": LEASE_SECONDS, "limit": limit, **params},
@@ -365,7 +365,7 @@ async def _context(
 
 async def _record(team_id: str, row_id: str, values: dict[str, Any]) -> None:
     sets = ", ".join(f"{k} = :{k}" for k in values)
-    async with tenant_tx(api_engine(), team_id) as conn:
+    async with tenant_tx(service.engine(), team_id) as conn:
         await conn.execute(
             text(
                 f"UPDATE app.notification_deliveries SET {sets}, lease_until = NULL, "
@@ -389,7 +389,7 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
     if not rows:
         return []
     s = get_settings()
-    async with tenant_tx(api_engine(), team_id) as conn:
+    async with tenant_tx(service.engine(), team_id) as conn:
         ns, prefs, subs = await _context(conn, team_id, rows)
     now = datetime.now(UTC)
     retry_errors: list[str] = []
@@ -545,7 +545,7 @@ async def send_digests() -> dict[str, int]:
     s = get_settings()
     counts = {"digests": 0, "items": 0, "failed": 0}
     for team_id in await _due_teams(_DIGEST_DUE):
-        async with tenant_tx(api_engine(), team_id) as conn:
+        async with tenant_tx(service.engine(), team_id) as conn:
             member_ids = [
                 r.member_id
                 for r in await conn.execute(
@@ -570,7 +570,7 @@ async def send_digests() -> dict[str, int]:
 
 
 async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settings) -> int | None:
-    async with tenant_tx(api_engine(), team_id) as conn:
+    async with tenant_tx(service.engine(), team_id) as conn:
         ns, prefs, _ = await _context(conn, team_id, rows)
     p = prefs.get(member_id)
     now = datetime.now(UTC)

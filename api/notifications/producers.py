@@ -91,12 +91,17 @@ def _ids(v: Any) -> list[str]:
     return []
 
 
+_TABLES: set[str] = set()  # tables known to exist (they are never dropped while running)
+
+
 async def _row(conn: Any, table: str, team_id: str, id: str) -> dict[str, Any] | None:
-    exists = (
-        await conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"app.{table}"})
-    ).scalar()
-    if not exists:
-        return None
+    if table not in _TABLES:
+        exists = (
+            await conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"app.{table}"})
+        ).scalar()
+        if not exists:
+            return None
+        _TABLES.add(table)
     row = (
         await conn.execute(
             text(f"SELECT to_jsonb(x) AS j FROM app.{table} x WHERE team_id = :t AND id = :id"),
@@ -412,19 +417,19 @@ def interesting(event: DispatchedEvent) -> bool:
     )
 
 
-async def drafts_for(event: DispatchedEvent) -> list[Draft]:
-    async with tenant_tx(api_engine(), event.team_id) as conn:
-        handler = HANDLERS.get(event.object_type)
-        drafts = await handler(conn, event) if handler else []
-        drafts += await _watchers(conn, event, {d.member_id for d in drafts})
+async def drafts_for(conn: Any, event: DispatchedEvent) -> list[Draft]:
+    handler = HANDLERS.get(event.object_type)
+    drafts = await handler(conn, event) if handler else []
+    drafts += await _watchers(conn, event, {d.member_id for d in drafts})
     return drafts
 
 
 async def produce(event: DispatchedEvent) -> None:
-    """Create the notifications an event calls for (idempotent per event and member)."""
-    drafts = await drafts_for(event)
-    if drafts:
-        await service.create(event.team_id, drafts)
+    """Create the notifications an event calls for (idempotent per event and member), in one
+    transaction, then push them."""
+    async with tenant_tx(api_engine(), event.team_id) as conn:
+        made = await service.create_in(conn, event.team_id, await drafts_for(conn, event))
+    await service.publish(made)
 
 
 async def deliver(event: DispatchedEvent) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from api.notifications import service
 from warehouse import events
-from warehouse.db import api_engine, tenant_tx
+from warehouse.db import tenant_tx
 from warehouse.events import EventRecord
 
 LEAD_MINUTES = 15
@@ -68,7 +69,7 @@ async def fire_meeting_reminders(
     teams = team_ids if team_ids is not None else await _teams(moment)
     fired: list[dict[str, Any]] = []
     for team in teams:
-        async with tenant_tx(api_engine(), team) as conn:
+        async with tenant_tx(service.engine(), team) as conn:
             # One runner per team at a time, so a meeting fires once.
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),

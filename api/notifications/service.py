@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
@@ -49,6 +50,15 @@ from warehouse.models.notifications import (
 )
 
 log = logging.getLogger("leadly.notifications")
+
+#: The engine notification code runs on: the API role's cached engine, unless a caller with its
+#: own event loop (the Dagster job) sets one for its run.
+ENGINE: ContextVar[AsyncEngine | None] = ContextVar("leadly_notifications_engine", default=None)
+
+
+def engine() -> AsyncEngine:
+    return ENGINE.get() or api_engine()
+
 
 notifications = Notification.__table__
 preferences = NotificationPreference.__table__
@@ -288,118 +298,160 @@ async def _targets(
     return out
 
 
+@dataclass
+class Created:
+    """Notifications made in a transaction, and what to push once it commits."""
+
+    team_id: str
+    items: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        return [n for n, _ in self.items]
+
+
 async def create(team_id: str, drafts: Sequence[Draft]) -> list[dict[str, Any]]:
-    """Create ``drafts`` (see the module docstring); the notifications actually created."""
+    """Create ``drafts`` in a transaction of their own, then push them (see the module
+    docstring); the notifications actually created."""
     if not drafts:
         return []
-    created: list[tuple[dict[str, Any], bool]] = []
-    async with tenant_tx(api_engine(), team_id) as conn:
-        prefs = await load_prefs(conn, team_id, [d.member_id for d in drafts])
-        now = (await conn.execute(text("SELECT now()"))).scalar_one()
-        for d in drafts:
-            p = prefs.get(d.member_id)
-            if p is None:
-                continue  # not a member of this team, or deactivated
-            in_app = p.enabled(d.type, "in_app")
-            targets = await _targets(conn, team_id, p, d.type)
-            if not in_app and not targets:
-                continue
-            values = {
-                "team_id": team_id,
-                "id": new_id("ntf"),
-                "member_id": d.member_id,
-                "type": d.type,
-                "title": d.title,
-                "message": d.message,
-                "action_url": d.action_url,
-                "priority": d.priority,
-                "related_to_type": d.related_to_type,
-                "related_to_id": d.related_to_id,
-                "actor_id": d.actor_id,
-                "metadata": {**d.metadata, **({} if in_app else {"in_app": False})},
-                "source_event_id": d.source_event_id,
-                "source_type": d.source_type,
-                "source_key": d.source_key,
-                # Not wanted in the center: kept (external channels refer to it) but archived.
-                "archived_at": None if in_app else now,
-            }
-            row = (
-                await conn.execute(
-                    pg_insert(notifications)
-                    .values(**values)
-                    .on_conflict_do_nothing(
-                        index_elements=["team_id", "member_id", "type", "source_key"]
-                    )
-                    .returning(*notifications.c)
+    async with tenant_tx(engine(), team_id) as conn:
+        made = await create_in(conn, team_id, drafts)
+    await publish(made)
+    return made.notifications
+
+
+async def create_in(conn: AsyncConnection, team_id: str, drafts: Sequence[Draft]) -> Created:
+    """Create ``drafts`` in the caller's tenant transaction; call :func:`publish` with the
+    result after it commits."""
+    made = Created(team_id)
+    if not drafts:
+        return made
+    created = made.items
+    prefs = await load_prefs(conn, team_id, [d.member_id for d in drafts])
+    now = (await conn.execute(text("SELECT now()"))).scalar_one()
+    for d in drafts:
+        p = prefs.get(d.member_id)
+        if p is None:
+            continue  # not a member of this team, or deactivated
+        in_app = p.enabled(d.type, "in_app")
+        targets = await _targets(conn, team_id, p, d.type)
+        if not in_app and not targets:
+            continue
+        values = {
+            "team_id": team_id,
+            "id": new_id("ntf"),
+            "member_id": d.member_id,
+            "type": d.type,
+            "title": d.title,
+            "message": d.message,
+            "action_url": d.action_url,
+            "priority": d.priority,
+            "related_to_type": d.related_to_type,
+            "related_to_id": d.related_to_id,
+            "actor_id": d.actor_id,
+            "metadata": {**d.metadata, **({} if in_app else {"in_app": False})},
+            "source_event_id": d.source_event_id,
+            "source_type": d.source_type,
+            "source_key": d.source_key,
+            # Not wanted in the center: kept (external channels refer to it) but archived.
+            "archived_at": None if in_app else now,
+        }
+        row = (
+            await conn.execute(
+                pg_insert(notifications)
+                .values(**values)
+                .on_conflict_do_nothing(
+                    index_elements=["team_id", "member_id", "type", "source_key"]
                 )
-            ).first()
-            if row is None:
-                continue  # already created from this source
-            n = present(row)
-            outbox = []
-            for channel, target in targets:
-                digest = p.digest if channel == "email" and d.priority != "urgent" else None
-                if digest == "immediate":
-                    digest = None
-                due = next_digest_at(p, now) if digest else deferral(p, d.priority, now)
-                outbox.append(
-                    {
-                        "team_id": team_id,
-                        "id": new_id("ndl"),
-                        "notification_id": n["id"],
-                        "member_id": d.member_id,
-                        "channel": channel,
-                        "target": target,
-                        "digest": digest,
-                        "next_attempt_at": due,
-                    }
-                )
-            if outbox:
-                await conn.execute(
-                    pg_insert(deliveries)
-                    .values(outbox)
-                    .on_conflict_do_nothing(
-                        index_elements=["team_id", "notification_id", "channel", "target"]
-                    )
-                )
-            await events.append(
-                conn,
-                EventRecord(
-                    team_id=team_id,
-                    actor_type="system",
-                    actor_id=None,
-                    object_type="notification",
-                    object_id=n["id"],
-                    action="created",
-                    changes=events.diff(
-                        None,
-                        {
-                            k: n[k]
-                            for k in (
-                                "type",
-                                "title",
-                                "priority",
-                                "related_to_type",
-                                "related_to_id",
-                            )
-                        }
-                        | {"member_id": d.member_id},
-                    ),
-                    data={
-                        "deliveries": [o["channel"] for o in outbox],
-                        "source_event_id": d.source_event_id,
-                    },
-                ),
+                .returning(*notifications.c)
             )
-            created.append((n | {"member_id": d.member_id}, in_app))
-    # After the commit: real-time pushes (best effort).
+        ).first()
+        if row is None:
+            continue  # already created from this source
+        n = present(row)
+        outbox = []
+        for channel, target in targets:
+            digest = p.digest if channel == "email" and d.priority != "urgent" else None
+            if digest == "immediate":
+                digest = None
+            due = next_digest_at(p, now) if digest else deferral(p, d.priority, now)
+            outbox.append(
+                {
+                    "team_id": team_id,
+                    "id": new_id("ndl"),
+                    "notification_id": n["id"],
+                    "member_id": d.member_id,
+                    "channel": channel,
+                    "target": target,
+                    "digest": digest,
+                    "next_attempt_at": due,
+                }
+            )
+        if outbox:
+            await conn.execute(
+                pg_insert(deliveries)
+                .values(outbox)
+                .on_conflict_do_nothing(
+                    index_elements=["team_id", "notification_id", "channel", "target"]
+                )
+            )
+        await events.append(
+            conn,
+            EventRecord(
+                team_id=team_id,
+                actor_type="system",
+                actor_id=None,
+                object_type="notification",
+                object_id=n["id"],
+                action="created",
+                changes=events.diff(
+                    None,
+                    {
+                        k: n[k]
+                        for k in (
+                            "type",
+                            "title",
+                            "priority",
+                            "related_to_type",
+                            "related_to_id",
+                        )
+                    }
+                    | {"member_id": d.member_id},
+                ),
+                data={
+                    "deliveries": [o["channel"] for o in outbox],
+                    "source_event_id": d.source_event_id,
+                },
+            ),
+        )
+        created.append((n | {"member_id": d.member_id}, in_app))
+    members_in_app = sorted({n["member_id"] for n, in_app in created if in_app})
+    if members_in_app:
+        c = notifications.c
+        rows = await conn.execute(
+            select(c.member_id, func.count())
+            .where(
+                c.team_id == team_id,
+                c.member_id.in_(members_in_app),
+                *_status_filter("unread"),
+            )
+            .group_by(c.member_id)
+        )
+        made.counts = {m: 0 for m in members_in_app} | {r[0]: int(r[1]) for r in rows}
+    return made
+
+
+async def publish(made: Created) -> None:
+    """After the commit: ``notification.created`` and the new ``unread_count`` on each
+    member's channel (best effort)."""
     by_member: dict[str, list[dict[str, Any]]] = {}
-    for n, in_app in created:
+    for n, in_app in made.items:
         if in_app:
             by_member.setdefault(n["member_id"], []).append(n)
     for member_id, items in by_member.items():
-        await publish_created(team_id, member_id, items)
-    return [n for n, _ in created]
+        await publish_created(made.team_id, member_id, items, made.counts.get(member_id))
 
 
 def _wire(n: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +459,9 @@ def _wire(n: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def publish_created(team_id: str, member_id: str, items: list[dict[str, Any]]) -> None:
+async def publish_created(
+    team_id: str, member_id: str, items: list[dict[str, Any]], count: int | None = None
+) -> None:
     channel = broker.member_channel(team_id, member_id)
     for n in items:
         payload = broker.message("notification.created", _wire(n))
@@ -415,12 +469,12 @@ async def publish_created(team_id: str, member_id: str, items: list[dict[str, An
             slim = _wire(n) | {"message": _clip(n["message"], 200), "metadata": {}}
             payload = broker.message("notification.created", slim | {"truncated": True})
         await broker.publish_quietly(channel, payload)
-    await publish_count(team_id, member_id)
+    await publish_count(team_id, member_id, count)
 
 
 async def publish_count(team_id: str, member_id: str, count: int | None = None) -> None:
     if count is None:
-        async with tenant_tx(api_engine(), team_id, member_id) as conn:
+        async with tenant_tx(engine(), team_id, member_id) as conn:
             count = await _unread(conn, team_id, member_id)
     await broker.publish_quietly(
         broker.member_channel(team_id, member_id), broker.message("unread_count", {"count": count})

@@ -10,18 +10,23 @@ import dagster as dg
 def run_notifications_now() -> dict[str, Any]:
     """Fire due meeting reminders, send due deliveries and digests once; returns counts. A plain
     function with its own event loop, callable from any synchronous code."""
-    from api.notifications import delivery, reminders
-    from warehouse.db import api_engine
+    from api.notifications import delivery, reminders, service
+    from api.settings import get_settings
+    from warehouse.db import database_url, make_async_engine
 
     async def run() -> dict[str, Any]:
+        # Engines of this run's own event loop, closed with it.
+        s = get_settings()
+        engine = make_async_engine(database_url(s), s.api_db_role, pool_size=2)
+        token = service.ENGINE.set(engine)
         try:
             fired = await reminders.fire_meeting_reminders()
             due = await delivery.deliver_due()
             digests = await delivery.send_digests()
             return {"meeting_reminders": len(fired), **due, **digests}
         finally:
-            # The engines' connections belong to this loop: close them with it.
-            await api_engine().dispose()
+            service.ENGINE.reset(token)
+            await engine.dispose()
             await delivery.dispose_engines()
 
     return asyncio.run(run())
