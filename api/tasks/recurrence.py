@@ -57,6 +57,24 @@ def normalize(rule: str, tz: ZoneInfo, start: datetime | None = None) -> str:
     freq = parts.get("FREQ")
     if freq not in ALLOWED_FREQ:
         raise RuleError(f"FREQ must be one of {', '.join(ALLOWED_FREQ)}.")
+    if freq in ("DAILY", "WEEKLY"):
+        # Rules dateutil could search for thousands of years without a match (see _probe):
+        # none is something a person means ("every 7 days, on Mondays": use FREQ=WEEKLY).
+        if "BYSETPOS" in parts:
+            raise RuleError(f"BYSETPOS applies to MONTHLY or YEARLY rules, not {freq}.")
+        if any(not d.isalpha() for d in parts.get("BYDAY", "").split(",") if d):
+            raise RuleError(
+                f"Numbered weekdays (2TU) apply to MONTHLY or YEARLY rules, not {freq}."
+            )
+        if parts.get("INTERVAL", "1") != "1":
+            allowed = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYHOUR", "BYMINUTE"}
+            if freq == "WEEKLY":
+                allowed.add("BYDAY")
+            extra = sorted(set(parts) - allowed)
+            if extra:
+                raise RuleError(
+                    f"{', '.join(extra)} cannot be combined with INTERVAL in a {freq} rule."
+                )
     if "UNTIL" in parts and "COUNT" in parts:
         raise RuleError("UNTIL and COUNT cannot both be given.")
     if "UNTIL" in parts:

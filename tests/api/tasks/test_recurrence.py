@@ -157,6 +157,8 @@ async def test_moving_one_occurrence_keeps_the_schedule(team: Team) -> None:
         {"recurrence_rule": "DTSTART=20270101;FREQ=DAILY", "due_at": "2027-01-01T00:00:00Z"},
         {"recurrence_rule": "FREQ=DAILY;UNTIL=tomorrow", "due_at": "2027-01-01T00:00:00Z"},
         {"recurrence_rule": "nonsense", "due_at": "2027-01-01T00:00:00Z"},
+        {"recurrence_rule": "FREQ=DAILY;INTERVAL=7;BYDAY=MO", "due_at": "2027-01-05T00:00:00Z"},
+        {"recurrence_rule": "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=3", "due_at": "2027-01-04T00:00:00Z"},
     ],
 )
 async def test_bad_rules_are_422(team: Team, sql: Sql, body: dict) -> None:
