@@ -53,3 +53,30 @@ async def test_other_teams_ids_are_404(team: Team, other_team: Team, sql: Sql) -
     assert r.json()["data"] == []
     mine_deal = await new_deal(team)
     assert_problem(await move(other_team, mine_deal["id"], "won", win_reason="x"), 404)
+
+
+async def test_guests_read_but_cannot_write(team: Team, sql: Sql) -> None:
+    from tests.api.records.conftest import add_member
+
+    guest = await add_member(team, "guest")
+    d = await new_deal(team)
+    p = await default_pipeline(team)
+    assert (await guest.get(f"/api/v1/deals/{d['id']}")).status_code == 200
+    assert (await guest.get(f"/api/v1/pipelines/{p['id']}/board")).status_code == 200
+    before = await sql.team_events(team.team_id)
+    assert_problem(await guest.post("/api/v1/deals", json={"name": "x"}), 403)
+    assert_problem(await move(guest, d["id"], "contact_made"), 403)
+    assert_problem(await guest.patch(f"/api/v1/deals/{d['id']}", json={"name": "y"}), 403)
+    assert_problem(await guest.delete(f"/api/v1/pipelines/{p['id']}/stages/qualified"), 403)
+    assert await sql.team_events(team.team_id) == before
+
+
+async def test_other_teams_deal_in_a_batch_or_as_of_is_404(team: Team, other_team: Team) -> None:
+    d = await new_deal(other_team)
+    r = await team.post("/api/v1/deals/batch", json={"items": [{"id": d["id"], "name": "x"}]})
+    assert [x["status"] for x in r.json()["results"]] == [404]
+    assert_problem(
+        await team.get(f"/api/v1/deals/{d['id']}", params={"as_of": "2100-01-01T00:00:00Z"}), 404
+    )
+    r = await team.get("/api/v1/deals", params={"filter[id]": d["id"]})
+    assert r.status_code == 200 and r.json()["data"] == []
