@@ -24,7 +24,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -132,6 +132,11 @@ def validate_metadata(type_: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         )
     out = msgspec.to_builtins(meta)
     out.pop("type", None)
+    # Timestamps are stored in UTC (ISO 8601 with "Z"), so they compare and sort as text too.
+    for field in msgspec.structs.fields(meta):
+        value = getattr(meta, field.name)
+        if isinstance(value, datetime):
+            out[field.encode_name] = msgspec.to_builtins(value.astimezone(UTC))
     return out
 
 
