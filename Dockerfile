@@ -10,7 +10,10 @@ ENV UV_COMPILE_BYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LEADLY_API_HOST=0.0.0.0 \
-    LEADLY_DATA_DIR=/var/lib/leadly
+    LEADLY_DATA_DIR=/var/lib/leadly \
+    LEADLY_DBT_PROJECT_DIR=/app/dbt \
+    LEADLY_DBT_TARGET_PATH=/var/lib/leadly/dbt/target \
+    LEADLY_DBT_LOG_PATH=/var/lib/leadly/dbt/logs
 
 WORKDIR /app
 
@@ -26,11 +29,14 @@ COPY ingestion ./ingestion
 COPY orchestration ./orchestration
 COPY ml ./ml
 COPY apps ./apps
+# The dbt project is not in the wheel: it stays in /app/dbt (LEADLY_DBT_PROJECT_DIR), read-only
+# for the runtime user; dbt writes target/ and logs/ under the data folder instead.
 COPY dbt ./dbt
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
-RUN useradd --system --uid 1000 --home-dir /var/lib/leadly --create-home leadly
+RUN useradd --system --uid 1000 --home-dir /var/lib/leadly --create-home leadly \
+    && install -d -o leadly -g leadly /var/lib/leadly/dbt/target /var/lib/leadly/dbt/logs
 USER leadly
 
 EXPOSE 8000

@@ -29,16 +29,41 @@ from api.settings import Settings, get_settings
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
-"""The dbt project (also its profiles directory: ``dbt/profiles.yml``)."""
-
-PROFILES_DIR = PROJECT_DIR
+PROJECT_DIR_ENV = "LEADLY_DBT_PROJECT_DIR"
+"""Where the dbt project is when Leadly is installed as a package (the Docker image sets it):
+the wheel holds the Python packages only, not ``dbt/``."""
 
 TARGET_PATH_ENV = "LEADLY_DBT_TARGET_PATH"
 """Overrides where dbt writes ``target/`` (manifest, compiled SQL, partial-parse state)."""
 
 LOG_PATH_ENV = "LEADLY_DBT_LOG_PATH"
 """Overrides where dbt writes ``dbt.log``."""
+
+
+def find_project_dir() -> Path:
+    """``LEADLY_DBT_PROJECT_DIR``; else ``dbt/`` beside the ``warehouse`` package (a source
+    checkout or an editable install); else ``dbt/`` in the working directory."""
+    configured = os.environ.get(PROJECT_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    beside = Path(__file__).resolve().parent.parent / "dbt"
+    if (beside / "dbt_project.yml").exists():
+        return beside
+    return Path.cwd().resolve() / "dbt"
+
+
+PROJECT_DIR = find_project_dir()
+"""The dbt project (also its profiles directory: ``dbt/profiles.yml``)."""
+
+PROFILES_DIR = PROJECT_DIR
+
+
+def _writable_default(name: str, settings: Settings) -> Path:
+    """``<project>/<name>`` when the project folder is writable (a checkout), else
+    ``<data dir>/dbt/<name>`` (an installed project, e.g. read-only in a container image)."""
+    if os.access(PROJECT_DIR, os.W_OK):
+        return PROJECT_DIR / name
+    return settings.data_path / "dbt" / name
 
 
 class DbtError(RuntimeError):
@@ -85,8 +110,9 @@ def dbt_env(
 
     ``url`` (an admin URL) defaults to :func:`warehouse.db.database_url` (which starts the
     embedded server when ``LEADLY_DATABASE_URL`` is unset). ``target_path``/``log_path`` default
-    to ``LEADLY_DBT_TARGET_PATH``/``LEADLY_DBT_LOG_PATH``, else ``dbt/target`` and ``dbt/logs``;
-    give each concurrent run (e.g. parallel test sessions) its own.
+    to ``LEADLY_DBT_TARGET_PATH``/``LEADLY_DBT_LOG_PATH``, else ``dbt/target`` and ``dbt/logs``
+    (``<data dir>/dbt/target`` and ``logs`` when the project folder is read-only); give each
+    concurrent run (e.g. parallel test sessions) its own.
     """
     from warehouse.db import database_url, role_url
 
@@ -94,8 +120,8 @@ def dbt_env(
     login = make_url(role_url(url or database_url(s), s.analytics_db_role)).set(
         password=s.db_role_password or None
     )
-    target = Path(target_path or os.environ.get(TARGET_PATH_ENV) or PROJECT_DIR / "target")
-    logs = Path(log_path or os.environ.get(LOG_PATH_ENV) or PROJECT_DIR / "logs")
+    target = Path(target_path or os.environ.get(TARGET_PATH_ENV) or _writable_default("target", s))
+    logs = Path(log_path or os.environ.get(LOG_PATH_ENV) or _writable_default("logs", s))
     return {
         "DBT_PROJECT_DIR": str(PROJECT_DIR),
         "DBT_PROFILES_DIR": str(PROFILES_DIR),
@@ -193,10 +219,12 @@ def _failure_message(argv: Sequence[str], result: Any) -> str:
 __all__ = [
     "PROFILES_DIR",
     "PROJECT_DIR",
+    "PROJECT_DIR_ENV",
     "DbtError",
     "connection_env",
     "dbt_env",
     "dbt_vars",
+    "find_project_dir",
     "patched_environ",
     "run_dbt",
 ]
