@@ -23,8 +23,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/2_Lead_funnel.py", "Lead funnel", "created → contacted → qualified → converted"),
     ("pages/3_Lead_explorer.py", "Lead explorer", "filter, browse and export leads"),
     ("pages/4_Imports.py", "Imports", "upload a CSV or Excel file, map columns, import"),
-    ("pages/10_Pipeline_board.py", "Pipeline board", "drag deals between stages"),
-    ("pages/13_Forecast.py", "Forecast", "weighted pipeline, forecast by category, velocity"),
 )
 
 
