@@ -718,6 +718,73 @@ async def reply(conn: AsyncConnection, actor: Actor, id: str, text_: str) -> dic
     return comment if isinstance(comment, dict) else {"comment": comment}
 
 
+async def wake_snoozed() -> dict[str, int]:
+    """Bring back every notification whose snooze ended (``snoozed_until`` cleared, an event
+    ``woken``) and push ``notification.updated`` + ``unread_count`` to its member. Run every
+    minute by Dagster; a snoozed notification is hidden only until its time even before it
+    runs."""
+    from api.notifications.delivery import _worker_engine
+    from warehouse.db import database_url
+
+    async with _worker_engine(database_url()).connect() as wconn:
+        teams = [
+            r.team_id
+            for r in await wconn.execute(
+                text(
+                    "SELECT DISTINCT team_id FROM app.notifications "
+                    "WHERE snoozed_until IS NOT NULL AND snoozed_until <= now()"
+                )
+            )
+        ]
+    woken = 0
+    for team_id in teams:
+        async with tenant_tx(engine(), team_id) as conn:
+            c = notifications.c
+            old = {
+                r.id: r.snoozed_until
+                for r in await conn.execute(
+                    select(c.id, c.snoozed_until)
+                    .where(c.team_id == team_id, c.snoozed_until <= func.now())
+                    .with_for_update(skip_locked=True)
+                )
+            }
+            if not old:
+                continue
+            rows = [
+                present(r) | {"member_id": r.member_id}
+                for r in await conn.execute(
+                    update(notifications)
+                    .where(c.team_id == team_id, c.id.in_(list(old)))
+                    .values(snoozed_until=None, updated_at=func.now())
+                    .returning(*notifications.c)
+                )
+            ]
+            await events.append(
+                conn,
+                *[
+                    EventRecord(
+                        team_id=team_id,
+                        actor_type="system",
+                        actor_id=None,
+                        object_type="notification",
+                        object_id=r["id"],
+                        action="woken",
+                        changes=events.diff(
+                            {"snoozed_until": old[r["id"]]}, {"snoozed_until": None}
+                        ),
+                    )
+                    for r in rows
+                ],
+            )
+        woken += len(rows)
+        by_member: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_member.setdefault(r["member_id"], []).append(r)
+        for member_id, items in by_member.items():
+            await publish_updated(team_id, member_id, items)
+    return {"woken": woken}
+
+
 # =========================================================================== preferences
 
 

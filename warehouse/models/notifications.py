@@ -119,6 +119,12 @@ class Notification(TenantMixin, TimestampsMixin, Base):
         ),
         Index("ix_notifications_team_related", "team_id", "related_to_type", "related_to_id"),
         Index("ix_notifications_team_type", "team_id", "member_id", "type"),
+        # The minute job wakes snoozed notifications across teams.
+        Index(
+            "ix_notifications_snoozed",
+            "snoozed_until",
+            postgresql_where=text("snoozed_until IS NOT NULL"),
+        ),
     )
 
 

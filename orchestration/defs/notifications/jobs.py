@@ -1,4 +1,4 @@
-"""The notifications job: meeting reminders, due deliveries and digests (see
+"""The notifications job: meeting reminders, snoozes that ended, due deliveries and digests (see
 :mod:`api.notifications.delivery` and :mod:`api.notifications.reminders`)."""
 
 import asyncio
@@ -11,6 +11,7 @@ def run_notifications_now() -> dict[str, Any]:
     """Fire due meeting reminders, send due deliveries and digests once; returns counts. A plain
     function with its own event loop, callable from any synchronous code."""
     from api.notifications import delivery, reminders, service
+    from api.realtime import broker
     from api.settings import get_settings
     from warehouse.db import database_url, make_async_engine
 
@@ -21,10 +22,12 @@ def run_notifications_now() -> dict[str, Any]:
         token = service.ENGINE.set(engine)
         try:
             fired = await reminders.fire_meeting_reminders()
+            woken = await service.wake_snoozed()
             due = await delivery.deliver_due()
             digests = await delivery.send_digests()
-            return {"meeting_reminders": len(fired), **due, **digests}
+            return {"meeting_reminders": len(fired), **woken, **due, **digests}
         finally:
+            await broker.close()
             service.ENGINE.reset(token)
             await engine.dispose()
             await delivery.dispose_engines()

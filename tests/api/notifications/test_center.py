@@ -107,6 +107,12 @@ async def test_snooze_that_ended_shows_again(crew: dict[str, Any]) -> None:
 
     await asyncio.sleep(1.2)
     assert target in [n["id"] for n in await notifications_of(rep, status="unread")]
+    # The minute job wakes it: the snooze is cleared (and pushed to the member's sockets).
+    from api.notifications.service import wake_snoozed
+
+    assert (await wake_snoozed())["woken"] >= 1
+    r = await rep.get(f"/api/v1/notifications/{target}")
+    assert r.json()["snoozed_until"] is None and r.json()["status"] == "unread"
 
 
 async def test_mark_all_read(http: Any, notification_worker: Any) -> None:

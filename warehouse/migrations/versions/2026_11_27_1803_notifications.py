@@ -229,6 +229,14 @@ def upgrade() -> None:
         unique=False,
         schema="app",
     )
+    op.create_index(
+        "ix_notifications_snoozed",
+        "notifications",
+        ["snoozed_until"],
+        unique=False,
+        schema="app",
+        postgresql_where=sa.text("snoozed_until IS NOT NULL"),
+    )
     op.create_table(
         "push_subscriptions",
         sa.Column("member_id", sa.Text(), nullable=False),
