@@ -196,9 +196,10 @@ class DealService(RecordService):
         contacts: Mapping[str, list[dict[str, Any]]] | None = None,
         *,
         pipelines: Sequence[Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows as the API shows them: money as strings, contacts, weighted value, aging
-        (``pipelines``: the rows' pipelines when the caller has them already)."""
+        """Rows as the API shows them: money as strings, contacts, weighted value, aging at
+        ``now`` (default: now; ``pipelines``: the rows' pipelines when the caller has them)."""
         if not rows:
             return []
         ids = [r["id"] for r in rows]
@@ -210,7 +211,7 @@ class DealService(RecordService):
             stages = {(p["id"], s["key"]): s for p in pipelines for s in p["stages"]}
         else:
             stages = await self._stage_map(conn, actor, {r["pipeline_id"] for r in rows})
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         out = []
         for r in rows:
             row = dict(r)
@@ -270,7 +271,7 @@ class DealService(RecordService):
         row = await super().as_of(conn, actor, id, moment)
         state = events.replay(await events.for_object(conn, self.object_type, id, until=moment))
         contacts = (state or {}).get("contacts") or []
-        return (await self.present(conn, actor, [row], {id: contacts}))[0]
+        return (await self.present(conn, actor, [row], {id: contacts}, now=moment))[0]
 
     async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
         return (await self.present(conn, actor, [await super().restore(conn, actor, id)]))[0]
