@@ -330,7 +330,7 @@ async def create_in(conn: AsyncConnection, team_id: str, drafts: Sequence[Draft]
         return made
     created = made.items
     prefs = await load_prefs(conn, team_id, [d.member_id for d in drafts])
-    now = (await conn.execute(text("SELECT now()"))).scalar_one()
+    now = datetime.now(UTC)
     for d in drafts:
         p = prefs.get(d.member_id)
         if p is None:
