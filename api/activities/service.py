@@ -810,22 +810,12 @@ ACTIVITY_COLUMNS = [
 ]
 
 
-async def timeline(
-    conn: AsyncConnection,
-    actor: Actor,
-    obj: objects.TimelineObject,
-    record_id: str,
-    q: TimelineQuery,
-) -> dict[str, Any]:
-    """The record's entries (and, for an account, its contacts' and deals'), newest first."""
-    targets = await objects.resolve(conn, actor, obj, record_id)
-    if targets is None:
-        raise not_found(obj.object_type, record_id)
-    if q.related_to_type is not None:
-        targets = {k: v for k, v in targets.items() if k == q.related_to_type}
-    if q.related_to_id is not None:
-        targets = {k: [i for i in v if i == q.related_to_id] for k, v in targets.items()}
+def timeline_statement(actor: Actor, targets: Mapping[str, list[str]], q: TimelineQuery) -> Any:
+    """The page query of a timeline over ``targets`` (object type → ids), newest first; None
+    when no record is left after the filters."""
     t = activities
+    if not any(targets.values()):
+        return None
     related = [
         and_(
             t.c.related_to_type == k,
@@ -848,8 +838,27 @@ async def timeline(
     if q.cursor:
         at, aid = _cursor_pair(q.cursor)
         stmt = stmt.where(tuple_(t.c.occurred_at, t.c.id) < tuple_(at, aid))
-    stmt = stmt.order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(q.limit + 1)
-    rows = [dict(r._mapping) for r in await conn.execute(stmt)] if related else []
+    return stmt.order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(q.limit + 1)
+
+
+async def timeline(
+    conn: AsyncConnection,
+    actor: Actor,
+    obj: objects.TimelineObject,
+    record_id: str,
+    q: TimelineQuery,
+) -> dict[str, Any]:
+    """The record's entries (and its children's: an account's contacts and deals, a record's
+    tasks), newest first."""
+    targets = await objects.resolve(conn, actor, obj, record_id)
+    if targets is None:
+        raise not_found(obj.object_type, record_id)
+    if q.related_to_type is not None:
+        targets = {k: v for k, v in targets.items() if k == q.related_to_type}
+    if q.related_to_id is not None:
+        targets = {k: [i for i in v if i == q.related_to_id] for k, v in targets.items()}
+    stmt = timeline_statement(actor, targets, q)
+    rows = [dict(r._mapping) for r in await conn.execute(stmt)] if stmt is not None else []
     has_more = len(rows) > q.limit
     rows = rows[: q.limit]
     nxt = _b64([rows[-1]["occurred_at"].isoformat(), rows[-1]["id"]]) if has_more else None

@@ -104,6 +104,8 @@ class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base
         ),
         Index("ix_activities_team_member_occurred", "team_id", "member_id", "occurred_at"),
         Index("ix_activities_team_occurred", "team_id", "occurred_at"),
+        Index("ix_activities_team_created", "team_id", "created_at", "id"),
+        Index("ix_activities_team_type_occurred", "team_id", "type", "occurred_at"),
         Index(
             "uq_activities_team_source_event",
             "team_id",

@@ -204,6 +204,18 @@ def upgrade() -> None:
         "ix_activities_team_occurred", "activities", ["team_id", "occurred_at"], schema="app"
     )
     op.create_index(
+        "ix_activities_team_created",
+        "activities",
+        ["team_id", "created_at", "id"],
+        schema="app",
+    )
+    op.create_index(
+        "ix_activities_team_type_occurred",
+        "activities",
+        ["team_id", "type", "occurred_at"],
+        schema="app",
+    )
+    op.create_index(
         "uq_activities_team_source_event",
         "activities",
         ["team_id", "source_event_id"],
