@@ -73,6 +73,7 @@ class World:
     then: list[dict[str, Any]]
     now: list[dict[str, Any]]
     today: date
+    env: dict[str, str]
 
 
 def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
@@ -135,7 +136,7 @@ async def world(http: Any, database_url: str, tmp_path_factory: pytest.TempPathF
     env = dbt_env(target_path=tmp / "target", log_path=tmp / "logs")
     run_dbt(["run", "--select", "stg_app__events", "int_record_history"], env=env)
     run_dbt(["build", "--select", *DEAL_MODELS], env=env)
-    return World(url, a, b, d, then, now, datetime.now(UTC).date())
+    return World(url, a, b, d, then, now, datetime.now(UTC).date(), env)
 
 
 def test_forecast_backtest_equals_that_days_live_forecast(world: World) -> None:
@@ -227,3 +228,43 @@ def test_win_loss_and_transitions(world: World) -> None:
         world.a.team_id,
     )
     assert sum(r["transitions"] for r in v) == 4  # d3, d4, d5 moved once each, d1 today
+
+
+SNAPSHOT_ROWS = """
+SELECT team_id, deal_id, snapshot_date, version, pipeline_id, stage, status, forecast_category,
+       value, currency, value_type, probability, weighted_value, expected_close_date,
+       actual_close_date, close_month, owner_id, is_deleted
+FROM analytics_marts.fct_daily_pipeline_snapshot ORDER BY team_id, deal_id, snapshot_date
+"""
+
+
+async def test_incremental_snapshot_matches_a_full_rebuild(world: World) -> None:
+    """Runs last in the module: it changes the data the other tests read."""
+    a, d = world.a, world.deals
+    await move(a, d["d1"]["id"], "negotiation")
+    await move(a, d["d6"]["id"], "contact_made")
+    assert (await a.delete(f"/api/v1/deals/{d['d2']['id']}")).status_code == 204
+    r = await a.patch(
+        f"/api/v1/pipelines/{d['d1']['pipeline_id']}/stages/contact_made",
+        json={"forecast_category": "commit"},
+    )
+    assert r.status_code == 200, r.text
+    # d3 (won) does not change today: only its pipeline does.
+    r = await a.patch(
+        f"/api/v1/pipelines/{d['d1']['pipeline_id']}/stages/won",
+        json={"forecast_category": "commit"},
+    )
+    assert r.status_code == 200, r.text
+    run_dbt(["run", "--select", "int_record_history", "fct_daily_pipeline_snapshot"], env=world.env)
+    incremental = sql(world.url, SNAPSHOT_ROWS)
+    run_dbt(["run", "--full-refresh", "--select", "fct_daily_pipeline_snapshot"], env=world.env)
+    assert sql(world.url, SNAPSHOT_ROWS) == incremental
+    today = {r["deal_id"]: r for r in incremental if r["snapshot_date"] == world.today}
+    assert today[d["d1"]["id"]]["stage"] == "negotiation"
+    assert today[d["d6"]["id"]]["forecast_category"] == "commit"
+    assert today[d["d2"]["id"]]["is_deleted"] is True
+    past = world.today - timedelta(days=SHIFT_DAYS)
+    earlier = {r["deal_id"]: r for r in incremental if r["snapshot_date"] == past}
+    assert earlier[d["d1"]["id"]]["stage"] == "qualified"  # the past stays the past
+    assert today[d["d3"]["id"]]["forecast_category"] == "commit"
+    assert earlier[d["d3"]["id"]]["forecast_category"] == "closed"

@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete_window',
+        unique_key=['team_id', 'deal_id'],
+        window_column='snapshot_date',
+        indexes=[
+            {'columns': ['team_id', 'deal_id', 'snapshot_date'], 'unique': true},
+            {'columns': ['team_id', 'snapshot_date']},
+            {'columns': ['_history_loaded_at']},
+        ],
+    )
+}}
+
 {#
   One row per deal per UTC day, from the day it was created to today: the deal as it was at the
   end of that day (today: now), rebuilt from the event log (int_record_history), and its stage's
@@ -6,28 +20,102 @@
   day computed today are what that day's rows were: a forecast "as of" a past date is
   reproducible (tests/dbt/test_deals_models.py checks it against the live numbers of that day).
   Days after a deal was deleted have no row; the day it happened has one with is_deleted.
+
+  Incremental: deals with versions added to the history since the last run are rebuilt from the
+  day of their first new version; a pipeline with a new version rebuilds every deal that was in
+  it from that day (stage categories may have changed); when the date has moved on, every live
+  deal gets the new days. The delete_window strategy replaces each rebuilt deal's days from
+  there on.
 #}
 
 {% set today = analytics_today() %}
 
 with
 
-versions as (
+{% if is_incremental() %}
+changed as (
 
+    -- deals and pipelines with versions added since the last run, from their first new day
     select
         team_id,
         object_type,
         object_id,
-        version,
-        is_deleted,
-        state,
-        {{ utc_date('valid_from') }} as first_day,
-        case
-            when valid_to is null then {{ today }}
-            else {{ utc_date('valid_to') }} - 1
-        end as last_day
+        min({{ utc_date('valid_from') }}) as from_date
     from {{ ref('int_record_history') }}
     where object_type in ('deal', 'pipeline')
+      and _loaded_at > {{ watermark('_history_loaded_at', 'timestamptz') }}
+    group by team_id, object_type, object_id
+
+),
+
+rebuild as (
+
+    select team_id, deal_id, min(from_date) as from_date
+    from (
+        select team_id, object_id as deal_id, from_date
+        from changed
+        where object_type = 'deal'
+
+        union all
+
+        -- every deal that was ever in a changed pipeline
+        select history.team_id, history.object_id, changed.from_date
+        from changed
+        inner join {{ ref('int_record_history') }} as history
+            on history.team_id = changed.team_id
+            and history.object_type = 'deal'
+            and history.state ->> 'pipeline_id' = changed.object_id
+        where changed.object_type = 'pipeline'
+
+        union all
+
+        -- the date moved on since the last run: every live deal gets the days since
+        select team_id, object_id, {{ watermark('snapshot_date', 'date') }} + 1
+        from {{ ref('int_record_history') }}
+        where object_type = 'deal'
+          and is_current
+          and not is_deleted
+          and {{ watermark('snapshot_date', 'date') }} < {{ today }}
+    ) as pending
+    group by team_id, deal_id
+
+),
+{% endif %}
+
+versions as (
+
+    select
+        history.team_id,
+        history.object_type,
+        history.object_id,
+        history.version,
+        history.is_deleted,
+        history.state,
+        {{ utc_date('history.valid_from') }} as first_day,
+        case
+            when history.valid_to is null then {{ today }}
+            else {{ utc_date('history.valid_to') }} - 1
+        end as last_day,
+        {% if is_incremental() -%}
+        rebuild.from_date
+        {%- else -%}
+        null::date as from_date
+        {%- endif %}
+    {% if is_incremental() %}
+    -- the rebuilt deals' versions that cover a day from their from_date (index lookups)
+    from rebuild
+    cross join lateral (
+        select *
+        from {{ ref('int_record_history') }} as h
+        where h.team_id = rebuild.team_id
+          and h.object_type = 'deal'
+          and h.object_id = rebuild.deal_id
+          and (h.valid_to is null or {{ utc_date('h.valid_to') }} > rebuild.from_date)
+    ) as history
+    {% else %}
+    from {{ ref('int_record_history') }} as history
+    where history.object_type = 'deal'
+    {% endif %}
 
 ),
 
@@ -36,31 +124,36 @@ deal_days as (
     select versions.*, day::date as snapshot_date
     from versions
     cross join lateral generate_series(
-        versions.first_day::timestamp,
+        greatest(versions.first_day, coalesce(versions.from_date, versions.first_day))::timestamp,
         case
             when versions.is_deleted then least(versions.first_day, versions.last_day)
             else least(versions.last_day, {{ today }})
         end::timestamp,
         interval '1 day'
     ) as day
-    where versions.object_type = 'deal'
 
 ),
 
 pipeline_days as (
 
     select
-        versions.team_id,
-        versions.object_id as pipeline_id,
+        pipeline.team_id,
+        pipeline.object_id as pipeline_id,
         day::date as snapshot_date,
-        versions.state -> 'stages' as stages
-    from versions
+        pipeline.state -> 'stages' as stages
+    from {{ ref('int_record_history') }} as pipeline
     cross join lateral generate_series(
-        versions.first_day::timestamp,
-        least(versions.last_day, {{ today }})::timestamp,
+        ({{ utc_date('pipeline.valid_from') }})::timestamp,
+        least(
+            case
+                when pipeline.valid_to is null then {{ today }}
+                else {{ utc_date('pipeline.valid_to') }} - 1
+            end,
+            {{ today }}
+        )::timestamp,
         interval '1 day'
     ) as day
-    where versions.object_type = 'pipeline'
+    where pipeline.object_type = 'pipeline'
 
 ),
 
@@ -115,7 +208,12 @@ select
         end
     )::date as close_month,
     deal_states.owner_id,
-    deal_states.is_deleted
+    deal_states.is_deleted,
+    (
+        select max(_loaded_at)
+        from {{ ref('int_record_history') }}
+        where object_type in ('deal', 'pipeline')
+    ) as _history_loaded_at
 from deal_states
 left join lateral (
     select s.value
