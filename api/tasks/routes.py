@@ -4,6 +4,7 @@ reminders, bulk actions and calendar feeds."""
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,8 +91,6 @@ def _bulk_options(data: BulkIn) -> dict[str, Any]:
 
 
 def _unset(v: Any) -> bool:
-    import msgspec
-
     return v is msgspec.UNSET
 
 
