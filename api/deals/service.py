@@ -69,7 +69,9 @@ REQUIRABLE = frozenset(
         "source",
     }
 )
-MAX_VALUE = Decimal(10) ** 16
+# Below 10^13 a value with cents has at most 15 significant digits, so the event log (JSON
+# numbers) and everything rebuilt from it (as_of, history, dbt) hold it exactly.
+MAX_VALUE = Decimal(10) ** 13
 CENT = Decimal("0.01")
 DAY = 86400
 
@@ -130,7 +132,7 @@ def _check_money(values: Mapping[str, Any]) -> None:
         if not v.is_finite() or v < 0:
             message = "A deal's value is a finite amount of 0 or more."
         elif v >= MAX_VALUE:
-            message = "A deal's value is below 10^16."
+            message = "A deal's value is below 10^13."
         elif v != v.quantize(CENT):
             message = "A deal's value has at most 2 decimal places."
     except InvalidOperation:

@@ -152,3 +152,16 @@ async def test_bad_input_is_a_problem_and_writes_nothing(team: Team, sql: Sql) -
     assert_problem(await move(team, d["id"], "qualified", position=-1), 422)
     assert_problem(await team.get("/api/v1/deals?filter[nope]=1"), 400)
     assert_problem(await team.get("/api/v1/deals/velocity?from=yesterday"), 400)
+
+
+async def test_money_round_trips_exactly(team: Team, sql: Sql) -> None:
+    big = "9999999999999.99"  # the largest value: exact in the event log too
+    d = await new_deal(team, value=big)
+    assert d["value"] == big
+    created = (await sql.events(d["id"]))[0]["changes"]["value"][1]
+    assert f"{created:.2f}" == big
+    r = await team.get(f"/api/v1/deals/{d['id']}?as_of={d['updated_at']}")
+    assert r.json()["value"] == big
+    assert_problem(
+        await team.post("/api/v1/deals", json={"name": "x", "value": "10000000000000"}), 422
+    )
