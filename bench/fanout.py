@@ -2,13 +2,14 @@
 bare Redis pub/sub round trip measured in the same run.
 
     uv run python bench/fanout.py [--clients 1000] [--members 50] [--notifications 200]
-                                  [--rate 20] [--workers 1]
+                                  [--rate 10] [--warmup 10] [--workers 1]
 
 Set-up: a fresh database, the real API (uvicorn, Redis channels) and the dispatcher worker
 (``leadly worker``, polling every 5 ms) as child processes; one team with ``--members``
 members; ``--clients`` sockets on ``/api/v1/ws`` spread evenly over the members (each member
 has clients/members sockets, like several tabs and devices). Then ``--notifications`` leads are
-created through the API at ``--rate`` per second, each assigned to a member: the latency of a
+created through the API at ``--rate`` per second (after ``--warmup`` unmeasured ones), each
+assigned to a member: the latency of a
 delivery is from the moment the ``POST /api/v1/leads`` is sent to the moment one of the
 member's sockets receives the ``notification.created`` message (request, event commit,
 dispatcher pick-up, notification insert, Redis publish, WebSocket send), for every socket.
@@ -87,7 +88,8 @@ async def main() -> None:
     p.add_argument("--clients", type=int, default=1000)
     p.add_argument("--members", type=int, default=50)
     p.add_argument("--notifications", type=int, default=200)
-    p.add_argument("--rate", type=float, default=20.0, help="notifications per second")
+    p.add_argument("--rate", type=float, default=10.0, help="notifications per second")
+    p.add_argument("--warmup", type=int, default=10, help="notifications before measuring")
     p.add_argument("--workers", type=int, default=1, help="API worker processes")
     args = p.parse_args()
 
@@ -239,7 +241,7 @@ async def main() -> None:
             posts: list[asyncio.Task] = []
 
             async def create(i: int) -> None:
-                tag = f"N{i:06d}"
+                tag = f"N{i:07d}"
                 member_id = members[i % len(members)][0]
                 sent[tag] = time.perf_counter()
                 async with http.post(
@@ -248,6 +250,13 @@ async def main() -> None:
                     headers=owner,
                 ) as r:
                     assert r.status == 201, await r.text()
+
+            # Warm-up (first connections, the worker's broker start): not measured.
+            for i in range(args.warmup):
+                await create(1_000_000 + i)
+                await asyncio.sleep(interval)
+            await asyncio.sleep(1.0)
+            latencies.clear()
 
             t_start = time.perf_counter()
             for i in range(args.notifications):
