@@ -144,7 +144,7 @@ async def main() -> None:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=open(os.environ.get("FANOUT_WORKER_LOG", os.devnull), "wb"),  # noqa: SIM115
+            stderr=open(os.environ.get("FANOUT_WORKER_LOG", os.devnull), "wb"),  # noqa: SIM115, ASYNC230
         ),
     ]
     base = f"http://127.0.0.1:{port}"
@@ -265,7 +265,7 @@ async def main() -> None:
                 await asyncio.sleep(max(0.0, t_start + (i + 1) * interval - time.perf_counter()))
             await asyncio.gather(*posts)
             deadline = time.perf_counter() + 60
-            while len(latencies) < expected and time.perf_counter() < deadline:
+            while len(latencies) < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
     finally:
         for t in sockets:
