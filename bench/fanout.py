@@ -219,7 +219,7 @@ async def main() -> None:
                         if msg["type"] == "notification.created":
                             tag = msg["data"]["metadata"]["lead_name"].split()[0]
                             t0 = sent.get(tag)
-                            if t0 is not None:
+                            if t0 is not None and tag.startswith("N0"):  # not warm-up
                                 latencies.append((now - t0) * 1000)
 
             for i in range(args.clients):
