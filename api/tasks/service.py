@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
@@ -985,18 +985,23 @@ class TaskService(RecordService):
         self, conn: AsyncConnection, actor: Actor, action: str, ids: list[str], opts: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], bool]:
         """Apply ``action`` to every id; returns (results, all succeeded). The caller rolls
-        everything back when one failed."""
+        everything back when one failed.
+
+        No savepoint per id: more than 64 subtransactions in one transaction overflow
+        PostgreSQL's snapshot cache and slow down every session of the server. A rule that
+        refuses an id raises before writing, so the transaction stays usable and the next ids
+        are still tried; after a database error (the transaction is aborted) the remaining ids
+        are reported as not attempted (424)."""
         visible = await self.get_many(conn, actor, ids)
         results: list[dict[str, Any]] = []
         ok = True
-        for id in ids:
+        for n, id in enumerate(ids):
             if id not in visible:
                 ok = False
                 results.append({"id": id, "status": 404, "detail": f"No task with id {id!r}."})
                 continue
             try:
-                async with conn.begin_nested():
-                    status = await self._bulk_one(conn, actor, action, id, opts)
+                status = await self._bulk_one(conn, actor, action, id, opts)
                 results.append({"id": id, "status": status})
             except Problem as p:
                 ok = False
@@ -1006,6 +1011,12 @@ class TaskService(RecordService):
                 if p.errors:
                     r["detail"] = "; ".join(f"{e['field']}: {e['message']}" for e in p.errors)
                 results.append(r)
+                if not await _usable(conn):
+                    results += [
+                        {"id": rest, "status": 424, "detail": "Not attempted."}
+                        for rest in ids[n + 1 :]
+                    ]
+                    break
         return results, ok
 
     async def _bulk_one(
@@ -1045,6 +1056,15 @@ class TaskService(RecordService):
         moved = moved + exact
         await self.update(conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False)
         return 200
+
+
+async def _usable(conn: AsyncConnection) -> bool:
+    """False when a database error aborted the transaction."""
+    try:
+        await conn.execute(select(1))
+    except DBAPIError:
+        return False
+    return True
 
 
 task_service = TaskService()
