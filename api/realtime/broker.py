@@ -159,6 +159,7 @@ class _Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lock: asyncio.Lock | None = None
         self.settings_key: tuple[Any, ...] | None = None
+        self.watcher: asyncio.Task[None] | None = None
 
 
 _hub = _Hub()
@@ -188,9 +189,34 @@ async def hub() -> ChannelsPlugin:
             )
             await plugin.__aenter__()
             _hub.plugin = plugin
+            _hub.watcher = asyncio.create_task(_watch(plugin))
             _hub.settings_key = _settings_key(s)
             log.info("realtime broker started (%s)", kind(s))
         return _hub.plugin
+
+
+async def _watch(plugin: ChannelsPlugin) -> None:
+    """If the plugin stops receiving (its listener connection died: Redis or PostgreSQL
+    restarted), drop it: its subscribers end (the gateway closes their sockets with 1012 so
+    clients reconnect) and the next :func:`hub` call starts a fresh one."""
+    task = plugin._sub_task
+    if task is None:
+        return
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.cancelled():
+            return  # shut down on purpose
+        raise
+    except Exception:
+        log.error("realtime broker stopped receiving; restarting it", exc_info=True)
+    if _hub.plugin is plugin:
+        _hub.plugin = None
+    for subscribers in list(plugin._channels.values()):
+        for sub in list(subscribers):
+            sub.put_nowait(None)
+    with contextlib.suppress(Exception):
+        await plugin.__aexit__(None, None, None)
 
 
 async def close() -> None:

@@ -41,6 +41,8 @@ _greeters: list[Greeter] = []
 #: Close code sent when a socket's credentials are refused (before the handshake completes the
 #: server answers 403 instead).
 POLICY_VIOLATION = 1008
+#: Close code when the broker restarted under an open socket: the client should reconnect.
+SERVICE_RESTART = 1012
 
 
 def add_channels(provider: ChannelsProvider) -> ChannelsProvider:
@@ -107,9 +109,12 @@ async def ws(socket: WebSocket) -> None:
 
         async def forward() -> None:
             if subscriber is None:
+                await asyncio.Event().wait()  # nothing to forward: wait for the client to go
                 return
             async for payload in subscriber.iter_events():
                 await socket.send_text(payload.decode())
+            # The broker went away (restarted): tell the client to reconnect.
+            await socket.close(code=SERVICE_RESTART, reason="reconnect")
 
         async def receive() -> None:
             while True:

@@ -156,3 +156,35 @@ async def test_listen_notify_fallback(servers: dict[str, Server], http: Any) -> 
             }
         finally:
             await backend.on_shutdown()
+
+
+async def test_sockets_are_told_to_reconnect_when_the_listener_dies(
+    servers: dict[str, Server], http: Any
+) -> None:
+    """The LISTEN connection of the PostgreSQL broker is killed: open sockets are closed with
+    1012 (reconnect), and a new socket is served by a fresh listener."""
+    from websockets.exceptions import ConnectionClosed
+
+    from warehouse.db import libpq_url
+
+    pg = servers["pg"]
+    team = await make_team(http)
+    async with socket(pg.ws, token=team.token) as ws:
+        await next_message(ws)
+        with psycopg.connect(libpq_url(os.environ["LEADLY_DATABASE_URL"]), autocommit=True) as c:
+            killed = c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN %%' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert killed, "no LISTEN connection found"
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    async with socket(pg.ws, token=team.token) as ws:
+        assert await next_message(ws) == {"type": "unread_count", "data": {"count": 0}}
+        team_pg = on(pg, team)
+        r = await team_pg.post("/api/v1/notifications/read", json={"all": True})
+        await team_pg.http.aclose()
+        assert r.status_code == 200, r.text
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 0}}
