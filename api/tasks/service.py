@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, func, or_, select, text, update
+from sqlalchemy import Table, and_, any_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -150,11 +150,14 @@ class TaskService(RecordService):
     def _assigned_to(self, actor: Actor, member_id: str) -> Any:
         """``member_id`` is an assignee: through the B-tree mirror, which row-level security
         lets the planner use (``assignee_ids @> ...`` is not leakproof, so its GIN index
-        cannot be used under RLS)."""
+        cannot be used under RLS). See bench/tasks.py."""
         sub = select(ASSIGNEES.c.task_id).where(
             ASSIGNEES.c.team_id == actor.team_id, ASSIGNEES.c.member_id == member_id
         )
-        return TASKS.c.id.in_(sub)
+        # id = ANY(ARRAY(subquery)): the member's ids are read once from the mirror's primary
+        # key, then fetched by the tasks' primary key; the cost follows the member's tasks, not
+        # the team's (an IN semi-join may instead walk the team's whole sort index).
+        return TASKS.c.id == any_(func.array(sub.scalar_subquery()))
 
     # ------------------------------------------------------------------ reads
 
