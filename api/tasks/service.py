@@ -568,7 +568,28 @@ class TaskService(RecordService):
             await self.delete(conn, actor, child)
 
     async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
+        """Restore the task and the subtasks deleted with it (same moment), any depth."""
+        when = (
+            (
+                await conn.execute(
+                    select(TASKS.c.deleted_at).where(
+                        TASKS.c.team_id == actor.team_id, TASKS.c.id == id
+                    )
+                )
+            ).scalar_one_or_none()
+            if plausible_id(id)
+            else None
+        )
         row = await super().restore(conn, actor, id)
+        children = await conn.execute(
+            select(TASKS.c.id).where(
+                TASKS.c.team_id == actor.team_id,
+                TASKS.c.parent_task_id == id,
+                TASKS.c.deleted_at == when,
+            )
+        )
+        for child in [r.id for r in children]:
+            await self.restore(conn, actor, child)
         return (await self.decorate(conn, actor, [row]))[0]
 
     # ------------------------------------------------------------------ recurrence

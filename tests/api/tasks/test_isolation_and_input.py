@@ -108,3 +108,4 @@ async def test_bad_updates(team: Team, sql: Sql) -> None:
     assert (await team.delete(u)).status_code == 204
     assert_problem(await team.get(f"/api/v1/tasks/{child['id']}"), 404)
     assert (await team.post(f"{u}/restore")).status_code == 200
+    assert (await team.get(f"/api/v1/tasks/{child['id']}")).status_code == 200
