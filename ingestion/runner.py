@@ -24,7 +24,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -266,9 +266,7 @@ class _Run:
             async with self._tx() as conn:
                 await _copy(conn, table, result.copy_columns, path)
 
-        async with asyncio.TaskGroup() as group:
-            for path in result.rows_paths:
-                group.create_task(land(path))
+        await _together(land(path) for path in result.rows_paths)
         async with self._tx() as conn:
             current = await self._row(conn, for_update=True)
             if current["staged_at"] is not None:  # staged meanwhile (cannot happen under the lock)
@@ -320,9 +318,9 @@ class _Run:
                 latest[0] = await self._batch(actor, row, batch_no)
                 self._report(latest[0])
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(load_connections(), row["batches_total"] or 0) or 1):
-                group.create_task(writer())
+        await _together(
+            writer() for _ in range(min(load_connections(), row["batches_total"] or 0) or 1)
+        )
         self._time("load", started)
         return latest[0]
 
@@ -340,6 +338,17 @@ class _Run:
                 counts = await call_log_bulk.load_batch(conn, actor, self.id, batch_no)
             await import_service.record_batch(conn, self.team_id, self.id, batch_no, counts)
             return await self._row(conn)
+
+
+async def _together(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` at once; the first to fail cancels the others (their transactions roll
+    back) and its exception is raised as is (so transient database errors stay recognisable)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                group.create_task(coro)
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
 
 
 async def _copy(conn: AsyncConnection, table: str, columns: list[str], path: Path) -> None:
