@@ -1,17 +1,19 @@
 """The Pipeline board's pure parts: card labels and the moves a drag-and-drop produced.
 
-``streamlit-sortables`` returns the columns as lists of labels after the user dragged a card;
-:func:`board_moves` turns the difference into ``POST /deals/{id}/move`` calls (stage + index in
-the target column), which the API checks against the deal gate.
+``streamlit-sortables`` takes and returns the columns as lists of text labels; a drag returns
+them reordered. :class:`BoardLayout` remembers which label is which deal and which header is
+which stage, and :meth:`BoardLayout.moves` turns the difference into ``POST /deals/{id}/move``
+calls (stage key + index in the target column), which the API checks against the deal gate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-Column = Mapping[str, Any]  # {"header": stage key, "items": [labels]}
+Column = Mapping[str, Any]  # {"header": str, "items": [labels]}
 
 
 def money(value: str | None, currency: str = "") -> str:
@@ -21,25 +23,48 @@ def money(value: str | None, currency: str = "") -> str:
     return f"{amount:,.2f} {currency}".strip()
 
 
-def card_label(deal: Mapping[str, Any]) -> str:
-    """What a card shows; unique on the board (it ends with the deal id)."""
+def card_label(deal: Mapping[str, Any], id_chars: int = 6) -> str:
+    """What a card shows: name, value, days in stage (⚠ when rotting), the id's tail."""
     rot = " ⚠" if deal.get("is_rotting") else ""
     return (
         f"{deal['name']} · {money(deal.get('value'), deal.get('currency', ''))} · "
-        f"{deal.get('days_in_stage', 0)}d{rot} · {deal['id']}"
+        f"{deal.get('days_in_stage', 0)}d{rot} · #{deal['id'][-id_chars:]}"
     )
 
 
-def deal_id_of(label: str) -> str:
-    return label.rsplit(" · ", 1)[-1]
+@dataclass
+class BoardLayout:
+    """The sortables input for a board and the way back from labels to deals and stages."""
 
+    columns: list[dict[str, Any]]
+    deal_of: dict[str, str] = field(default_factory=dict)  # label -> deal id
+    stage_of: dict[str, str] = field(default_factory=dict)  # header -> stage key
 
-def board_columns(board: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The sortables input: one container per stage (header = stage key)."""
-    return [
-        {"header": c["stage"], "items": [card_label(d) for d in c["deals"]]}
-        for c in board["columns"]
-    ]
+    @classmethod
+    def of(cls, board: Mapping[str, Any], stage_names: Mapping[str, str]) -> BoardLayout:
+        names = [stage_names.get(c["stage"], c["stage"]) for c in board["columns"]]
+        unique = len(set(names)) == len(names)
+        layout = cls([])
+        for name, c in zip(names, board["columns"], strict=True):
+            header = name if unique else f"{name} ({c['stage']})"
+            layout.stage_of[header] = c["stage"]
+            items = []
+            for d in c["deals"]:
+                label = card_label(d)
+                if label in layout.deal_of:  # two ids with the same tail: show the whole id
+                    label = card_label(d, id_chars=len(d["id"]))
+                layout.deal_of[label] = d["id"]
+                items.append(label)
+            layout.columns.append({"header": header, "items": items})
+        return layout
+
+    def moves(self, after: Sequence[Column]) -> list[tuple[str, str, int]]:
+        """(deal id, stage key, index in that column) for every card the drag moved."""
+        return [
+            (self.deal_of[label], self.stage_of[header], index)
+            for label, header, index in board_moves(self.columns, after)
+            if label in self.deal_of and header in self.stage_of
+        ]
 
 
 def _single_moved(before: Sequence[str], after: Sequence[str]) -> str | None:
@@ -53,19 +78,19 @@ def _single_moved(before: Sequence[str], after: Sequence[str]) -> str | None:
 
 
 def board_moves(before: Sequence[Column], after: Sequence[Column]) -> list[tuple[str, str, int]]:
-    """(deal id, stage key, index in that column) for every card the drag moved."""
+    """(label, header, index in that column) for every item the drag moved: items now in
+    another column, else the one item reordered within its column."""
     where = {item: col["header"] for col in before for item in col["items"]}
     moves: list[tuple[str, str, int]] = []
     for col in after:
-        stage = col["header"]
-        items = list(col["items"])
-        for i, item in enumerate(items):
-            if item in where and where[item] != stage:
-                moves.append((deal_id_of(item), stage, i))
-        if moves:
-            continue
-        old = next((list(c["items"]) for c in before if c["header"] == stage), [])
-        moved = _single_moved(old, items)
+        for i, item in enumerate(col["items"]):
+            if item in where and where[item] != col["header"]:
+                moves.append((item, col["header"], i))
+    if moves:
+        return moves
+    for col in after:
+        old = next((list(c["items"]) for c in before if c["header"] == col["header"]), [])
+        moved = _single_moved(old, list(col["items"]))
         if moved is not None:
-            moves.append((deal_id_of(moved), stage, items.index(moved)))
+            moves.append((moved, col["header"], list(col["items"]).index(moved)))
     return moves

@@ -12,7 +12,15 @@ from streamlit_sortables import sort_items
 
 from apps import ui
 from apps.client import ApiError
-from apps.deal_board import board_columns, board_moves, card_label, money
+from apps.deal_board import BoardLayout, card_label, money
+
+# Columns side by side, equal width; cards wrap their text.
+BOARD_STYLE = """
+.sortable-component { display: flex; flex-direction: row; flex-wrap: nowrap !important; gap: 6px; }
+.sortable-container { flex: 1 1 0 !important; min-width: 0 !important; width: auto !important; margin: 0 !important; }
+.sortable-container-header { font-weight: 600; font-size: 0.85rem; }
+.sortable-item { white-space: normal; font-size: 0.8rem; line-height: 1.2; }
+"""
 
 ui.page("Pipeline board")
 session = ui.require_session()
@@ -87,9 +95,15 @@ for col, c in zip(cols, board["columns"], strict=True):
         col.caption(f"+{more:,} more")
 
 st.caption("Drag a card to another stage (or within one) to move it.")
-before = board_columns(board)
-after = sort_items(before, multi_containers=True, direction="horizontal", key=f"sortable_{pid}")
-moves = board_moves(before, after) if after else []
+layout = BoardLayout.of(board, {k: v["name"] for k, v in stages.items()})
+after = sort_items(
+    layout.columns,
+    multi_containers=True,
+    direction="vertical",
+    custom_style=BOARD_STYLE,
+    key=f"sortable_{pid}",
+)
+moves = layout.moves(after) if after else []
 if moves:
     for deal_id, stage, index in moves:
         move(deal_id, stage, index)

@@ -5,7 +5,10 @@ builder, and the forecast / win-loss pages against their reporting rows."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +16,18 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apps.deal_board import board_columns, board_moves
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam, rpt_rows, seed_team
+from apps.deal_board import BoardLayout, board_moves
+from tests.apps.conftest import (
+    APPS,
+    PASSWORD,
+    SeededTeam,
+    child,
+    free_port,
+    rpt_rows,
+    seed_team,
+    wait_http,
+)
+from tests.apps.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -118,22 +131,37 @@ def test_new_deal_form_shows_missing_fields(sales: dict[str, Any]) -> None:
 
 
 def test_drag_and_drop_diff_becomes_moves() -> None:
+    deal = {"value": "5", "currency": "USD", "days_in_stage": 1}
     board = {
         "columns": [
             {
                 "stage": "a",
-                "deals": [{"id": "deal_1", "name": "One"}, {"id": "deal_2", "name": "Two"}],
+                "deals": [
+                    {**deal, "id": "deal_01AAAAAAAAAAAAAAAAAAAAAAA1", "name": "One"},
+                    {**deal, "id": "deal_01BBBBBBBBBBBBBBBBBBBAAAAA1", "name": "One"},
+                ],
             },
-            {"stage": "b", "deals": [{"id": "deal_3", "name": "Three"}]},
+            {
+                "stage": "b",
+                "deals": [{**deal, "id": "deal_01CCCCCCCCCCCCCCCCCCCCCCC3", "name": "3"}],
+            },
         ]
     }
-    before = board_columns(board)
-    one, two, three = before[0]["items"][0], before[0]["items"][1], before[1]["items"][0]
-    assert board_moves(before, before) == []
-    across = [{"header": "a", "items": [two]}, {"header": "b", "items": [one, three]}]
-    assert board_moves(before, across) == [("deal_1", "b", 0)]
-    within = [{"header": "a", "items": [two, one]}, {"header": "b", "items": [three]}]
-    assert board_moves(before, within) == [("deal_2", "a", 0)]
+    layout = BoardLayout.of(board, {"a": "Alpha", "b": "Beta"})
+    before = layout.columns
+    assert [c["header"] for c in before] == ["Alpha", "Beta"]
+    one, two = before[0]["items"]
+    (three,) = before[1]["items"]
+    # Same name, value and id tail: the second card shows its whole id.
+    assert one.endswith("#AAAAA1") and two.endswith("#deal_01BBBBBBBBBBBBBBBBBBBAAAAA1")
+    assert layout.moves(before) == []
+    across = [{"header": "Alpha", "items": [two]}, {"header": "Beta", "items": [one, three]}]
+    assert layout.moves(across) == [("deal_01AAAAAAAAAAAAAAAAAAAAAAA1", "b", 0)]
+    within = [{"header": "Alpha", "items": [two, one]}, {"header": "Beta", "items": [three]}]
+    assert layout.moves(within) == [("deal_01BBBBBBBBBBBBBBBBBBBAAAAA1", "a", 0)]
+    assert board_moves(before, within) == [(two, "Alpha", 0)]
+    dup = BoardLayout.of(board, {"a": "Same", "b": "Same"})
+    assert [c["header"] for c in dup.columns] == ["Same (a)", "Same (b)"]
 
 
 def test_deal_page_shows_the_stage_timeline(sales: dict[str, Any]) -> None:
@@ -190,3 +218,56 @@ def test_forecast_and_win_loss_pages_match_their_reports(sales: dict[str, Any]) 
     shown = {m.label: m.value for m in wl.metric}
     assert shown["Won"] == "1" and shown["Lost"] == "1" and shown["Win rate"] == "50%"
     assert shown["Won value"] == "300.00"
+
+
+@pytest.fixture(scope="module")
+def streamlit_url(api_url: str) -> Iterator[str]:
+    """``streamlit run apps/Home.py`` on a free port, talking to the test API."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APPS / "Home.py"), "--server.port",
+           str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with child(cmd, {**os.environ, "LEADLY_API_URL": api_url}, "streamlit") as (proc, log):
+        wait_http(base + "/_stcore/health", proc, log)
+        yield base
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing")
+def test_drag_a_card_to_another_stage_in_chromium(
+    streamlit_url: str, sales: dict[str, Any]
+) -> None:
+    """The real component: dragging a card calls the move API; the gate's refusal shows."""
+    from playwright.sync_api import expect, sync_playwright
+
+    team, base = sales["team"], sales["url"]
+    deal = api(base, team, "POST", "/deals", json={"name": "Dragged", "value": "10"})
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(streamlit_url)
+            page.get_by_role("textbox", name="Email").fill(team.email)
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("Signed in as").first).to_be_visible()
+            page.get_by_role("link", name="Pipeline board").first.click()
+            expect(page.get_by_role("heading", name="Pipeline board")).to_be_visible()
+            board = page.frame_locator("iframe[title*='sortables']").first
+            card = board.get_by_text("Dragged", exact=False).first
+            expect(card).to_be_visible()
+            target = board.get_by_text("Contact made", exact=True).first
+            box, to = card.bounding_box(), target.bounding_box()
+            assert box and to
+            page.mouse.move(box["x"] + 5, box["y"] + 5)
+            page.mouse.down()
+            page.mouse.move(to["x"] + 10, to["y"] + 30, steps=25)
+            page.mouse.up()
+            expect(page.get_by_text("Moved Dragged to Contact made.")).to_be_visible()
+            assert api(base, team, "GET", f"/deals/{deal['id']}")["stage"] == "contact_made"
+            page.screenshot(path=str(SHOTS / "leadly-e2e-board.png"), full_page=True)
+        finally:
+            browser.close()
