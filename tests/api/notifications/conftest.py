@@ -177,9 +177,11 @@ async def services(database_url: str) -> AsyncIterator[Services]:
 # --------------------------------------------------------------------------- the worker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def notification_worker(services: Services, app: Any) -> AsyncIterator[asyncio.Task]:
-    """The notification consumers, delivering in the background for the whole session."""
+    """The notification consumers, delivering in the background while the module runs (not
+    longer: a synchronous test elsewhere in this process would freeze them while they hold
+    the consumers' locks, and a real ``leadly worker`` could not take over)."""
     from api.dispatcher import worker
     from api.notifications.producers import consumers
     from api.settings import get_settings
