@@ -98,3 +98,16 @@ async def test_delete_restore_history_as_of(team: Team) -> None:
     assert_problem(await move(team, d["id"], "qualified"), 404)
     r = await team.post(f"/api/v1/deals/{d['id']}/restore")
     assert r.status_code == 200 and r.json()["stage"] == moved["stage"]
+
+
+async def test_move_with_idempotency_key_happens_once(team: Team, sql: Sql) -> None:
+    d = await new_deal(team)
+    key = {"Idempotency-Key": f"move-{d['id']}"}
+    a = await move(team, d["id"], "contact_made", headers=key)
+    b = await move(team, d["id"], "contact_made", headers=key)
+    assert a.status_code == b.status_code == 200 and a.json() == b.json()
+    hist = (await team.get(f"/api/v1/deals/{d['id']}/stage-history")).json()["data"]
+    assert len(hist) == 2
+    # The same key with another body is refused, not replayed.
+    r = await move(team, d["id"], "demo_scheduled", headers=key)
+    assert 400 <= r.status_code < 500
