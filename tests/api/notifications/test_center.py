@@ -95,6 +95,23 @@ async def test_snooze_hides_until_then_and_archive_clears_it(crew: dict[str, Any
     assert target in [n["id"] for n in await notifications_of(rep, status="archived")]
 
 
+async def test_snooze_until_is_an_instant_in_any_time_zone(crew: dict[str, Any]) -> None:
+    from zoneinfo import ZoneInfo
+
+    rep = crew["rep"]
+    target = (await notifications_of(rep, status="unread"))[0]["id"]
+    tokyo = (datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(hours=5)).replace(microsecond=0)
+    r = await rep.post(f"/api/v1/notifications/{target}/snooze", json={"until": tokyo.isoformat()})
+    assert r.status_code == 200, r.text
+    assert r.json()["snoozed_until"].startswith(tokyo.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    assert datetime.fromisoformat(r.json()["snoozed_until"]) == tokyo
+    hidden = [n["id"] for n in await notifications_of(rep)]
+    assert target not in hidden
+    # Marking it unread leaves the snooze alone.
+    r = await rep.post(f"/api/v1/notifications/{target}/unread")
+    assert r.status_code == 200 and r.json()["snoozed_until"] is not None
+
+
 async def test_snooze_that_ended_shows_again(crew: dict[str, Any]) -> None:
     rep = crew["rep"]
     items = await notifications_of(rep, status="unread")
