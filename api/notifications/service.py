@@ -197,9 +197,16 @@ async def load_prefs(
     ids = list(dict.fromkeys(member_ids))
     if not ids:
         return {}
-    m, s = members.c, settings_t.c
+    m, s, pc = members.c, settings_t.c, preferences.c
+    switches = (
+        select(func.jsonb_object_agg(pc.type + ":" + pc.channel, pc.enabled))
+        .where(pc.team_id == m.team_id, pc.member_id == m.id)
+        .scalar_subquery()
+        .label("switches")
+    )
     rows = await conn.execute(
         select(
+            switches,
             m.id,
             m.name,
             m.email,
@@ -238,14 +245,10 @@ async def load_prefs(
             p.digest, p.digest_hour = r.digest, r.digest_hour
             p.email, p.phone = r.notify_email, r.phone
             p.slack_webhook_url, p.teams_webhook_url = r.slack_webhook_url, r.teams_webhook_url
+        for key, on in (r.switches or {}).items():
+            type_, _, channel = key.partition(":")
+            p.switches[(type_, channel)] = bool(on)
         out[r.id] = p
-    pc = preferences.c
-    for r in await conn.execute(
-        select(pc.member_id, pc.type, pc.channel, pc.enabled).where(
-            pc.team_id == team_id, pc.member_id.in_(list(out))
-        )
-    ):
-        out[r.member_id].switches[(r.type, r.channel)] = r.enabled
     return out
 
 
