@@ -21,9 +21,6 @@ from tests.dispatcher.conftest import add_member
 from warehouse.db import connect_as
 from warehouse.dbt import dbt_env, run_dbt
 
-# One worker builds the models once for the whole module (`--dist loadgroup`).
-pytestmark = pytest.mark.xdist_group("activities_dbt")
-
 SELECT = [
     "+rpt_activity_by_member_daily",
     "stg_app__activities",
@@ -81,7 +78,7 @@ async def world(
     yield World(database_url, a, b, mate_id, ids)
 
 
-def test_fct_activities(world: World) -> None:
+def check_fct_activities(world: World) -> None:
     got = {
         r["activity_id"]: r
         for r in rows(
@@ -104,7 +101,7 @@ def test_fct_activities(world: World) -> None:
     assert {r["activity_type"] for r in derived} >= {"system", "status_change"}
 
 
-def test_rpt_activity_by_member_daily(world: World) -> None:
+def check_rpt_activity_by_member_daily(world: World) -> None:
     got = {
         r["member_id"]: r
         for r in rows(
@@ -123,7 +120,7 @@ def test_rpt_activity_by_member_daily(world: World) -> None:
     assert (mate["calls"], mate["notes"], mate["call_outcomes"]) == (1, 1, {"unknown": 1})
 
 
-def test_reporting_row_level_security(world: World) -> None:
+def check_reporting_row_level_security(world: World) -> None:
     table = "analytics_reporting.rpt_activity_by_member_daily"
     with connect_as(world.url, "leadly_dashboard") as conn:
         with conn.transaction():
@@ -134,3 +131,11 @@ def test_reporting_row_level_security(world: World) -> None:
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT 1 FROM analytics_marts.fct_activities LIMIT 1")
+
+
+def test_activity_models(world: World) -> None:
+    """One test (one build): with pytest 9 `--dist loadgroup` no longer keeps a module's tests
+    on one worker, and each worker would build the models again."""
+    check_fct_activities(world)
+    check_rpt_activity_by_member_daily(world)
+    check_reporting_row_level_security(world)
