@@ -472,6 +472,8 @@ async def run_queries(n_records: int, iterations: int, search_iterations: int) -
     await engine.dispose()
 
     print()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine load average (1, 5, 15 min) after the timings: {load} on {os.cpu_count()} CPUs")
     raw50, raw99 = results[0][1], results[0][2]
     print(
         "ratios: /base = against the PK read through the same service path (tenant transaction, "
