@@ -474,6 +474,9 @@ class Stager:
     def _write_rows(self, select: str, parts: int) -> list[Path]:
         """COPY files of the rows ``select`` gives (it has a ``batch_no`` column), split into
         ``parts`` files by batch so each batch is whole in one file."""
+        # The rows' batch and id come from values, not from the output's order: let DuckDB
+        # write in parallel.
+        self.db.execute("SET preserve_insertion_order = false")
         paths = []
         for k in range(max(1, parts)):
             path = self.workdir / f"rows.{k}.copy.csv"
