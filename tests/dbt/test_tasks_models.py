@@ -20,6 +20,9 @@ from tests.conftest import Team, make_team
 from warehouse.db import connect_as
 from warehouse.dbt import dbt_env, run_dbt
 
+# One worker runs this module (`--dist loadgroup`): one dbt build, never two at once.
+pytestmark = pytest.mark.xdist_group("tasks_dbt")
+
 SELECT = [
     "+rpt_task_throughput",
     "fct_task_credits",
