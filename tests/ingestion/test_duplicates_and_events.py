@@ -3,6 +3,8 @@ the events every imported or updated lead gets; linking leads to accounts by dom
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -175,3 +177,67 @@ async def test_company_domain_links_the_lead_to_the_account(team: Team, sql: Sql
     # Filterable like any custom field.
     r = await team.get("/api/v1/leads", params={"filter[custom.account_id]": account["id"]})
     assert {x["company_name"] for x in r.json()["data"]} == {"By Website", "By Email"}
+
+
+async def test_created_events_replay_to_the_imported_leads(
+    team: Team, sql: Sql, import_env: Callable[[str, str], None]
+) -> None:
+    """The created events (their file fields built as JSON by DuckDB while staging) replay to
+    exactly the leads the API returns, whatever the values hold; batches written on several
+    connections are each recorded once in the ledger."""
+    import_env("LEADLY_IMPORT_BATCH_SIZE", "2")
+    tag = uniq("j")
+    rows = [
+        [
+            'Zoë "Q" O\'Neil',
+            "Back\\slash",
+            f"zoe-{tag}@json.example",
+            "CEO, \u2028Ops",
+            "",
+            "",
+            "4.96",
+            "Qualified",
+        ],
+        [
+            "Tab\there",
+            "Ctrl\x01Char",
+            f"ctrl-{tag}@json.example",
+            "",
+            "ÆØÅ Ltd",
+            "+1 555 0100",
+            "0",
+            "",
+        ],
+        ["Emoji 🚀", "", f"emoji-{tag}@json.example", "", "", "", "5", "working"],
+        ["", "", "", "", f"Only Co {tag}", "", "", ""],
+        ["Num", "Bers", f"num-{tag}@json.example", "", "", "", "3,5", "new"],
+    ]
+    done = await import_file(team, csv_bytes([HEADER, *rows]))
+    assert (done["imported"], done["rejected"], done["batches_total"]) == (5, 0, 3)
+    assert done["batches_done"] == 3
+    ledger = await sql.all(
+        "SELECT batch_no FROM raw.import_batches WHERE team_id = %s AND import_id = %s "
+        "ORDER BY batch_no",
+        team.team_id,
+        done["id"],
+    )
+    assert [r["batch_no"] for r in ledger] == [0, 1, 2]
+    ids = await sql.all(
+        "SELECT object_id FROM app.events WHERE team_id = %s AND data->>'import_id' = %s "
+        "AND action = 'created'",
+        team.team_id,
+        done["id"],
+    )
+    assert len(ids) == 5
+    later = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    seen = set()
+    for r in ids:
+        url = f"/api/v1/leads/{r['object_id']}"
+        live = (await team.get(url)).json()
+        replayed = await team.get(url, params={"as_of": later})
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json() == live
+        seen.add((live["first_name"], live["last_name"], live["rating"]))
+    assert ('Zoë "Q" O\'Neil', "Back\\slash", 5.0) in seen  # 4.96 rounded to one decimal
+    assert ("Tab\there", "Ctrl\x01Char", 0.0) in seen
+    assert ("Num", "Bers", 3.5) in seen  # decimal comma
