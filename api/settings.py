@@ -172,6 +172,10 @@ class Settings:
     notification_http_timeout: float = 10.0
     """Seconds a Twilio/Slack/Teams/push request may take before the delivery counts failed."""
 
+    realtime_revalidate_seconds: float = 30.0
+    """How often an open WebSocket's session or API key is checked again (a revoked or expired
+    credential, or a deactivated member, closes it)."""
+
     # --- imports (docs/imports.md) ---
 
     import_max_bytes: int = 200 * 1024 * 1024

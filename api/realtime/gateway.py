@@ -11,7 +11,9 @@ from then on every message published to those channels is forwarded as a JSON te
 ``{"type": "pong", "data": {}}``.
 
 The socket holds no database connection while open: authentication and greetings each run in
-their own short transaction.
+their own short transaction. Every ``realtime_revalidate_seconds`` the session or API key the
+socket was opened with (directly or through its ticket) is checked again: once it is revoked
+or expired, or the member deactivated, the socket is closed (1008).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from litestar.exceptions import WebSocketDisconnect
 from api.auth.service import authenticate_in
 from api.common.context import Actor
 from api.realtime import broker, tickets
+from api.settings import get_settings
 from warehouse.db import api_engine
 
 log = logging.getLogger("leadly.realtime")
@@ -129,7 +132,23 @@ async def ws(socket: WebSocket) -> None:
                     if isinstance(obj, dict) and obj.get("type") == "ping":
                         await socket.send_text(_PONG.decode())
 
-        tasks = [asyncio.create_task(forward()), asyncio.create_task(receive())]
+        async def revalidate() -> None:
+            while True:
+                await asyncio.sleep(get_settings().realtime_revalidate_seconds)
+                try:
+                    ok = await tickets.still_valid(actor)
+                except Exception:
+                    log.warning("websocket credential check failed", exc_info=True)
+                    continue
+                if not ok:
+                    await socket.close(code=POLICY_VIOLATION, reason="credentials revoked")
+                    return
+
+        tasks = [
+            asyncio.create_task(forward()),
+            asyncio.create_task(receive()),
+            asyncio.create_task(revalidate()),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:

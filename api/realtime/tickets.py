@@ -30,8 +30,9 @@ async def issue(conn: AsyncConnection, actor: Actor) -> dict[str, object]:
     row = (
         await conn.execute(
             text(
-                "INSERT INTO app.realtime_tickets (team_id, id, member_id, token_hash, expires_at) "
-                "VALUES (:t, :id, :m, :h, now() + make_interval(secs => :ttl)) "
+                "INSERT INTO app.realtime_tickets (team_id, id, member_id, token_hash, "
+                "credential_type, credential_id, expires_at) "
+                "VALUES (:t, :id, :m, :h, :ct, :ci, now() + make_interval(secs => :ttl)) "
                 "RETURNING expires_at"
             ),
             {
@@ -39,6 +40,8 @@ async def issue(conn: AsyncConnection, actor: Actor) -> dict[str, object]:
                 "id": new_id("rtk"),
                 "m": actor.member_id,
                 "h": crypto.token_hash(ticket),
+                "ct": actor.actor_type,
+                "ci": actor.credential_id,
                 "ttl": TICKET_TTL_SECONDS,
             },
         )
@@ -80,7 +83,7 @@ async def redeem(ticket: str) -> Actor | None:
                     WHERE t.team_id = :t AND t.token_hash = :h AND t.used_at IS NULL
                       AND t.expires_at > now()
                       AND m.team_id = t.team_id AND m.id = t.member_id AND m.is_active
-                    RETURNING t.member_id, r.key AS role_key
+                    RETURNING t.member_id, r.key AS role_key, t.credential_type, t.credential_id
                     """
                 ),
                 {"t": team_id, "h": crypto.token_hash(ticket)},
@@ -88,7 +91,49 @@ async def redeem(ticket: str) -> Actor | None:
         ).first()
     if row is None:
         return None
-    return Actor(team_id=team_id, member_id=row.member_id, role=row.role_key)
+    return Actor(
+        team_id=team_id,
+        member_id=row.member_id,
+        role=row.role_key,
+        actor_type=row.credential_type or "member",
+        credential_id=row.credential_id,
+    )
+
+
+_STILL_VALID = text(
+    """
+    SELECT EXISTS (
+      SELECT 1 FROM app.team_members m
+      WHERE m.team_id = :t AND m.id = :m AND m.is_active
+        AND CASE :kind
+          WHEN 'api_key' THEN EXISTS (
+            SELECT 1 FROM app.api_keys k WHERE k.team_id = :t AND k.id = :c
+              AND k.member_id = m.id AND k.revoked_at IS NULL
+              AND (k.expires_at IS NULL OR k.expires_at > now()))
+          ELSE EXISTS (
+            SELECT 1 FROM app.sessions s WHERE s.team_id = :t AND s.id = :c
+              AND s.member_id = m.id AND s.revoked_at IS NULL AND s.expires_at > now())
+        END)
+    """
+)
+
+
+async def still_valid(actor: Actor) -> bool:
+    """Whether the member is active and the session or API key a socket was opened with is
+    neither revoked nor expired (an idle session's socket keeps it in use)."""
+    if not actor.credential_id:
+        return False
+    async with tenant_tx(api_engine(), actor.team_id) as conn:
+        ok = await conn.scalar(
+            _STILL_VALID,
+            {
+                "t": actor.team_id,
+                "m": actor.member_id,
+                "c": actor.credential_id,
+                "kind": "api_key" if actor.actor_type == "api_key" else "session",
+            },
+        )
+    return bool(ok)
 
 
 def expired(expires_at: datetime, now: datetime) -> bool:

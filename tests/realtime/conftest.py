@@ -49,6 +49,7 @@ def _start(name: str, redis: bool) -> Server:
     if redis:
         env["LEADLY_REDIS_URL"] = os.environ["LEADLY_TEST_REDIS_URL"]
     env["LEADLY_DB_POOL_SIZE"] = "4"
+    env["LEADLY_REALTIME_REVALIDATE_SECONDS"] = "0.3"
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -188,3 +188,32 @@ async def test_sockets_are_told_to_reconnect_when_the_listener_dies(
         await team_pg.http.aclose()
         assert r.status_code == 200, r.text
         assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 0}}
+
+
+async def test_revoked_credentials_close_open_sockets(
+    servers: dict[str, Server], http: Any
+) -> None:
+    """Signing out (or deactivating the member) closes the sockets opened with that session,
+    directly or through a ticket; another session's socket stays open."""
+    from websockets.exceptions import ConnectionClosed
+
+    pg = servers["pg"]
+    owner = await make_team(http)
+    rep = await add_member(owner)
+    r = await rep.post("/api/v1/realtime/tickets")
+    ticket = r.json()["ticket"]
+    async with (
+        socket(pg.ws, token=rep.token) as by_token,
+        socket(pg.ws, ticket=ticket) as by_ticket,
+        socket(pg.ws, token=owner.token) as other,
+    ):
+        for ws in (by_token, by_ticket, other):
+            await next_message(ws)
+        assert (await rep.post("/api/v1/auth/logout")).status_code == 204
+        for ws in (by_token, by_ticket):
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        await other.send('{"type": "ping"}')
+        assert await until(other, "pong") == {"type": "pong", "data": {}}

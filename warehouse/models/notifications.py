@@ -239,6 +239,9 @@ class RealtimeTicket(TenantMixin, Base):
     __tablename__ = "realtime_tickets"
     member_id: Mapped[str] = mapped_column(Text, nullable=False)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The session or API key it was issued with: the socket lives only as long as it does.
+    credential_type: Mapped[str | None] = mapped_column(Text)
+    credential_id: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(

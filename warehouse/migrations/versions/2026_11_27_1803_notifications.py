@@ -271,6 +271,8 @@ def upgrade() -> None:
         "realtime_tickets",
         sa.Column("member_id", sa.Text(), nullable=False),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("credential_type", sa.Text(), nullable=True),
+        sa.Column("credential_id", sa.Text(), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
