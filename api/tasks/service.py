@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -116,6 +117,19 @@ async def tx_now(conn: AsyncConnection) -> datetime:
     now = (await conn.execute(select(func.now()))).scalar_one()
     conn.info["leadly_tx_now"] = (tx, now)
     return now
+
+
+# The unfinished tasks a task depends on (one plain statement: it runs once per status change).
+BLOCKERS = text(
+    """
+    SELECT d.depends_on_task_id, d.type, p.status, p.started_at
+    FROM app.task_dependencies d
+    JOIN app.tasks p ON p.team_id = d.team_id AND p.id = d.depends_on_task_id
+    WHERE d.team_id = :team AND d.task_id = :task
+      AND p.deleted_at IS NULL AND p.status NOT IN ('completed', 'cancelled')
+    ORDER BY d.created_at, d.id
+    """
+)
 
 
 def blocked_problem(task_id: str, blockers: list[dict[str, Any]], verb: str) -> Problem:
@@ -470,25 +484,14 @@ class TaskService(RecordService):
         self, conn: AsyncConnection, actor: Actor, task_id: str, new_status: str
     ) -> None:
         """409 naming the blocker when a dependency forbids starting or completing."""
-        types = ["finish_to_start", "start_to_start"]
+        types = {"finish_to_start", "start_to_start"}
         if new_status == "completed":
-            types.append("finish_to_finish")
-        pred = TASKS.alias("pred")
-        rows = await conn.execute(
-            select(DEPS.c.depends_on_task_id, DEPS.c.type, pred.c.status, pred.c.started_at)
-            .join(
-                pred,
-                and_(pred.c.team_id == DEPS.c.team_id, pred.c.id == DEPS.c.depends_on_task_id),
-            )
-            .where(
-                DEPS.c.team_id == actor.team_id,
-                DEPS.c.task_id == task_id,
-                DEPS.c.type.in_(types),
-                pred.c.deleted_at.is_(None),
-                pred.c.status.notin_(DONE),
-            )
-            .order_by(DEPS.c.created_at, DEPS.c.id)
-        )
+            types.add("finish_to_finish")
+        rows = [
+            r
+            for r in await conn.execute(BLOCKERS, {"team": actor.team_id, "task": task_id})
+            if r.type in types
+        ]
         blockers = [
             {"task_id": r.depends_on_task_id, "type": r.type, "status": r.status}
             for r in rows
@@ -524,10 +527,13 @@ class TaskService(RecordService):
         action: str = "updated",
         allow: Iterable[str] = (),
         rollup: bool = True,
+        current: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """RecordService.update plus the dependency rules, and the next occurrence when a
-        recurring task is finished (``rollup=False``: no ``actual_hours`` in the answer)."""
-        current = await self.get(conn, actor, id, for_update=True)
+        recurring task is finished (``rollup=False``: no ``actual_hours`` in the answer;
+        ``current``: the row, already read and locked by the caller)."""
+        if current is None:
+            current = await self.get(conn, actor, id, for_update=True)
         check_version(current, if_match)
         blocked = (set(values) & (READ_ONLY | SYSTEM_FIELDS)) - set(allow)
         if blocked:
@@ -551,6 +557,31 @@ class TaskService(RecordService):
                 values["next_occurrence_id"] = nxt["id"]
         row = await self.apply(conn, actor, current, values, action)
         return (await self.decorate(conn, actor, [row]))[0] if rollup else row
+
+    async def apply(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        current: Mapping[str, Any],
+        values: Mapping[str, Any],
+        action: str,
+        data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """RecordService.apply; inside :meth:`bulk` the event is kept and appended with the
+        others in one statement at the end (same transaction)."""
+        buffer = _EVENT_BUFFER.get()
+        if buffer is None:
+            return await super().apply(conn, actor, current, values, action, data)
+        t = self.table
+        stmt = (
+            update(t)
+            .where(t.c.team_id == actor.team_id, t.c.id == current["id"])
+            .values(**values, version=t.c.version + 1, updated_at=func.now())
+            .returning(*self.public_columns.values())
+        )
+        row = dict((await execute(conn, stmt)).one()._mapping)
+        buffer.append(self._event(actor, current["id"], action, diff(current, row), data))
+        return row
 
     async def delete(
         self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
@@ -1016,8 +1047,36 @@ class TaskService(RecordService):
         refuses an id raises before writing, so the transaction stays usable and the next ids
         are still tried; after a database error (the transaction is aborted) the remaining ids
         are reported as not attempted (424)."""
-        visible = await self.get_many(conn, actor, ids)
+        wanted = [i for i in ids if plausible_id(i)]
+        rows = await conn.execute(
+            self._scoped(actor)
+            .where(TASKS.c.id.in_(wanted))
+            .order_by(TASKS.c.id)  # one lock order: two bulks cannot deadlock
+            .with_for_update()
+        )
+        visible = {r.id: dict(r._mapping) for r in rows}
         results: list[dict[str, Any]] = []
+        ok = True
+        buffer: list[EventRecord] = []
+        token = _EVENT_BUFFER.set(buffer)
+        try:
+            ok = await self._bulk_all(conn, actor, action, ids, opts, visible, results)
+        finally:
+            _EVENT_BUFFER.reset(token)
+        if ok:
+            await events.append(conn, *buffer)
+        return results, ok
+
+    async def _bulk_all(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        action: str,
+        ids: list[str],
+        opts: dict[str, Any],
+        visible: dict[str, dict[str, Any]],
+        results: list[dict[str, Any]],
+    ) -> bool:
         ok = True
         for n, id in enumerate(ids):
             if id not in visible:
@@ -1025,7 +1084,7 @@ class TaskService(RecordService):
                 results.append({"id": id, "status": 404, "detail": f"No task with id {id!r}."})
                 continue
             try:
-                status = await self._bulk_one(conn, actor, action, id, opts)
+                status = await self._bulk_one(conn, actor, action, id, opts, visible[id])
                 results.append({"id": id, "status": status})
             except Problem as p:
                 ok = False
@@ -1041,20 +1100,29 @@ class TaskService(RecordService):
                         for rest in ids[n + 1 :]
                     ]
                     break
-        return results, ok
+        return ok
 
     async def _bulk_one(
-        self, conn: AsyncConnection, actor: Actor, action: str, id: str, opts: dict[str, Any]
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        action: str,
+        id: str,
+        opts: dict[str, Any],
+        current: dict[str, Any],
     ) -> int:
+        """One id of a bulk call; ``current`` is its row as locked at the start (only a delete
+        changes other rows of the call: its subtasks)."""
         if action == "delete":
             if await self._exists(conn, actor, id):
                 await self.delete(conn, actor, id)
             # else: a subtask already deleted with its parent earlier in this call.
             return 200
         if action == "complete":
-            await self.update(conn, actor, id, {"status": "completed"}, rollup=False)
+            await self.update(
+                conn, actor, id, {"status": "completed"}, rollup=False, current=current
+            )
             return 200
-        current = await super().get(conn, actor, id, for_update=True)
         if action == "assign":
             given = list(opts["assignee_ids"])
             have = list(current["assignee_ids"])
@@ -1066,11 +1134,13 @@ class TaskService(RecordService):
                 if mode == "add"
                 else [m for m in have if m not in given]
             )
-            await self.update(conn, actor, id, {"assignee_ids": new}, rollup=False)
+            await self.update(conn, actor, id, {"assignee_ids": new}, rollup=False, current=current)
             return 200
         # reschedule
         if "due_at" in opts:
-            await self.update(conn, actor, id, {"due_at": opts["due_at"]}, rollup=False)
+            await self.update(
+                conn, actor, id, {"due_at": opts["due_at"]}, rollup=False, current=current
+            )
             return 200
         if current["due_at"] is None:
             raise validation([{"field": "shift_by", "message": "The task has no due_at to shift."}])
@@ -1078,8 +1148,14 @@ class TaskService(RecordService):
         tz = zone(current["time_zone"])
         moved = local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
         moved = moved + exact
-        await self.update(conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False)
+        await self.update(
+            conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False, current=current
+        )
         return 200
+
+
+# Events of a bulk call, appended together at its end (see TaskService.apply).
+_EVENT_BUFFER: ContextVar[list[EventRecord] | None] = ContextVar("tasks_event_buffer", default=None)
 
 
 async def _usable(conn: AsyncConnection) -> bool:
