@@ -148,3 +148,20 @@ def test_recurring_builder_creates_a_second_tuesday_task(world: dict[str, Any]) 
     ok(at)
     found = get(world, "/tasks", **{"filter[title]": "Monthly QBR prep"})["data"]
     assert [t["recurrence_rule"] for t in found] == ["FREQ=MONTHLY;BYDAY=2TU;COUNT=10"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "20_My_tasks.py",
+        "21_Task_board.py",
+        "22_Task_calendar.py",
+        "23_Gantt.py",
+        "24_Recurring_tasks.py",
+    ],
+)
+def test_pages_ask_to_sign_in(page: str) -> None:
+    at = AppTest.from_file(str(APPS / "pages" / page), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Sign in" in i.value for i in at.info)
