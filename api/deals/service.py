@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor, system_actor
@@ -115,12 +115,9 @@ def entry_errors(
 
 
 def gate_problem(stage: Mapping[str, Any], errors: list[dict[str, Any]]) -> Problem:
+    """422 naming every field ``errors`` lists as missing to be in ``stage``."""
     names = ", ".join(e["field"] for e in errors)
-    return (
-        validation(errors, f"Stage {stage['name']!r} ({stage['key']}) needs: {names}.")
-        if errors
-        else validation([])
-    )
+    return validation(errors, f"Stage {stage['name']!r} ({stage['key']}) needs: {names}.")
 
 
 def _check_money(values: Mapping[str, Any]) -> None:
@@ -758,8 +755,6 @@ class DealService(RecordService):
             )
         if not conds:
             return []
-        from sqlalchemy import or_
-
         ids = (
             await conn.execute(
                 select(t.c.id)
