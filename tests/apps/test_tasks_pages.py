@@ -161,7 +161,9 @@ def test_recurring_builder_creates_a_second_tuesday_task(world: dict[str, Any]) 
     ],
 )
 def test_pages_ask_to_sign_in(page: str) -> None:
-    at = AppTest.from_file(str(APPS / "pages" / page), default_timeout=60)
+    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
+    at.run()
+    at.switch_page(f"pages/{page}")  # not signed in
     at.run()
     assert not at.exception, at.exception
     assert any("Sign in" in i.value for i in at.info)
