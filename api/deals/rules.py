@@ -8,10 +8,12 @@ open deal in an earlier stage, the deal service moves it into that stage. A cond
   "eq", "value": "approved"}`` (ops: is_set, is_empty, eq, ne, gt, gte, lt, lte, in); or
 * on related activity: ``{"activity": "call", "outcome": "meeting_booked", "min_count": 1,
   "within_days": 30}``: at least ``min_count`` activities of that kind (with that outcome, in the
-  last ``within_days`` days) on the deal's lead or contacts.
+  last ``within_days`` days) on the deal, its lead or its contacts.
 
-Activity kinds are pluggable: :func:`register_activity_source` adds one (the activity timeline
-registers its kinds, e.g. ``meeting``, ``email``); ``call`` (the call logs) ships here. A rule
+Activity kinds are pluggable: :func:`register_activity_source` adds one. Shipped here: ``call``
+(call logs, and call entries of the activity timeline; ``outcome`` is the call's outcome), and
+``meeting``, ``email`` and ``note`` from the activity timeline (``app.activities``; ``outcome``
+matches a meeting's or an email's ``metadata.status``, e.g. ``completed`` or ``opened``). A rule
 naming a kind nobody registered is refused when the pipeline is saved.
 """
 
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
 from warehouse.models import CallLog
+from warehouse.models.activities import Activity
 
 ActivitySource = Callable[
     [AsyncConnection, Actor, Mapping[str, Any], Mapping[str, Any]], Awaitable[int]
@@ -152,26 +155,83 @@ async def holds(
 # --------------------------------------------------------------------------- built-in sources
 
 
+def _timeline_targets(t: Any, deal: Mapping[str, Any]) -> list[Any]:
+    """Timeline entries on the deal itself, its lead or its contacts."""
+    targets = []
+    if deal.get("id"):
+        targets.append((t.c.related_to_type == "deal") & (t.c.related_to_id == deal["id"]))
+    if deal.get("lead_id"):
+        targets.append((t.c.related_to_type == "lead") & (t.c.related_to_id == deal["lead_id"]))
+    if deal.get("contact_ids"):
+        targets.append(
+            (t.c.related_to_type == "contact") & t.c.related_to_id.in_(list(deal["contact_ids"]))
+        )
+    return targets
+
+
+async def _count_timeline(
+    conn: AsyncConnection,
+    actor: Actor,
+    deal: Mapping[str, Any],
+    c: Mapping[str, Any],
+    kind: str,
+    outcome_key: str,
+) -> int:
+    t = Activity.__table__
+    targets = _timeline_targets(t, deal)
+    if not targets:
+        return 0
+    q = select(func.count()).where(
+        t.c.team_id == actor.team_id,
+        t.c.deleted_at.is_(None),
+        t.c.type == kind,
+        t.c.source_event_id.is_(None),  # logged by people, not derived from the event log
+        or_(*targets),
+    )
+    if c.get("outcome"):
+        q = q.where(t.c["metadata"][outcome_key].astext == str(c["outcome"]))
+    if c.get("within_days"):
+        q = q.where(t.c.occurred_at >= func.now() - timedelta(days=int(c["within_days"])))
+    return int((await conn.execute(q)).scalar_one())
+
+
 async def call_source(
     conn: AsyncConnection, actor: Actor, deal: Mapping[str, Any], c: Mapping[str, Any]
 ) -> int:
-    """Call logs on the deal's lead or any of its contacts."""
+    """Call logs on the deal's lead or any of its contacts, and calls logged on the timeline
+    of the deal, its lead or its contacts."""
     t = CallLog.__table__
     targets = []
     if deal.get("lead_id"):
         targets.append(t.c.lead_id == deal["lead_id"])
     if deal.get("contact_ids"):
         targets.append(t.c.contact_id.in_(list(deal["contact_ids"])))
-    if not targets:
-        return 0
-    q = select(func.count()).where(
-        t.c.team_id == actor.team_id, t.c.deleted_at.is_(None), or_(*targets)
-    )
-    if c.get("outcome"):
-        q = q.where(t.c.outcome == c["outcome"])
-    if c.get("within_days"):
-        q = q.where(t.c.started_at >= func.now() - timedelta(days=int(c["within_days"])))
-    return int((await conn.execute(q)).scalar_one())
+    logged = 0
+    if targets:
+        q = select(func.count()).where(
+            t.c.team_id == actor.team_id, t.c.deleted_at.is_(None), or_(*targets)
+        )
+        if c.get("outcome"):
+            q = q.where(t.c.outcome == c["outcome"])
+        if c.get("within_days"):
+            q = q.where(t.c.started_at >= func.now() - timedelta(days=int(c["within_days"])))
+        logged = int((await conn.execute(q)).scalar_one())
+    return logged + await _count_timeline(conn, actor, deal, c, "call", "outcome")
+
+
+def timeline_source(kind: str, outcome_key: str = "status") -> ActivitySource:
+    """Activities of ``kind`` on the timeline of the deal, its lead or its contacts."""
+
+    async def source(
+        conn: AsyncConnection, actor: Actor, deal: Mapping[str, Any], c: Mapping[str, Any]
+    ) -> int:
+        return await _count_timeline(conn, actor, deal, c, kind, outcome_key)
+
+    source.__name__ = f"{kind}_source"
+    return source
 
 
 register_activity_source("call", call_source)
+register_activity_source("meeting", timeline_source("meeting"))
+register_activity_source("email", timeline_source("email"))
+register_activity_source("note", timeline_source("note", "pinned"))

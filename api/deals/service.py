@@ -733,6 +733,7 @@ class DealService(RecordService):
         conn: AsyncConnection,
         actor: Actor,
         *,
+        deal_ids: Sequence[str] = (),
         lead_ids: Sequence[str] = (),
         contact_ids: Sequence[str] = (),
         account_ids: Sequence[str] = (),
@@ -741,6 +742,8 @@ class DealService(RecordService):
         activity changed); returns the ids of the deals that advanced."""
         t = self.table
         conds = []
+        if deal_ids:
+            conds.append(t.c.id.in_(list(deal_ids)))
         if lead_ids:
             conds.append(t.c.lead_id.in_(list(lead_ids)))
         if account_ids:

@@ -33,3 +33,44 @@ async def test_a_booked_meeting_advances_the_deal(team: Team, sql: Sql) -> None:
     )
     await deal_progression_consumer(event)  # redelivery changes nothing
     assert len(await sql.events(d["id"])) == len(evts)
+
+
+async def test_a_completed_meeting_on_the_timeline_advances_the_deal(team: Team, sql: Sql) -> None:
+    stages = [
+        {"key": "talk", "name": "Talk", "probability": 10},
+        {
+            "key": "met",
+            "name": "Met",
+            "probability": 40,
+            "auto_advance": {"all": [{"activity": "meeting", "outcome": "completed"}]},
+        },
+        {"key": "won", "name": "Won", "probability": 100, "is_won": True},
+    ]
+    r = await team.post("/api/v1/pipelines", json={"name": "Meetings", "stages": stages})
+    assert r.status_code == 201, r.text
+    d = await new_deal(team, pipeline_id=r.json()["id"])
+
+    async def log_meeting(status: str) -> DispatchedEvent:
+        body = {
+            "type": "meeting",
+            "related_to_type": "deal",
+            "related_to_id": d["id"],
+            "subject": "Demo",
+            "metadata": {"status": status, "starts_at": "2026-11-20T15:00:00Z"},
+        }
+        r = await team.post("/api/v1/activities", json=body)
+        assert r.status_code == 201, r.text
+        rows = await sql.all(
+            "SELECT *, txid::text AS txid FROM app.events WHERE object_id = %s ORDER BY id",
+            r.json()["id"],
+        )
+        event = DispatchedEvent.from_row(rows[0])
+        assert deal_progression_consumer.accepts(event)
+        await deal_progression_consumer(event)
+        return event
+
+    await log_meeting("scheduled")  # not the outcome the rule wants
+    assert (await team.get(f"/api/v1/deals/{d['id']}")).json()["stage"] == "talk"
+    await log_meeting("completed")
+    got = (await team.get(f"/api/v1/deals/{d['id']}")).json()
+    assert got["stage"] == "met" and got["probability"] == 40
