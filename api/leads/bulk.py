@@ -21,9 +21,10 @@ Each row carries its pre-assigned lead id, and a batch is one transaction with i
 a batch that is re-run writes nothing twice (a row whose id exists is skipped by the same
 ``ON CONFLICT``). The events name the import in ``data`` and use the import's request id.
 
-Where the time goes (measured by ``bench/import.py``): maintaining the nine indexes of
-``app.leads`` and writing ~0.7 kB of event per lead; the statements read the landed rows once
-and probe an index per row, with no per-row JSON building left in PostgreSQL.
+Where the time goes (``bench/import.py``, docs/imports.md): maintaining the nine indexes of
+``app.leads`` and writing ~0.7 kB of event per lead, which is also what a bare ``INSERT ...
+SELECT`` of the same rows costs; the statements read the landed rows once and probe an index per
+row, and no per-row JSON is built in PostgreSQL (only the staged text is parsed).
 """
 
 from __future__ import annotations
