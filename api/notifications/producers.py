@@ -10,7 +10,9 @@
   ``comment_id``, ``related_to_type``, ``related_to_id`` (in ``changes`` or ``data``).
 - ``deal_stage_changed``: a deal event whose changes contain ``stage`` (or ``stage_id``): the
   owner and the deal's watchers, not the actor.
-- ``lead_assigned``: a lead event whose ``changes.owner_id`` gets a new owner (not the actor).
+- ``lead_assigned``: a lead event whose ``changes.owner_id`` gets a new owner (not the actor);
+  not for the rows of a file import (``data.import_id``: the import's ``system`` notification
+  sums them up).
 - ``meeting_reminder``: an activity ``reminder_fired`` event (``data.kind = meeting``) for
   each attendee (``data.member_ids``) — see :mod:`api.notifications.reminders`.
 - ``member_activity``: a member's created/converted/merged/won/lost records, for every member
@@ -275,6 +277,8 @@ async def _deal(conn: Any, event: DispatchedEvent) -> list[Draft]:
 
 
 async def _lead(conn: Any, event: DispatchedEvent) -> list[Draft]:
+    if event.data.get("import_id"):
+        return []  # a file import: its completion notification sums it up
     owner = after(event, "owner_id")
     if not isinstance(owner, str) or owner == event.actor_id or owner == before(event, "owner_id"):
         return []
@@ -357,6 +361,7 @@ async def _meeting(conn: Any, event: DispatchedEvent) -> list[Draft]:
 async def _watchers(conn: Any, event: DispatchedEvent, already: set[str]) -> list[Draft]:
     if (
         event.actor_type != "member"
+        or event.data.get("import_id")
         or not event.actor_id
         or event.object_type not in WATCHED_OBJECTS
         or event.action not in WATCHED_ACTIONS

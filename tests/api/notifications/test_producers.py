@@ -211,7 +211,8 @@ async def test_import_completed_is_a_system_notification(crew: dict[str, Team]) 
     from ingestion.runner import run_import
 
     a = crew["a"]
-    csv = b"first_name,last_name,email\nImp,Orted,imp@example.com\n"
+    b = crew["b"]
+    csv = b"first_name,last_name,email,owner\nImp,Orted,imp@example.com," + b.email.encode() + b"\n"
     r = await a.post(
         "/api/v1/imports",
         files={"file": ("people.csv", io.BytesIO(csv), "text/csv")},
@@ -224,6 +225,11 @@ async def test_import_completed_is_a_system_notification(crew: dict[str, Team]) 
     n = await wait_for_notification(a, lambda n: n["related_to_id"] == import_id)
     assert n["type"] == "system" and n["metadata"]["kind"] == "import_completed"
     assert n["title"] == "Import of people.csv completed" and "1 imported" in n["message"]
+    # The imported lead is b's: no per-row lead_assigned (the import sums it up).
+    r = await a.get("/api/v1/leads", params={"filter[owner_id]": b.member_id})
+    assert [x["email"] for x in r.json()["data"]] == ["imp@example.com"]
+    await asyncio.sleep(0.3)
+    assert [x for x in await notifications_of(b) if x["type"] == "lead_assigned"] == []
 
 
 async def test_redelivered_event_does_not_notify_twice(crew: dict[str, Team]) -> None:
