@@ -248,6 +248,7 @@ class PipelineService(RecordService):
     async def before_restore(
         self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
     ) -> None:
+        admin_only(actor)
         if row["is_default"]:  # another pipeline became the default meanwhile
             t = self.table
             taken = (

@@ -146,6 +146,10 @@ async def test_only_admins_change_pipelines(team: Team) -> None:
         403,
     )
     assert (await rep.get(f"/api/v1/pipelines/{p['id']}/board")).status_code == 200
+    spare = (await team.post("/api/v1/pipelines", json={"name": "Spare", "stages": STAGES})).json()
+    assert_problem(await rep.delete(f"/api/v1/pipelines/{spare['id']}"), 403)
+    assert (await team.delete(f"/api/v1/pipelines/{spare['id']}")).status_code == 204
+    assert_problem(await rep.post(f"/api/v1/pipelines/{spare['id']}/restore"), 403)
     # Reps move their deals.
     d = await new_deal(rep)
     assert (await move(rep, d["id"], "contact_made")).status_code == 200
