@@ -35,9 +35,11 @@ from api.notifications.schemas import (
     Watch,
     WatchIn,
 )
+from api.notifications.service import engine
 from api.realtime import gateway
 from api.realtime.broker import member_channel, message
 from api.realtime.routes import routers as realtime_routers
+from warehouse.db import tenant_tx
 
 STATUS_DOC = "unread | read | archived (default: every notification not archived)."
 
@@ -185,8 +187,10 @@ class NotificationsController(Controller):
             return json_response(await service.reply(conn, actor, notification_id, body.text), 201)
 
         response = await write(request, actor, run)
-        if response.status_code < 300:
-            await service.publish_count(actor.team_id, actor.member_id)
+        if response.status_code < 300:  # the notification was marked read: push it
+            async with tenant_tx(engine(), actor.team_id, actor.member_id) as conn:
+                row = await service.get(conn, actor, notification_id)
+            await service.publish_updated(actor.team_id, actor.member_id, [row])
         return response
 
 
