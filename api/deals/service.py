@@ -272,6 +272,22 @@ class DealService(RecordService):
         contacts = (state or {}).get("contacts") or []
         return (await self.present(conn, actor, [row], {id: contacts}, now=moment))[0]
 
+    async def before_restore(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
+    ) -> None:
+        """A deal comes back only into a live pipeline (and onto one of its stages)."""
+        from api.pipelines.service import pipeline_service
+
+        pipeline = (await pipeline_service.get_many(conn, actor, [row["pipeline_id"]])).get(
+            row["pipeline_id"]
+        )
+        if pipeline is None or all(s["key"] != row["stage"] for s in pipeline["stages"]):
+            raise Problem(
+                409,
+                f"Deal {row['id']!r} was in a pipeline or stage that no longer exists.",
+                title="Conflict",
+            )
+
     async def restore(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
         return (await self.present(conn, actor, [await super().restore(conn, actor, id)]))[0]
 

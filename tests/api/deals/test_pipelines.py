@@ -129,7 +129,11 @@ async def test_builder_operations(team: Team, sql: Sql) -> None:
     # A pipeline with deals cannot be deleted; an empty non-default one can.
     assert_problem(await team.delete(base), 409)
     empty = (await team.post("/api/v1/pipelines", json={"name": "E", "stages": STAGES})).json()
+    gone = await new_deal(team, pipeline_id=empty["id"])
+    assert (await team.delete(f"/api/v1/deals/{gone['id']}")).status_code == 204
     assert (await team.delete(f"/api/v1/pipelines/{empty['id']}")).status_code == 204
+    # A deal of a deleted pipeline stays deleted.
+    assert_problem(await team.post(f"/api/v1/deals/{gone['id']}/restore"), 409)
 
 
 async def test_only_admins_change_pipelines(team: Team) -> None:
