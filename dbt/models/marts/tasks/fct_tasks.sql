@@ -4,7 +4,13 @@
 
 with tasks as (
 
-    select * from {{ ref('stg_app__tasks') }}
+    select
+        *,
+        -- A completed task written without completed_at (an import, a seed) counts as
+        -- completed when it last changed.
+        case when status = 'completed' then coalesce(completed_at, updated_at) end
+            as finished_at
+    from {{ ref('stg_app__tasks') }}
     where not is_deleted
 
 ),
@@ -35,9 +41,9 @@ select
     tasks.priority_rank,
     tasks.due_at,
     tasks.started_at,
-    tasks.completed_at,
-    {{ utc_date('tasks.completed_at') }} as completed_date,
-    date_trunc('week', tasks.completed_at at time zone 'UTC')::date as completed_week,
+    tasks.finished_at as completed_at,
+    {{ utc_date('tasks.finished_at') }} as completed_date,
+    date_trunc('week', tasks.finished_at at time zone 'UTC')::date as completed_week,
     tasks.assignee_ids[1] as primary_assignee_id,
     coalesce(cardinality(tasks.assignee_ids), 0) as assignee_count,
     tasks.created_by,
@@ -54,9 +60,9 @@ select
     tasks.status = 'completed' as is_completed,
     case
         when tasks.status = 'completed' and tasks.due_at is not null
-            then tasks.completed_at <= tasks.due_at
+            then tasks.finished_at <= tasks.due_at
     end as is_on_time,
-    {{ hours_between('tasks.created_at', 'tasks.completed_at') }} as hours_to_complete,
+    {{ hours_between('tasks.created_at', 'tasks.finished_at') }} as hours_to_complete,
     tasks.created_at,
     tasks.updated_at
 from tasks
