@@ -5,7 +5,7 @@ bare Redis pub/sub round trip measured in the same run.
                                   [--rate 10] [--warmup 10] [--workers 1]
 
 Set-up: a fresh database, the real API (uvicorn, Redis channels) and the dispatcher worker
-(``leadly worker``, polling every 5 ms) as child processes; one team with ``--members``
+(``leadly worker``, polling every 10 ms; FANOUT_POLL overrides) as child processes; one team with ``--members``
 members; ``--clients`` sockets on ``/api/v1/ws`` spread evenly over the members (each member
 has clients/members sockets, like several tabs and devices). Then ``--notifications`` leads are
 created through the API at ``--rate`` per second (after ``--warmup`` unmeasured ones), each
@@ -106,7 +106,7 @@ async def main() -> None:
         "LEADLY_REDIS_URL": redis_url,
         "LEADLY_REDIS_PREFIX": prefix,
         "LEADLY_SECRET_KEY": "bench",
-        "LEADLY_WORKER_POLL_INTERVAL": "0.005",
+        "LEADLY_WORKER_POLL_INTERVAL": os.environ.get("FANOUT_POLL", "0.01"),
         "LEADLY_DB_POOL_SIZE": "20",
     }
     os.environ.update({"LEADLY_DATABASE_URL": url})
