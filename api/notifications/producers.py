@@ -28,6 +28,7 @@ backoff, and sent rows are never sent again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -114,7 +115,10 @@ async def _row(conn: Any, table: str, team_id: str, id: str) -> dict[str, Any] |
 
 
 def _label(row: dict[str, Any] | None, event: DispatchedEvent, fallback: str) -> str:
-    for source in (row or {}, {k: value(event, k) for k in ("title", "name", "subject")}):
+    for source in (
+        row or {},
+        {k: value(event, k) for k in ("title", "name", "subject", "first_name", "last_name")},
+    ):
         for key in ("title", "name", "subject", "file_name"):
             if source.get(key):
                 return str(source[key])
@@ -124,8 +128,19 @@ def _label(row: dict[str, Any] | None, event: DispatchedEvent, fallback: str) ->
     return fallback
 
 
+#: Member names by (team, member), kept :data:`NAME_TTL` seconds (a rename shows in new
+#: notifications within that time).
+_NAMES: dict[tuple[str, str], tuple[float, str]] = {}
+NAME_TTL = 60.0
+
+
 async def _actor_name(conn: Any, event: DispatchedEvent) -> str:
     if event.actor_type == "member" and event.actor_id:
+        key = (event.team_id, event.actor_id)
+        now = time.monotonic()
+        hit = _NAMES.get(key)
+        if hit is not None and now - hit[0] < NAME_TTL:
+            return hit[1]
         row = (
             await conn.execute(
                 text("SELECT name FROM app.team_members WHERE team_id = :t AND id = :id"),
@@ -133,6 +148,9 @@ async def _actor_name(conn: Any, event: DispatchedEvent) -> str:
             )
         ).first()
         if row:
+            if len(_NAMES) > 10_000:
+                _NAMES.clear()
+            _NAMES[key] = (now, row.name)
             return row.name
     return "Someone" if event.actor_type == "member" else "Leadly"
 
@@ -282,7 +300,9 @@ async def _lead(conn: Any, event: DispatchedEvent) -> list[Draft]:
     owner = after(event, "owner_id")
     if not isinstance(owner, str) or owner == event.actor_id or owner == before(event, "owner_id"):
         return []
-    row = await _row(conn, "leads", event.team_id, event.object_id)
+    # A created event carries every field; an update only what changed: read the lead then.
+    named = any(value(event, k) for k in ("first_name", "last_name"))
+    row = None if named else await _row(conn, "leads", event.team_id, event.object_id)
     label = _label(row, event, "a lead")
     who = await _actor_name(conn, event)
     company = value(event, "company_name") or (row or {}).get("company_name")
