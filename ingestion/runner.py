@@ -309,6 +309,9 @@ class _Run:
         the others (their transactions roll back) and the error goes up."""
         async with self._tx() as conn:
             done = await import_service.committed_batches(conn, self.id)
+        if not done and row["batches_done"]:
+            # Begun before the ledger existed, when batches committed in order.
+            done = set(range(row["batches_done"]))
         todo = iter([b for b in range(row["batches_total"] or 0) if b not in done])
         started = time.perf_counter()
         latest = [row]

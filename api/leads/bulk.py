@@ -211,11 +211,19 @@ _INSERT = text(
 # changes are the staged JSON of the file's fields plus the resolved ones, so the event is the
 # one RecordService writes: every non-empty field as ``[null, value]``. The rows come in the
 # landing table's key order (row order) without a sort.
+# The same changes built by PostgreSQL from the inserted lead, for rows landed before the
+# staging wrote them (an import that was running when this version was deployed).
+_CHANGES_IN_SQL = "jsonb_strip_nulls(jsonb_build_object({}))".format(
+    ", ".join(
+        f"'{f}', CASE WHEN l.{f} IS NOT NULL THEN jsonb_build_array(NULL, l.{f}) END"
+        for f in ("id", *FILE_COLUMNS)
+    )
+)
 _CREATED_EVENTS = text(
     f"""
     INSERT INTO app.events ({_EVENT_COLUMNS})
     SELECT :team_id, :actor_type, :actor_id, 'lead', l.id, 'created',
-           CAST(r.changes AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
+           coalesce(CAST(r.changes AS jsonb), {_CHANGES_IN_SQL}) || jsonb_strip_nulls(jsonb_build_object(
              'owner_id', CASE WHEN l.owner_id IS NOT NULL
                               THEN jsonb_build_array(NULL, l.owner_id) END,
              'created_by', CASE WHEN l.created_by IS NOT NULL
@@ -226,7 +234,7 @@ _CREATED_EVENTS = text(
            :request_id
     FROM raw.team_lead_import_rows r
     CROSS JOIN LATERAL (
-      SELECT x.id, x.owner_id, x.created_by, x.created_at, x.custom FROM app.leads x
+      SELECT x.* FROM app.leads x
       WHERE x.team_id = :team_id AND x.id = r.lead_id AND x.xmin = xid(pg_current_xact_id())
       OFFSET 0) l
     WHERE r.import_id = :import_id AND r.batch_no = :batch_no

@@ -11,7 +11,14 @@ import pytest
 
 from tests.api.records.conftest import new_account, new_lead, uniq
 from tests.conftest import Team
-from tests.ingestion.conftest import Sql, csv_bytes, import_file, leads_by_email
+from tests.ingestion.conftest import (
+    Sql,
+    csv_bytes,
+    import_file,
+    leads_by_email,
+    run_queued,
+    upload,
+)
 
 HEADER = ["First Name", "Last Name", "Email", "Title", "Company", "Phone", "Rating", "Lead Status"]
 
@@ -241,3 +248,56 @@ async def test_created_events_replay_to_the_imported_leads(
     assert ('Zoë "Q" O\'Neil', "Back\\slash", 5.0) in seen  # 4.96 rounded to one decimal
     assert ("Tab\there", "Ctrl\x01Char", 0.0) in seen
     assert ("Num", "Bers", 3.5) in seen  # decimal comma
+
+
+class _Stop(BaseException):
+    """Stops a runner the way a crash would: nothing after it runs, nothing is marked failed."""
+
+
+async def test_rows_landed_without_event_json_still_get_their_events(
+    team: Team, sql: Sql, import_env: Callable[[str, str], None]
+) -> None:
+    """Rows landed by an earlier version (no ``changes`` JSON, e.g. an import running during
+    an upgrade) get the same created events, built by the database."""
+    from ingestion.runner import run_import
+
+    import_env("LEADLY_IMPORT_BATCH_SIZE", "2")
+    tag = uniq("l")
+    rows = [
+        ["Old", "Row", f"old-{tag}@legacy.example", "CEO", "Legacy Co", "+1 555 0200", "4.5", ""],
+        ["Second", "", f"second-{tag}@legacy.example", "", "", "", "", "qualified"],
+        ["", "", "", "", f"No Mail {tag}", "", "", ""],
+    ]
+    r = await upload(team, csv_bytes([HEADER, *rows]), "legacy.csv")
+    assert r.status_code == 202, r.text
+    imp_id = r.json()["id"]
+
+    def stop_once_staged(row: dict[str, Any]) -> None:
+        if row["staged_at"] is not None:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        await run_import(team.team_id, imp_id, progress=stop_once_staged)
+    cleared = await sql.one(
+        "WITH u AS (UPDATE raw.lead_import_rows SET changes = NULL WHERE team_id = %s "
+        "AND import_id = %s RETURNING 1) SELECT count(*) AS n FROM u",
+        team.team_id,
+        imp_id,
+    )
+    assert cleared == {"n": 3}
+    done = await run_queued(team, imp_id)
+    assert (done["status"], done["imported"], done["batches_done"]) == ("completed", 3, 2)
+    evts = await sql.all(
+        "SELECT object_id, changes FROM app.events WHERE team_id = %s "
+        "AND data->>'import_id' = %s AND action = 'created'",
+        team.team_id,
+        imp_id,
+    )
+    assert len(evts) == 3
+    later = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    for e in evts:
+        url = f"/api/v1/leads/{e['object_id']}"
+        live = (await team.get(url)).json()
+        assert (await team.get(url, params={"as_of": later})).json() == live
+        assert e["changes"]["id"] == [None, live["id"]]
+        assert e["changes"]["status"] == [None, live["status"]]
