@@ -35,8 +35,11 @@ COPY dbt ./dbt
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
+# /app/dbt/target is writable too: Dagster's dbt assets keep their own target folder inside the
+# project (orchestration/dbt_project.py, target/dagster).
 RUN useradd --system --uid 1000 --home-dir /var/lib/leadly --create-home leadly \
-    && install -d -o leadly -g leadly /var/lib/leadly/dbt/target /var/lib/leadly/dbt/logs
+    && install -d -o leadly -g leadly /var/lib/leadly/dbt/target /var/lib/leadly/dbt/logs \
+        /app/dbt/target
 USER leadly
 
 EXPOSE 8000
