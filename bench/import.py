@@ -261,7 +261,7 @@ def main() -> None:
             f"{n / floors['events']:>10,.0f}"
         )
         best = raw_s / (floors["leads"] + floors["events"])
-        print(f"{'  (an import can do no better than':<44} {best:>7.2f}x raw)")  # fmt: skip
+        print(f"{'  floor/raw on one connection':<44} {best:>8.2f}x (two cores: at most ~2x that)")  # fmt: skip
     print(f"load average (other work on the machine): {load_before:.1f} before, "
           f"{load_after:.1f} after the import; {os.cpu_count()} cores")  # fmt: skip
     ratio = imp_rate / raw_rate
