@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -133,16 +134,19 @@ async def ws(socket: WebSocket) -> None:
                         await socket.send_text(_PONG.decode())
 
         async def revalidate() -> None:
+            every = get_settings().realtime_revalidate_seconds
+            # Spread the checks: sockets opened together are not all checked at once.
+            await asyncio.sleep(random.uniform(0, every))
             while True:
-                await asyncio.sleep(get_settings().realtime_revalidate_seconds)
                 try:
                     ok = await tickets.still_valid(actor)
                 except Exception:
                     log.warning("websocket credential check failed", exc_info=True)
-                    continue
+                    ok = True  # try again next time
                 if not ok:
                     await socket.close(code=POLICY_VIOLATION, reason="credentials revoked")
                     return
+                await asyncio.sleep(every)
 
         tasks = [
             asyncio.create_task(forward()),
