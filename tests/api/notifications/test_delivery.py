@@ -464,3 +464,44 @@ async def test_delivery_log_is_per_member(owner: Team, http: Any) -> None:
     assert_problem(
         await member.get("/api/v1/notification-deliveries", params={"filter[nope]": "x"}), 400
     )
+
+
+async def test_each_channel_switch_alone(owner: Team, services: Services) -> None:
+    """One member per channel, that channel alone on for lead_assigned: each gets exactly its
+    channel's deliveries for a lead, none for a task reminder (not switched on)."""
+    base = services.http.base
+    want = {"email": {"email"}, "sms": {"sms"}, "push": {"push"}, "webhook": {"slack", "teams"}}
+    members: dict[str, Team] = {}
+    for channel in want:
+        m = await add_member(owner)
+        tok = secrets.token_hex(4)
+        if channel == "push":
+            r = await m.post(
+                "/api/v1/push-subscriptions",
+                json={"endpoint": f"{base}/push/{tok}", "keys": push_keys()},
+            )
+            assert r.status_code == 201, r.text
+        await prefs(
+            m,
+            types={"lead_assigned": {channel: True}},
+            phone="+15557770000",
+            slack_webhook_url=f"{base}/slack/{tok}",
+            teams_webhook_url=f"{base}/teams/{tok}",
+        )
+        members[channel] = m
+    for channel, m in members.items():
+        lead_id = await assign_lead(owner, m, f"Only{channel}")
+        await append_event(
+            owner.team_id,
+            actor_type="system",
+            object_type="task",
+            object_id="task_" + "1" * 26,
+            action="reminder_fired",
+            data={"member_id": m.member_id, "kind": "reminder"},
+        )
+        n = await wait_for_notification(m, lambda n, i=lead_id: n["related_to_id"] == i)
+        reminder = await wait_for_notification(m, lambda n: n["type"] == "task_reminder")
+        rows = await settled(m, n["id"], count=len(want[channel]))
+        assert {d["channel"] for d in rows} == want[channel], channel
+        assert all(d["status"] in ("sent", "delivered") for d in rows), rows
+        assert [d for d in await deliveries_of(m) if d["notification_id"] == reminder["id"]] == []
