@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -217,3 +217,27 @@ async def test_revoked_credentials_close_open_sockets(
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         await other.send('{"type": "ping"}')
         assert await until(other, "pong") == {"type": "pong", "data": {}}
+
+
+async def test_snooze_and_its_end_are_pushed(servers: dict[str, Server], http: Any) -> None:
+    from api.notifications.service import wake_snoozed
+
+    a, _ = redis_servers(servers)
+    owner = await make_team(http)
+    rep = await add_member(owner)
+    lead_id = await assign_lead(owner, rep)
+    n = await wait_for_notification(rep, lambda n: n["related_to_id"] == lead_id)
+    async with socket(a.ws, token=rep.token) as ws:
+        assert await next_message(ws) == {"type": "unread_count", "data": {"count": 1}}
+        wake_at = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        rep_a = on(a, rep)
+        r = await rep_a.post(f"/api/v1/notifications/{n['id']}/snooze", json={"until": wake_at})
+        await rep_a.http.aclose()
+        assert r.status_code == 200, r.text
+        assert (await until(ws, "notification.updated"))["data"]["snoozed_until"]
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 0}}
+        await asyncio.sleep(1.1)
+        assert (await wake_snoozed())["woken"] >= 1  # the minute job
+        woken = await until(ws, "notification.updated")
+        assert woken["data"]["id"] == n["id"] and woken["data"]["snoozed_until"] is None
+        assert await until(ws, "unread_count") == {"type": "unread_count", "data": {"count": 1}}
