@@ -1,7 +1,7 @@
 """deals: pipelines (stages as a validated jsonb array), deals, deal contacts, stage history
 
 Revision ID: d4a1b2c3e5f6
-Revises: 47487ac92e2f
+Revises: b8e5f6a7c9d0
 Create Date: 2026-11-27 18:00:00.000000
 
 Every existing team gets the default sales pipeline (with its ``created`` event), so a database
@@ -20,7 +20,7 @@ from ulid import ULID
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "d4a1b2c3e5f6"
-down_revision = "47487ac92e2f"
+down_revision = "b8e5f6a7c9d0"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """tasks: tasks, assignees, dependencies, time logs, reminders, member settings, calendar feeds
 
 Revision ID: e5b2c3d4f6a7
-Revises: 47487ac92e2f
+Revises: d4a1b2c3e5f6
 Create Date: 2026-11-27 18:01:00.000000
 
 ``app.task_assignees`` mirrors ``tasks.assignee_ids`` (trigger ``tasks_sync_assignees``): under
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "e5b2c3d4f6a7"
-down_revision = "47487ac92e2f"
+down_revision = "d4a1b2c3e5f6"
 branch_labels = None
 depends_on = None
 

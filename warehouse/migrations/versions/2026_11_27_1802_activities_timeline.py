@@ -1,7 +1,7 @@
 """activities timeline: app.activities, app.activity_comments, app.mentions, search look-up
 
 Revision ID: f6c3d4e5a7b8
-Revises: 47487ac92e2f
+Revises: e5b2c3d4f6a7
 Create Date: 2026-11-27 18:02:00.000000
 
 Full-text search and row-level security: PostgreSQL's ``@@`` operator is not leakproof, so under
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "f6c3d4e5a7b8"
-down_revision = "47487ac92e2f"
+down_revision = "e5b2c3d4f6a7"
 branch_labels = None
 depends_on = None
 

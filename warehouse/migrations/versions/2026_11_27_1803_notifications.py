@@ -2,7 +2,7 @@
 outbox/log, realtime tickets
 
 Revision ID: a7d4e5f6b8c9
-Revises: 47487ac92e2f
+Revises: f6c3d4e5a7b8
 Create Date: 2026-11-27 18:03:00.000000
 
 Only new tables (no change to existing ones), so it applies to a database holding data.
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "a7d4e5f6b8c9"
-down_revision = "47487ac92e2f"
+down_revision = "f6c3d4e5a7b8"
 branch_labels = None
 depends_on = None
 

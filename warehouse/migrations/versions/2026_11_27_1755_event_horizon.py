@@ -1,8 +1,8 @@
 """events: app.event_horizon(), the per-database visibility horizon of the event log
 
 Revision ID: b8e5f6a7c9d0
-Revises: 47487ac92e2f
-Create Date: 2026-11-27 18:04:00.000000
+Revises: c9f6a7b8d0e1
+Create Date: 2026-11-27 17:55:00.000000
 
 Cursor readers of ``app.events`` (the dispatcher, the incremental dbt models) only read events of
 transactions older than every transaction still running, so an event that commits late is never
@@ -26,7 +26,7 @@ from sqlalchemy import text
 from warehouse.db import Roles
 
 revision = "b8e5f6a7c9d0"
-down_revision = "47487ac92e2f"
+down_revision = "c9f6a7b8d0e1"
 branch_labels = None
 depends_on = None
 

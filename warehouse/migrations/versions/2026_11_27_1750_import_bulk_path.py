@@ -2,7 +2,7 @@
 
 Revision ID: c9f6a7b8d0e1
 Revises: 47487ac92e2f
-Create Date: 2026-11-27 18:05:00.000000
+Create Date: 2026-11-27 17:50:00.000000
 
 ``raw.lead_import_rows.changes`` holds, as JSON text written by DuckDB while staging, the
 ``[null, value]`` pairs of every field the file gives a new lead (the fields the database
