@@ -168,8 +168,8 @@ async def test_derived_entries_are_searchable(team: Team) -> None:
 
 
 async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
-    """app.activity_search ranks at most p_cap of the most recent matches (bounded work for
-    common words); fewer matches are all ranked."""
+    """app.activity_search ranks every match when there are at most 5 x p_cap of them, else the
+    p_cap most recent ones (bounded work for common words)."""
     from sqlalchemy import text
 
     from warehouse.db import api_engine, tenant_tx
@@ -180,17 +180,18 @@ async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
         await log(
             team, lead, "lead", subject=f"{word} {i}", occurred_at=f"2026-04-0{i + 1}T08:00:00Z"
         )
-        for i in range(5)
+        for i in range(6)
     ]
     query = text(
         "SELECT activity_id FROM app.activity_search(websearch_to_tsquery('english', :q), 50, "
         "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, :cap)"
     )
     async with tenant_tx(api_engine(), team.team_id) as conn:
-        capped = set((await conn.execute(query, {"q": word, "cap": 3})).scalars())
+        capped = list((await conn.execute(query, {"q": word, "cap": 1})).scalars())
+        few = set((await conn.execute(query, {"q": word, "cap": 2})).scalars())
         every = set((await conn.execute(query, {"q": word, "cap": 1000})).scalars())
-    assert capped == {a["id"] for a in made[2:]}
-    assert every == {a["id"] for a in made}
+    assert capped == [made[-1]["id"]]  # 6 matches > 5 x 1: the most recent one
+    assert few == every == {a["id"] for a in made}  # 6 <= 5 x 2: all of them
     # Without a team in the transaction the look-up finds nothing.
     async with api_engine().begin() as conn:
         assert (await conn.execute(query, {"q": word, "cap": 1000})).all() == []
