@@ -912,9 +912,9 @@ SEARCH_SQL = text(
         CAST(:after_rank AS real), CAST(:after_id AS text), CAST(:cap AS integer))
     """
 )
-#: A search ranks at most this many of the most recent matching activities (and as many
-#: comments): bounded work for words found in a large share of the entries; a query with fewer
-#: matches ranks them all.
+#: A search with more than 5 x SEARCH_CAP matching activities ranks the SEARCH_CAP most recent
+#: ones (bounded work for words found in a large share of the entries); fewer are all ranked.
+#: Comments: the SEARCH_CAP most recent matches.
 SEARCH_CAP = 1000
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10, MaxFragments=2, "
