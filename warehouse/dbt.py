@@ -157,6 +157,35 @@ def patched_environ(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+#: dbt commands that write to the database (they take :func:`build_lock`).
+WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "test"})
+
+
+@contextlib.contextmanager
+def build_lock(env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Hold the database's dbt lock for the block: one dbt run at a time per database.
+
+    Two builds of the same models at once (the nightly schedule and ``leadly up``'s background
+    build, or two test modules) collide on dbt's ``__dbt_tmp`` relations and renames. The lock
+    is a session-level PostgreSQL advisory lock (advisory locks are per database), taken on its
+    own connection as the dbt login of ``env`` (default: ``os.environ``); a second run waits.
+    """
+    import psycopg
+
+    e = env if env is not None else os.environ
+    with psycopg.connect(
+        host=e.get("LEADLY_DBT_HOST", "127.0.0.1"),
+        port=e.get("LEADLY_DBT_PORT", "5432"),
+        user=e.get("LEADLY_DBT_USER") or None,
+        password=e.get("LEADLY_DBT_PASSWORD") or None,
+        dbname=e.get("LEADLY_DBT_DBNAME") or None,
+        autocommit=True,
+        application_name="leadly-dbt-lock",
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('leadly.dbt', 0))")
+        yield
+
+
 def run_dbt(
     args: Sequence[str],
     settings: Settings | None = None,
@@ -186,7 +215,8 @@ def run_dbt(
         ]
         if "--vars" not in argv:
             argv += ["--vars", json.dumps(all_vars, sort_keys=True)]
-    with patched_environ(run_env):
+    lock = build_lock(run_env) if command in WRITING_COMMANDS else contextlib.nullcontext()
+    with lock, patched_environ(run_env):
         result = dbtRunner().invoke(argv)
     if raise_on_failure and not result.success:
         raise DbtError(_failure_message(argv, result), result)

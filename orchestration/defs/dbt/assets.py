@@ -5,7 +5,6 @@ model into an asset materialization and each dbt test into an asset check result
 selects part of the graph builds just that part (``--select`` is derived from the selection).
 """
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
 from orchestration.defs.dbt.translator import LeadlyDbtTranslator
+from warehouse.dbt import build_lock, dbt_env
 
 DBT_ASSETS_NAME = "leadly_dbt"
 """Name of the multi-asset (and its op, which run config addresses)."""
@@ -45,4 +45,5 @@ def build_args(config: DbtBuildConfig) -> list[str]:
 def leadly_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    yield from dbt.cli(build_args(config), context=context).stream()
+    with build_lock(dbt_env()):  # one dbt run at a time per database (see warehouse.dbt.build_lock)
+        yield from dbt.cli(build_args(config), context=context).stream()
