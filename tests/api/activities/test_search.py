@@ -168,8 +168,9 @@ async def test_derived_entries_are_searchable(team: Team) -> None:
 
 
 async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
-    """app.activity_search ranks every match when there are at most 5 x p_cap of them, else the
-    p_cap most recent ones (bounded work for common words)."""
+    """app.activity_search ranks every match, unless there are p_cap of them among the
+    20 x p_cap most recent entries or more than 5 x p_cap in all: then the p_cap most recent
+    (bounded work for common words)."""
     from sqlalchemy import text
 
     from warehouse.db import api_engine, tenant_tx
@@ -190,8 +191,10 @@ async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
         capped = list((await conn.execute(query, {"q": word, "cap": 1})).scalars())
         few = set((await conn.execute(query, {"q": word, "cap": 2})).scalars())
         every = set((await conn.execute(query, {"q": word, "cap": 1000})).scalars())
-    assert capped == [made[-1]["id"]]  # 6 matches > 5 x 1: the most recent one
-    assert few == every == {a["id"] for a in made}  # 6 <= 5 x 2: all of them
+    # p_cap matches among the 20 x p_cap most recent entries: the p_cap most recent matches.
+    assert capped == [made[-1]["id"]]
+    assert few == {made[-1]["id"], made[-2]["id"]}
+    assert every == {a["id"] for a in made}  # fewer than p_cap: every match is ranked
     # Without a team in the transaction the look-up finds nothing.
     async with api_engine().begin() as conn:
         assert (await conn.execute(query, {"q": word, "cap": 1000})).all() == []
