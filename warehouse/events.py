@@ -124,7 +124,8 @@ def replay(evts: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 # Cursor reads for the dispatcher: ordered by (txid, id) and only from transactions older than
 # every transaction of this database still running, so an event that commits late is never
-# skipped (app.event_horizon(): long transactions of other databases on the server do not count).
+# skipped (app.event_horizon(): transactions of other databases, and of roles that cannot write
+# events such as dbt's, do not count).
 READ_AFTER = text(
     """
     SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, object_type,

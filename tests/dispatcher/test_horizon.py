@@ -1,5 +1,6 @@
-"""The event log's visibility horizon is per database: a transaction left open in another
-database on the same server does not hold the dispatcher back; one in this database does."""
+"""The event log's visibility horizon is per database and per writer: a transaction left open in
+another database on the same server, or by a role that cannot write events (dbt's analytics
+role), does not hold the dispatcher back; a writer's open transaction in this database does."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.settings import get_settings
 from tests.conftest import Team
 from tests.dispatcher.conftest import append_events
 from warehouse import events
+from warehouse.db import connect_as
 
 
 def _libpq(url: str, database: str | None = None) -> str:
@@ -54,6 +57,19 @@ async def test_a_transaction_open_in_another_database_does_not_hold_the_horizon(
     async with worker_engine.connect() as conn:
         rows = await events.read_after(conn, last[0] - 1, 0, 1000)
     assert any(int(r["id"]) == last[1] for r in rows)
+
+
+async def test_a_transaction_of_the_analytics_role_does_not_hold_the_horizon(
+    team: Team, worker_engine: AsyncEngine, database_url: str
+) -> None:
+    dbt_like = connect_as(database_url, get_settings().analytics_db_role)
+    try:
+        dbt_like.execute("SELECT pg_current_xact_id()")  # a build holds a transaction id
+        [*_, last] = await append_events(team.team_id, 2)
+        assert await _visible(worker_engine, last)
+    finally:
+        dbt_like.rollback()
+        dbt_like.close()
 
 
 async def test_a_transaction_open_in_this_database_holds_the_horizon(

@@ -144,11 +144,11 @@ async def test_sigkill_mid_batch_then_restart_delivers_every_event(
     assert every[len(first_run) :] == [i for i in ids if where[i] > at_kill]
     assert all(counts[i] >= 2 for i in uncommitted)
     assert all(counts[i] == 1 for i in committed)
-    # The cursor is at the end of the log.
+    # The cursor reached the end of the log (other tests may have appended events since).
     final = await cursor_of(worker_engine, consumer)
-    assert final == pos[-1]
+    assert final is not None and final >= pos[-1]
     async with worker_engine.connect() as conn:
-        assert await events.visible_head(conn) == final
+        assert await events.visible_head(conn) >= final
 
 
 async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(

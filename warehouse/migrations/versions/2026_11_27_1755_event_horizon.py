@@ -8,10 +8,12 @@ Cursor readers of ``app.events`` (the dispatcher, the incremental dbt models) on
 transactions older than every transaction still running, so an event that commits late is never
 skipped. ``pg_snapshot_xmin(pg_current_snapshot())`` gives that horizon for the whole server: a
 long transaction in *another* database (a benchmark, another test run, another tenant database)
-held every reader back until it finished. ``app.event_horizon()`` leaves out the in-progress
-transactions that ``pg_stat_activity`` shows running in another database; everything it cannot
-place (finished since the snapshot, subtransactions, no privilege to see other roles' sessions)
-still counts, so it is never later than the safe horizon of this database.
+held every reader back until it finished, and so did every dbt model build in this database.
+``app.event_horizon()`` leaves out the in-progress transactions that ``pg_stat_activity`` shows
+running in another database, or under a login that may not insert into ``app.events`` (the
+analytics and dashboard roles: dbt builds and dashboards never write events); everything it
+cannot place (finished since the snapshot, subtransactions, no privilege to see other roles'
+sessions) still counts, so it is never later than the safe horizon of the event log.
 
 Seeing other roles' ``backend_xid`` needs ``pg_read_all_stats``: the function runs as the owner
 role, which is granted it when the migrating role may grant it (a superuser, as in the embedded
@@ -58,7 +60,10 @@ def upgrade() -> None:
                 SELECT 1
                 FROM pg_stat_activity AS a
                 WHERE a.backend_xid = x::xid
-                  AND a.datname IS DISTINCT FROM current_database()
+                  AND (
+                      a.datname IS DISTINCT FROM current_database()
+                      OR NOT has_table_privilege(a.usesysid, 'app.events', 'INSERT')
+                  )
             )
         $$
         """
