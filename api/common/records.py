@@ -40,6 +40,28 @@ READ_ONLY = frozenset(
 )
 
 
+def actor_event(
+    actor: Actor,
+    object_type: str,
+    object_id: str,
+    action: str,
+    changes: dict[str, list[Any]],
+    data: dict[str, Any] | None = None,
+) -> EventRecord:
+    """The event of a change ``actor`` made (team, actor and request id from the actor)."""
+    return EventRecord(
+        team_id=actor.team_id,
+        actor_type=actor.actor_type,
+        actor_id=actor.member_id,
+        object_type=object_type,
+        object_id=object_id,
+        action=action,
+        changes=changes,
+        request_id=actor.request_id,
+        data=data,
+    )
+
+
 class RecordService:
     table: ClassVar[Table]
     object_type: ClassVar[str]  # singular: "lead"
@@ -205,17 +227,7 @@ class RecordService:
         changes: dict[str, list[Any]],
         data: dict[str, Any] | None = None,
     ) -> EventRecord:
-        return EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type=self.object_type,
-            object_id=id,
-            action=action,
-            changes=changes,
-            request_id=actor.request_id,
-            data=data,
-        )
+        return actor_event(actor, self.object_type, id, action, changes, data)
 
     async def create(
         self,

@@ -28,6 +28,7 @@ from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
 from api.common.ids import new_id
 from api.common.listing import Lister, ListParams
+from api.common.records import actor_event
 from api.realtime import broker
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
@@ -592,16 +593,7 @@ async def get(conn: AsyncConnection, actor: Actor, id: str, *, lock: bool = Fals
 
 
 def _event(actor: Actor, id: str, action: str, before: dict, after: dict) -> EventRecord:
-    return EventRecord(
-        team_id=actor.team_id,
-        actor_type=actor.actor_type,
-        actor_id=actor.member_id,
-        object_type="notification",
-        object_id=id,
-        action=action,
-        changes=events.diff(before, after),
-        request_id=actor.request_id,
-    )
+    return actor_event(actor, "notification", id, action, events.diff(before, after))
 
 
 async def _change(
@@ -891,15 +883,12 @@ async def put_prefs(conn: AsyncConnection, actor: Actor, values: dict[str, Any])
     flat_b, flat_a = _flatten(before), _flatten(after)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="notification_preferences",
-            object_id=actor.member_id,
-            action="updated",
-            changes=events.diff(flat_b, flat_a),
-            request_id=actor.request_id,
+        actor_event(
+            actor,
+            "notification_preferences",
+            actor.member_id,
+            "updated",
+            events.diff(flat_b, flat_a),
         ),
     )
     return after
@@ -1000,15 +989,12 @@ async def add_watch(
     out = dict(row._mapping)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="watch",
-            object_id=out["id"],
-            action="created",
-            changes=events.diff(None, {"target_type": target_type, "target_id": target_id}),
-            request_id=actor.request_id,
+        actor_event(
+            actor,
+            "watch",
+            out["id"],
+            "created",
+            events.diff(None, {"target_type": target_type, "target_id": target_id}),
         ),
     )
     return out, True
@@ -1027,15 +1013,12 @@ async def delete_watch(conn: AsyncConnection, actor: Actor, id: str) -> None:
         raise not_found("watch", id)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="watch",
-            object_id=id,
-            action="deleted",
-            changes=events.diff({"target_type": row.target_type, "target_id": row.target_id}, None),
-            request_id=actor.request_id,
+        actor_event(
+            actor,
+            "watch",
+            id,
+            "deleted",
+            events.diff({"target_type": row.target_type, "target_id": row.target_id}, None),
         ),
     )
 
@@ -1091,15 +1074,12 @@ async def add_push(
     out = dict(row._mapping)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="push_subscription",
-            object_id=out["id"],
-            action="created",
-            changes=events.diff(None, {"endpoint": endpoint}),
-            request_id=actor.request_id,
+        actor_event(
+            actor,
+            "push_subscription",
+            out["id"],
+            "created",
+            events.diff(None, {"endpoint": endpoint}),
         ),
     )
     return out
@@ -1118,15 +1098,8 @@ async def delete_push(conn: AsyncConnection, actor: Actor, id: str) -> None:
         raise not_found("push subscription", id)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="push_subscription",
-            object_id=id,
-            action="deleted",
-            changes=events.diff({"endpoint": row.endpoint}, None),
-            request_id=actor.request_id,
+        actor_event(
+            actor, "push_subscription", id, "deleted", events.diff({"endpoint": row.endpoint}, None)
         ),
     )
 

@@ -21,7 +21,7 @@ from api.auth.crypto import new_token, token_hash
 from api.common.context import Actor
 from api.common.errors import not_found
 from api.common.ids import new_id
-from api.common.records import plausible_id
+from api.common.records import actor_event, plausible_id
 from api.tasks.service import ASSIGNEES, TASKS, task_service, zone
 from warehouse import events
 from warehouse.events import EventRecord, diff
@@ -43,16 +43,7 @@ _OUT = [c for c in FEEDS.c if c.name not in ("team_id", "token_hash")]
 
 def _event(actor: Actor, action: str, before: Any, after: Any) -> EventRecord:
     obj = after or before
-    return EventRecord(
-        team_id=actor.team_id,
-        actor_type=actor.actor_type,
-        actor_id=actor.member_id,
-        object_type="calendar_feed",
-        object_id=obj["id"],
-        action=action,
-        changes=diff(before, after),
-        request_id=actor.request_id,
-    )
+    return actor_event(actor, "calendar_feed", obj["id"], action, diff(before, after))
 
 
 async def create_feed(

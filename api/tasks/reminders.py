@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.common.context import Actor, system_actor
 from api.common.ids import new_id
+from api.common.records import actor_event
 from api.tasks.service import (
     MEMBERS,
     OPEN,
@@ -333,15 +334,6 @@ async def set_defaults(
     after = await defaults_of(conn, actor)
     await events.append(
         conn,
-        EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type="member_task_settings",
-            object_id=actor.member_id,
-            action="updated",
-            changes=diff(before, after),
-            request_id=actor.request_id,
-        ),
+        actor_event(actor, "member_task_settings", actor.member_id, "updated", diff(before, after)),
     )
     return after

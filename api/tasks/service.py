@@ -24,7 +24,14 @@ from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
 from api.common.ids import new_id
 from api.common.listing import ListParams
-from api.common.records import READ_ONLY, RecordService, check_version, execute, plausible_id
+from api.common.records import (
+    READ_ONLY,
+    RecordService,
+    actor_event,
+    check_version,
+    execute,
+    plausible_id,
+)
 from api.tasks import recurrence
 from warehouse import events
 from warehouse.events import EventRecord, diff
@@ -890,17 +897,7 @@ class TaskService(RecordService):
     ) -> EventRecord:
         obj = after or before
         assert obj is not None
-        return EventRecord(
-            team_id=actor.team_id,
-            actor_type=actor.actor_type,
-            actor_id=actor.member_id,
-            object_type=object_type,
-            object_id=obj["id"],
-            action=action,
-            changes=diff(before, after),
-            request_id=actor.request_id,
-            data=data,
-        )
+        return actor_event(actor, object_type, obj["id"], action, diff(before, after), data=data)
 
     # ------------------------------------------------------------------ time tracking
 
