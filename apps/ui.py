@@ -23,6 +23,20 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/2_Lead_funnel.py", "Lead funnel", "created → contacted → qualified → converted"),
     ("pages/3_Lead_explorer.py", "Lead explorer", "filter, browse and export leads"),
     ("pages/4_Imports.py", "Imports", "upload a CSV or Excel file, map columns, import"),
+    ("pages/10_Pipeline_board.py", "Pipeline board", "drag deals between stages"),
+    ("pages/11_Deal.py", "Deal", "a deal, its stage timeline and history"),
+    ("pages/12_Pipeline_builder.py", "Pipeline builder", "stages, probabilities, rules (admins)"),
+    ("pages/13_Forecast.py", "Forecast", "weighted pipeline, forecast by close month, velocity"),
+    ("pages/14_Win_loss.py", "Win/loss", "reasons, competitors, by owner and period"),
+    ("pages/20_My_tasks.py", "My tasks", "my and my team's tasks, filters, bulk actions"),
+    ("pages/21_Task_board.py", "Task board", "tasks by status"),
+    ("pages/22_Task_calendar.py", "Task calendar", "due dates on a calendar, the feed URL"),
+    ("pages/23_Gantt.py", "Gantt", "a project's tasks and their dependencies"),
+    ("pages/24_Recurring_tasks.py", "Recurring tasks", "build a repeating task"),
+    ("pages/30_Record_timeline.py", "Timeline", "a record's activities, comments, mentions"),
+    ("pages/31_Search.py", "Search", "full-text search over activities and comments"),
+    ("pages/40_Notifications.py", "Notifications", "the notification center"),
+    ("pages/41_Notification_preferences.py", "Notification preferences", "channels, quiet hours"),
 )
 
 

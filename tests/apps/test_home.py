@@ -6,6 +6,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apps import ui
 from tests.apps.conftest import APPS, PASSWORD, SeededTeam
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
@@ -39,12 +40,16 @@ def test_sign_in_shows_the_member_and_links_to_the_pages(
     token = at.session_state["token"]
     assert token.startswith("lds_")
     labels = [link.label for link in at.get("page_link")]
-    assert [label.split(" — ")[0] for label in labels] == [
+    assert [label.split(" — ")[0] for label in labels][:4] == [
         "Overview",
         "Lead funnel",
         "Lead explorer",
         "Imports",
     ]
+    # Every page of apps/pages/ is linked from Home, in the sidebar's (number) order.
+    pages = sorted((APPS / "pages").glob("*.py"), key=lambda p: int(p.name.split("_", 1)[0]))
+    assert [path for path, _, _ in ui.PAGES] == [f"pages/{p.name}" for p in pages]
+    assert len(labels) == len(pages)
 
     # Sign out: the token stops working at the API and the form is back.
     at.button(key="home_sign_out").click()
