@@ -243,7 +243,7 @@ def create_team(
 
 
 @main.command("import")
-@click.argument("object_name", metavar="OBJECT", type=click.Choice(["leads", "call_logs"]))
+@click.argument("object_name", metavar="OBJECT", type=click.Choice(["leads", "call_logs", "deals"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--team", required=True, help="The team's id or slug.")
 @click.option(
@@ -290,7 +290,7 @@ def import_file(
     batch_size: int | None,
     resume: bool,
 ) -> None:
-    """Import a CSV or XLSX FILE of OBJECT (leads or call_logs) into a team.
+    """Import a CSV or XLSX FILE of OBJECT (leads, call_logs or deals) into a team.
 
     Runs the same pipeline as POST /api/v1/imports, here and now, with a progress bar. Rejected
     rows are kept with their reason (GET /api/v1/imports/{id}/rejects). If it is interrupted,

@@ -177,8 +177,70 @@ CALL_LOGS = ObjectSpec(
     ),
 )
 
-OBJECTS: dict[str, ObjectSpec] = {LEADS.name: LEADS, CALL_LOGS.name: CALL_LOGS}
-ALIASES = {"lead": "leads", "call_log": "call_logs", "call-logs": "call_logs", "calls": "call_logs"}
+DEALS = ObjectSpec(
+    "deals",
+    "deal",
+    (
+        _t(
+            "name",
+            "Deal Name|Opportunity Name|Opportunity|Deal|Name|Title|Deal Title",
+        ),
+        _t(
+            "value",
+            "Amount|Deal Amount|Value|Deal Value|Opportunity Amount|Amount (USD)|Total Amount"
+            "|Expected Revenue|Revenue",
+        ),
+        _t("currency", "Currency|Deal Currency|Amount Currency|Opportunity Currency|Currency Code"),
+        _t(
+            "value_type",
+            "Value Type|Revenue Type|Billing Type|Amount Type",
+            description="one_off, mrr or arr",
+        ),
+        _t(
+            "probability",
+            "Probability (%)|Probability|Deal Probability|Win Probability|Probability %",
+        ),
+        _t("pipeline", "Pipeline|Deal Pipeline|Pipeline Name", description="name or id"),
+        _t(
+            "stage",
+            "Stage|Deal Stage|Opportunity Stage|Stage Name|Sales Stage|Status",
+            description="a stage key or name of the pipeline (case-insensitive)",
+        ),
+        _t(
+            "expected_close_date",
+            "Close Date|Expected Close Date|Closing Date|Est. Close Date|Estimated Close Date",
+        ),
+        _t("actual_close_date", "Actual Close Date|Closed Date|Date Closed|Closed At"),
+        _t(
+            "owner",
+            "Deal Owner|Opportunity Owner|Owner|Owner Email|Owner Name|Sales Rep|Rep"
+            "|Assigned To|HubSpot Owner|Record Owner",
+            description="a team member's email, name or id",
+        ),
+        _t("win_reason", "Win Reason|Closed Won Reason|Reason Won|Won Reason"),
+        _t(
+            "loss_reason",
+            "Loss Reason|Lost Reason|Closed Lost Reason|Reason Lost|Loss Reason Details",
+        ),
+        _t("competitor", "Competitor|Competitors|Main Competitor|Primary Competitor"),
+        _t("next_step", "Next Step|Next Steps|Next Action"),
+        _t("source", "Lead Source|Source|Deal Source|Original Source"),
+    ),
+)
+
+OBJECTS: dict[str, ObjectSpec] = {
+    LEADS.name: LEADS,
+    CALL_LOGS.name: CALL_LOGS,
+    DEALS.name: DEALS,
+}
+ALIASES = {
+    "lead": "leads",
+    "call_log": "call_logs",
+    "call-logs": "call_logs",
+    "calls": "call_logs",
+    "deal": "deals",
+    "opportunities": "deals",
+}
 
 # Values read as "no value" in any column (compared case-insensitively, after trimming).
 NULL_TOKENS = ("", "n/a", "na", "#n/a", "null", "none", "nil", "-", "--")

@@ -233,7 +233,14 @@ class _Run:
                 raise FileProblem("No column of the file is mapped to a field.")
             stager.mapping = used
             policy, size = row["duplicate_policy"], row["batch_size"]
-            if spec.name == "leads":
+            table = ""
+            if spec.name == "deals":
+                from ingestion import deals
+
+                result = await deals.stage(
+                    self._tx, actor, stager, self.id, size, import_dir(self.id)
+                )
+            elif spec.name == "leads":
                 await asyncio.to_thread(stager.lead_checks)
                 result = await asyncio.to_thread(
                     stager.finish_leads, self.id, policy, size, load_connections()
@@ -333,13 +340,21 @@ class _Run:
 
         async with self._tx() as conn:
             await conn.execute(text("SET LOCAL synchronous_commit = off"))
-            if row["object"] == "leads":
+            rejected = 0
+            if row["object"] == "deals":
+                from ingestion import deals
+
+                items = await asyncio.to_thread(deals.read_batch, import_dir(self.id), batch_no)
+                counts, rejected = await deals.load_batch(conn, actor, self.id, items)
+            elif row["object"] == "leads":
                 counts = await lead_bulk.load_batch(
                     conn, actor, self.id, batch_no, row["duplicate_policy"]
                 )
             else:
                 counts = await call_log_bulk.load_batch(conn, actor, self.id, batch_no)
-            await import_service.record_batch(conn, self.team_id, self.id, batch_no, counts)
+            await import_service.record_batch(
+                conn, self.team_id, self.id, batch_no, counts, rejected=rejected
+            )
             return await self._row(conn)
 
 

@@ -469,6 +469,23 @@ class Stager:
             """
         )
 
+    def deal_rows(self, fields: Sequence[str]) -> list[tuple[int, dict[str, Any], bool, str]]:
+        """Every data row of a deal import as ``(row_no, {field: cleaned text, "custom": JSON
+        text}, has extra values, original cells as JSON)``: deals are checked row by row in
+        Python (:mod:`ingestion.deals`) and written through the deal service."""
+        exprs = ", ".join(f"{self.field_expr(f)} AS {_ident(f)}" for f in fields)
+        rows = self.db.execute(
+            f"SELECT row_no, {exprs}, {self.custom_expr()} AS custom, "
+            f"coalesce({self._extra_values()}, false) AS extra, {self._values_json()} AS original "
+            "FROM rows ORDER BY row_no"
+        ).fetchall()
+        n = len(fields)
+        return [
+            (int(r[0]), {**dict(zip(fields, r[1 : n + 1], strict=True)), "custom": r[n + 1]},
+             bool(r[n + 2]), r[n + 3])
+            for r in rows
+        ]  # fmt: skip
+
     # ------------------------------------------------------------------ output
 
     def _write_rows(self, select: str, parts: int) -> list[Path]:

@@ -65,7 +65,7 @@ def _object_spec(raw: str | None) -> Any:
     from ingestion.mapping import OBJECTS, spec_for
 
     if not raw:
-        raise _field_problem("object", "Say what the file holds: object=leads or object=call_logs.")
+        raise _field_problem("object", "Say what the file holds: object=leads, call_logs or deals.")
     spec = spec_for(raw)
     if spec is None:
         raise _field_problem("object", f"Unknown object {raw!r}: use one of {', '.join(OBJECTS)}.")
@@ -123,7 +123,7 @@ class ImportsController(Controller):
     @post("/", status_code=202, request_max_body_size=None, operation_id="create_import")
     async def create_import(self, request: Request) -> Response[Import]:
         """Upload a CSV or XLSX file to import (multipart/form-data: ``file``, ``object`` =
-        leads | call_logs, optional ``mapping`` JSON {column: field}, optional
+        leads | call_logs | deals, optional ``mapping`` JSON {column: field}, optional
         ``duplicate_policy`` = skip | update | merge). Answers 202 with the queued import."""
         from ingestion import probe
         from ingestion.files import FileProblem

@@ -93,7 +93,14 @@ class ImportService(RecordService):
         )
 
     async def record_batch(
-        self, conn: AsyncConnection, team_id: str, id: str, batch_no: int, counts: BatchCounts
+        self,
+        conn: AsyncConnection,
+        team_id: str,
+        id: str,
+        batch_no: int,
+        counts: BatchCounts,
+        *,
+        rejected: int = 0,
     ) -> None:
         """Count a batch, in its own transaction: its entry in the ledger of committed batches
         (a second attempt at the same batch fails on the ledger's key) and the counters. The
@@ -112,6 +119,7 @@ class ImportService(RecordService):
                 imported=t.c.imported + counts.imported,
                 updated=t.c.updated + counts.updated,
                 skipped_duplicates=t.c.skipped_duplicates + counts.skipped,
+                rejected=t.c.rejected + rejected,  # rows a deal import's gate refused
                 updated_at=func.now(),
             )
         )
