@@ -319,8 +319,8 @@ def _reason(e: Problem) -> str:
     if not e.errors:
         return e.detail
     fields = [str(x.get("field")) for x in e.errors]
-    if all(f in e.detail for f in fields):
-        return e.detail
+    if e.detail.startswith("Stage ") and all(f in e.detail for f in fields):
+        return e.detail  # the gate's "Stage 'X' (x) needs: a, b."
     return "; ".join(f"{x.get('field')}: {x.get('message')}" for x in e.errors)
 
 

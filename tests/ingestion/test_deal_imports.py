@@ -115,9 +115,18 @@ async def test_hubspot_columns_pipeline_by_name_and_override(team: Team, sql: Sq
     pid = r.json()["id"]
     content = csv_bytes(
         [
-            ["Deal Name", "Amount", "Deal Stage", "Pipeline", "Close Date", "Why we won"],
-            [f"{tag} one", "10", "closed won", f"renewals {tag}", "2026-10-01", "Great fit"],
+            [
+                "Deal Name",
+                "Amount",
+                "Deal Stage",
+                "Pipeline",
+                "Close Date",
+                "Why we won",
+                "Currency",
+            ],
+            [f"{tag} one", "10", "closed won", f"renewals {tag}", "2026-10-01", "Great fit", "eur"],
             [f"{tag} two", "20", "CLOSEDWON", f"Renewals {tag}", "", ""],
+            [f"{tag} four", "40", "open", f"Renewals {tag}", "", "", "Euro"],
             [f"{tag} three", "30", "Open", "No such pipeline", "", ""],
         ]
     )
@@ -125,15 +134,31 @@ async def test_hubspot_columns_pipeline_by_name_and_override(team: Team, sql: Sq
         team, content, "hubspot-deals.csv", obj="deals", mapping={"Why we won": "win_reason"}
     )
     assert done["mapping"]["Deal Stage"] == "stage" and done["mapping"]["Pipeline"] == "pipeline"
-    assert (done["imported"], done["rejected"]) == (1, 2), done
+    assert (done["imported"], done["rejected"]) == (1, 3), done
     reasons = {r["Deal Name"]: r["reason"] for r in await rejects_of(team, done["id"])}
     assert "win_reason" in reasons[f"{tag} two"]
     assert "pipeline: no pipeline named 'No such pipeline'" in reasons[f"{tag} three"]
+    assert reasons[f"{tag} four"].startswith("currency: ")  # the API's own DealCreate rules
     row = await sql.one(
         "SELECT * FROM app.deals WHERE team_id = %s AND name = %s", team.team_id, f"{tag} one"
     )
     assert row is not None and row["pipeline_id"] == pid and row["stage"] == "closedwon"
     assert row["win_reason"] == "Great fit" and row["status"] == "won"
+    assert row["currency"] == "EUR" and row["probability"] == 100
+
+
+async def test_preview_suggests_the_deal_mapping(team: Team) -> None:
+    content = csv_bytes(
+        [["Deal Name", "Amount", "Deal Stage", "Pipeline", "Notes"], ["x", "1", "", "", ""]]
+    )
+    r = await upload(team, content, "d.csv", obj="deals", path="/api/v1/imports/preview")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["suggested_mapping"] == {
+        "Deal Name": "name", "Amount": "value", "Deal Stage": "stage", "Pipeline": "pipeline",
+        "Notes": None,
+    }  # fmt: skip
+    assert "loss_reason" in body["fields"] and body["unmapped"] == ["Notes"]
 
 
 async def test_bad_object_and_other_teams_imports(team: Team, other_team: Team) -> None:
@@ -161,14 +186,15 @@ async def test_cli_imports_deals(team: Team, sql: Sql, tmp_path: Path) -> None:
                 ["Opportunity Name", "Amount", "Stage", "Close Date"],
                 [f"{tag} a", "100", "negotiation", "2027-01-31"],
                 [f"{tag} b", "", "Negotiation", ""],
+                [f"{tag} c", "7", "Proposal made", ""],
             ]
         )
     )
     result = await asyncio.to_thread(
-        run_leadly, "import", "deals", str(path), "--team", team.team_id
+        run_leadly, "import", "deals", str(path), "--team", team.team_id, "--batch-size", "1"
     )
     out = ok(result)
-    assert "1 imported" in out and "1 rejected" in out, out
+    assert "2 imported" in out and "1 rejected" in out, out
     imp = await sql.one(
         "SELECT * FROM app.imports WHERE team_id = %s AND file_name = %s AND object = 'deals' "
         "ORDER BY created_at DESC LIMIT 1",
@@ -176,6 +202,8 @@ async def test_cli_imports_deals(team: Team, sql: Sql, tmp_path: Path) -> None:
         path.name,
     )
     assert imp is not None and imp["runner"] == "cli" and imp["status"] == "completed"
+    # One row per batch: the gate's reject in batch 1 did not undo batch 0 or 2.
+    assert (imp["batches_total"], imp["batches_done"], imp["imported"]) == (3, 3, 2), imp
     reasons = [r["reason"] for r in await rejects_of(team, imp["id"])]
     assert len(reasons) == 1 and "value" in reasons[0] and "expected_close_date" in reasons[0]
     row = await sql.one(
