@@ -5,6 +5,7 @@ operational tables, and streamed exports.
 - :mod:`ingestion.mapping`: header synonyms, the automatic mapping, overrides
 - :mod:`ingestion.probe`: a quick look at an upload (preview, early 422s)
 - :mod:`ingestion.stage`: DuckDB validation, in-file duplicates, the COPY files
+- :mod:`ingestion.deals`: deal imports, row by row through the deal service's gate
 - :mod:`ingestion.runner`: run or resume an import (stage once, then batch by batch)
 - :mod:`ingestion.consumer`: the dispatcher consumer that runs uploaded imports
 - :mod:`ingestion.cli`: the body of ``leadly import``
