@@ -518,8 +518,9 @@ class DealService(RecordService):
             "status": "won" if stage["is_won"] else "lost" if stage["is_lost"] else "open",
             "stage_changed_at": now,
         }
-        if "actual_close_date" in values:
-            out["actual_close_date"] = values["actual_close_date"]
+        given = values.get("actual_close_date")  # null (a create's default) is "not given"
+        if given is not None:
+            out["actual_close_date"] = given
         else:
             out["actual_close_date"] = now.astimezone(UTC).date() if closed else None
         return out

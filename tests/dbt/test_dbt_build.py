@@ -135,8 +135,9 @@ async def seed_team_a(a: Team, w: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def rows(url: str, table: str) -> list[tuple[Any, ...]]:
-    """Every row of ``table`` (without bookkeeping columns), sorted, as the analytics role."""
+def rows(url: str, table: str, team_ids: list[str]) -> list[tuple[Any, ...]]:
+    """Every row of ``table`` of the given teams (other tests write to the same database
+    meanwhile), without bookkeeping columns, sorted, as the analytics role."""
     with connect_as(url, "leadly_analytics") as conn:
         schema, name = table.split(".")
         cols = [
@@ -148,12 +149,12 @@ def rows(url: str, table: str) -> list[tuple[Any, ...]]:
             )
             if r[0] not in BOOKKEEPING
         ]
-        q = f"SELECT {', '.join(cols)} FROM {table}"  # names from the catalog
-        return sorted((tuple(map(str, r)) for r in conn.execute(q)), key=repr)
+        q = f"SELECT {', '.join(cols)} FROM {table} WHERE team_id = ANY(%s)"  # catalog names
+        return sorted((tuple(map(str, r)) for r in conn.execute(q, (team_ids,))), key=repr)
 
 
-def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    return {t: rows(url, t) for t in COMPARED}
+def snapshot(url: str, *teams: Team) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: rows(url, t, [team.team_id for team in teams]) for t in COMPARED}
 
 
 def query(url: str, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -179,11 +180,11 @@ async def world(
     assert env["LEADLY_DBT_DBNAME"] == database_url.rsplit("/", 1)[-1].split("?")[0]
     run_dbt(["build"], env=env)
     w = World(database_url, env, a, b, leads, moments)
-    w.snapshots["first"] = snapshot(database_url)
+    w.snapshots["first"] = snapshot(database_url, a, b)
 
     # Nothing new: an incremental run changes nothing.
     run_dbt(["run", "--select", *EVENT_DRIVEN], env=env)
-    w.snapshots["again"] = snapshot(database_url)
+    w.snapshots["again"] = snapshot(database_url, a, b)
 
     # New activity, then an incremental run, then a full rebuild of the same models.
     await patch(a, leads["l4"]["id"], status="contacted", owner_id=a.member_id)
@@ -191,9 +192,9 @@ async def world(
     assert (await a.delete(f"/api/v1/leads/{leads['l6']['id']}")).status_code == 204
     await ok(await a.post(f"/api/v1/leads/{leads['l5']['id']}/restore"))
     run_dbt(["run", "--select", *EVENT_DRIVEN], env=env)
-    w.snapshots["incremental"] = snapshot(database_url)
+    w.snapshots["incremental"] = snapshot(database_url, a, b)
     run_dbt(["run", "--full-refresh", "--select", *EVENT_DRIVEN], env=env)
-    w.snapshots["full"] = snapshot(database_url)
+    w.snapshots["full"] = snapshot(database_url, a, b)
     yield w
 
 

@@ -96,6 +96,14 @@ async def test_won_and_lost_need_reasons_and_close(team: Team) -> None:
     assert lost["probability"] == 0 and lost["weighted_value"] is None
 
 
+async def test_a_deal_created_closed_gets_todays_close_date(team: Team) -> None:
+    lost = await new_deal(team, stage="lost", loss_reason="Timing")
+    assert lost["status"] == "lost" and lost["actual_close_date"] == _today()
+    given = await new_deal(team, stage="won", win_reason="Fit", actual_close_date="2026-02-01")
+    assert given["actual_close_date"] == "2026-02-01"
+    assert (await new_deal(team))["actual_close_date"] is None
+
+
 async def test_closed_deal_reopens_only_explicitly(team: Team, sql: Sql) -> None:
     d = await new_deal(team)
     await move(team, d["id"], "lost", loss_reason="No budget")
