@@ -11,9 +11,8 @@ zone (with a VTIMEZONE), so the client expands it like Leadly does.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from icalendar import Calendar, Event, vRecur
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +25,9 @@ from api.tasks.service import ASSIGNEES, TASKS, task_service, zone
 from warehouse import events
 from warehouse.events import EventRecord, diff
 from warehouse.models import CalendarFeed
+
+if TYPE_CHECKING:
+    from icalendar import Event
 
 FEEDS = CalendarFeed.__table__
 FEED_PREFIX = "ldc_"
@@ -116,6 +118,8 @@ async def resolve(conn: AsyncConnection, token: str) -> tuple[str, str] | None:
 
 async def render(conn: AsyncConnection, actor: Actor) -> bytes:
     """The member's tasks as an iCalendar document."""
+    from icalendar import Calendar  # ~160 ms to import: only feed requests pay for it
+
     rows = await conn.execute(
         task_service._select.where(
             TASKS.c.team_id == actor.team_id,
@@ -155,6 +159,8 @@ async def render(conn: AsyncConnection, actor: Actor) -> bytes:
 
 
 def _vevent(t: dict[str, Any], now: datetime, *, recurring: bool) -> Event:
+    from icalendar import Event, vRecur
+
     ev = Event()
     ev.add("uid", f"{t['series_id'] if recurring else t['id']}@leadly")
     ev.add("dtstamp", now)
