@@ -1000,27 +1000,35 @@ async def add_watch(
     return out, True
 
 
-async def delete_watch(conn: AsyncConnection, actor: Actor, id: str) -> None:
-    w = watches.c
+async def _delete_own(
+    conn: AsyncConnection,
+    actor: Actor,
+    table: Any,
+    id: str,
+    object_type: str,
+    label: str,
+    kept: tuple[str, ...],
+) -> None:
+    """Delete the caller's own ``table`` row ``id`` (404 otherwise) with its ``deleted`` event,
+    whose changes carry the ``kept`` columns."""
+    c = table.c
     row = (
         await conn.execute(
-            watches.delete()
-            .where(w.team_id == actor.team_id, w.member_id == actor.member_id, w.id == id)
-            .returning(w.target_type, w.target_id)
+            table.delete()
+            .where(c.team_id == actor.team_id, c.member_id == actor.member_id, c.id == id)
+            .returning(*(c[k] for k in kept))
         )
     ).first()
     if row is None:
-        raise not_found("watch", id)
+        raise not_found(label, id)
+    before = dict(row._mapping)
     await events.append(
-        conn,
-        actor_event(
-            actor,
-            "watch",
-            id,
-            "deleted",
-            events.diff({"target_type": row.target_type, "target_id": row.target_id}, None),
-        ),
+        conn, actor_event(actor, object_type, id, "deleted", events.diff(before, None))
     )
+
+
+async def delete_watch(conn: AsyncConnection, actor: Actor, id: str) -> None:
+    await _delete_own(conn, actor, watches, id, "watch", "watch", ("target_type", "target_id"))
 
 
 async def watchers_of(
@@ -1086,21 +1094,8 @@ async def add_push(
 
 
 async def delete_push(conn: AsyncConnection, actor: Actor, id: str) -> None:
-    p = push_subs.c
-    row = (
-        await conn.execute(
-            push_subs.delete()
-            .where(p.team_id == actor.team_id, p.member_id == actor.member_id, p.id == id)
-            .returning(p.endpoint)
-        )
-    ).first()
-    if row is None:
-        raise not_found("push subscription", id)
-    await events.append(
-        conn,
-        actor_event(
-            actor, "push_subscription", id, "deleted", events.diff({"endpoint": row.endpoint}, None)
-        ),
+    await _delete_own(
+        conn, actor, push_subs, id, "push_subscription", "push subscription", ("endpoint",)
     )
 
 
