@@ -63,3 +63,31 @@ def test_downgrade_then_upgrade_a_database_holding_data(
         assert _count(spare_database, "leads") == 0
         ok(run_leadly("seed", "--demo", *SMALL_DEMO, env=env))
         assert _count(spare_database, "leads") == 6
+
+
+# The head the first data-platform release shipped; every later migration must go down to it and
+# back up again on a database that holds data (demo leads, deals, calls made through the services).
+RELEASED_HEAD = "47487ac92e2f"
+
+
+def test_every_later_migration_goes_down_and_up_on_a_database_holding_data(
+    spare_database: str, cli_env: dict[str, str]
+) -> None:
+    env = {**cli_env, "LEADLY_DATABASE_URL": spare_database}
+    head, _ = _head_and_previous()
+    ok(run_leadly("db", "upgrade", env=env))
+    ok(run_leadly("seed", "--demo", *SMALL_DEMO, env=env))
+    assert _count(spare_database, "leads") == 6
+
+    down = ok(run_leadly("db", "downgrade", RELEASED_HEAD, env=env)).strip()
+    assert down == f"Database at {RELEASED_HEAD}."
+    assert _count(spare_database, "leads") == 6
+    up = ok(run_leadly("db", "upgrade", env=env)).strip()
+    assert up == f"Database at {head} (head)."
+    assert _count(spare_database, "leads") == 6
+    with psycopg.connect(spare_database) as conn:  # existing teams get their default pipeline
+        teams, pipelines = conn.execute(
+            "SELECT (SELECT count(*) FROM app.teams),"
+            " (SELECT count(*) FROM app.pipelines WHERE is_default)"
+        ).fetchone()
+    assert teams == pipelines > 0
