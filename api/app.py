@@ -20,6 +20,7 @@ from api.call_logs.routes import routers as call_logs_routers
 from api.common.errors import exception_handlers
 from api.contacts.routes import routers as contacts_routers
 from api.deals.routes import routers as deals_routers
+from api.dispatcher import wake
 from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
@@ -58,6 +59,7 @@ async def _dispose_engine(app: Litestar) -> None:
 
 def create_app() -> Litestar:
     settings = get_settings()
+    wake.install()  # the dispatcher hears of each commit that appended events
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return Litestar(
         route_handlers=[health, *ROUTERS],

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from api.settings import Settings, get_settings
+from warehouse.events import watch_commits
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def role_url(url: str, role: str | None) -> str:
 
 
 def make_async_engine(url: str, role: str | None, pool_size: int = 20, **kw: Any) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(role_url(url, role)),
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -101,6 +102,8 @@ def make_async_engine(url: str, role: str | None, pool_size: int = 20, **kw: Any
         connect_args={**_OPTIONS, "prepare_threshold": 5},
         **kw,
     )
+    watch_commits(engine.sync_engine)
+    return engine
 
 
 def make_engine(url: str, role: str | None, **kw: Any) -> Engine:

@@ -7,12 +7,13 @@ its state at any moment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -78,12 +79,58 @@ class EventRecord:
 
 _INSERT = insert(events)
 
+# --------------------------------------------------------------------------- commit signal
+# The dispatcher sleeps until events arrive; polling alone would add up to its poll interval
+# to every real-time path (an assignment → the assignee's notification). So a connection that
+# appended events is marked; when it commits, the mark is kept; when the connection goes back
+# to its pool after that commit, every listener registered with :func:`on_committed` is
+# called (the transaction has ended, so a reader of :data:`READ_AFTER` sees the events). A
+# rollback drops the mark. Hooked into every engine :func:`warehouse.db.make_async_engine`
+# makes (see :func:`watch_commits`); writers on other engines are found by the poll.
+
+_APPENDED = "leadly.events_appended"
+_COMMITTED = "leadly.events_committed"
+_listeners: list[Callable[[], None]] = []
+
+
+def on_committed(listener: Callable[[], None]) -> Callable[[], None]:
+    """Register ``listener()``: called in the event loop's thread, without waiting, after a
+    transaction that appended events committed and its connection was released. It must not
+    block (schedule the work)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def _on_commit(conn: Any) -> None:
+    if conn.info.pop(_APPENDED, False):
+        conn.info[_COMMITTED] = True
+
+
+def _on_rollback(conn: Any) -> None:
+    conn.info.pop(_APPENDED, None)
+
+
+def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None and record.info.pop(_COMMITTED, False):
+        for listener in list(_listeners):
+            listener()
+
+
+def watch_commits(sync_engine: Any) -> None:
+    """Signal :func:`on_committed` listeners for transactions of ``sync_engine`` (the sync core
+    of an async engine) that appended events."""
+    sa_event.listen(sync_engine, "commit", _on_commit)
+    sa_event.listen(sync_engine, "rollback", _on_rollback)
+    sa_event.listen(sync_engine.pool, "checkin", _on_checkin)
+
 
 async def append(conn: AsyncConnection, *records: EventRecord) -> None:
     """Append events in the caller's transaction (one round trip for many)."""
     if not records:
         return
     await conn.execute(_INSERT, [r.row() for r in records])
+    conn.info[_APPENDED] = True
 
 
 async def for_object(

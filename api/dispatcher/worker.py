@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.dispatcher import service
+from api.dispatcher import service, wake
 from api.dispatcher.registry import Consumer, DispatchedEvent, load_consumers
 from api.settings import Settings, get_settings
 from warehouse import events
@@ -44,6 +44,10 @@ log = logging.getLogger("leadly.dispatcher")
 CHECKPOINT_SECONDS = 5.0
 #: Longest pause before reconnecting after a database error.
 MAX_RECONNECT_SECONDS = 30.0
+#: After a wake-up that found no visible event, look again after 5, 10, 20, 40, 80 ms (capped
+#: by the poll interval) before waiting a full poll interval.
+CHASE_FIRST = 0.005
+CHASE_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,10 @@ class ConsumerRunner:
         poll_interval: float,
         policy: RetryPolicy,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.consumer = consumer
+        self.wake = wake if wake is not None else asyncio.Event()
         self.engine = engine
         self.stop = stop
         self.batch_size = max(1, batch_size)
@@ -143,10 +149,21 @@ class ConsumerRunner:
         async with conn.begin():
             self.position = await service.ensure_cursor(conn, self.name, self.consumer.start_from)
         log.info("consumer %s: delivering after event %s", self.name, self.position)
+        chase = CHASE_STEPS  # not chasing
         while not self.stop.is_set():
-            busy = await self.step(conn)
-            if not busy:
-                await self._sleep(self.poll_interval)
+            self.wake.clear()  # a wake-up during the step below is kept for the wait after it
+            if await self.step(conn):
+                chase = CHASE_STEPS
+                continue
+            if chase < CHASE_STEPS:
+                # Woken, yet nothing visible: an older transaction still running holds the new
+                # events behind the horizon. Look again soon rather than after a full poll.
+                timeout = min(self.poll_interval, CHASE_FIRST * 2**chase)
+                chase += 1
+            else:
+                timeout = self.poll_interval
+            if await self._wait_for_wake(timeout):
+                chase = 0
 
     async def step(self, conn: AsyncConnection) -> bool:
         """One batch of new events, then the due retries; True if anything was done."""
@@ -272,6 +289,19 @@ class ConsumerRunner:
         except Exception:
             await conn.invalidate()
 
+    async def _wait_for_wake(self, seconds: float) -> bool:
+        """Wait until woken (True), stopped or ``seconds`` passed (False)."""
+        if self.wake.is_set():
+            return True
+        wake = asyncio.ensure_future(self.wake.wait())
+        stop = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait((wake, stop), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (wake, stop):
+                t.cancel()
+        return self.wake.is_set() and not self.stop.is_set()
+
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), seconds)
@@ -302,6 +332,7 @@ async def run(
     if engine is None:
         engine = make_async_engine(database_url(s), s.worker_db_role, pool_size=len(chosen) + 1)
     retry = policy or RetryPolicy.from_settings(s)
+    waker = wake.Waker()
     runners = [
         ConsumerRunner(
             c,
@@ -311,15 +342,21 @@ async def run(
             poll_interval=poll_interval if poll_interval is not None else s.worker_poll_interval,
             policy=retry,
             checkpoint_seconds=checkpoint_seconds,
+            wake=waker.event(),
         )
         for c in chosen
     ]
     log.info("dispatcher running consumers: %s", ", ".join(c.name for c in chosen))
+    wake.install()  # the consumers' own events (a notification) wake the others
+    listener = asyncio.create_task(waker.listen(stop), name="dispatcher:wake")
     try:
         async with asyncio.TaskGroup() as tg:
             for r in runners:
                 tg.create_task(r.run(), name=f"dispatcher:{r.name}")
     finally:
+        listener.cancel()
+        with contextlib.suppress(BaseException):
+            await listener
         if own_engine:
             await engine.dispose()
     log.info("dispatcher stopped")

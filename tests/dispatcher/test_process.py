@@ -28,18 +28,26 @@ pytestmark = pytest.mark.slow
 class Worker:
     """``leadly worker`` in a subprocess, running the ``slow_recorder`` test consumer."""
 
-    def __init__(self, tmp_path: Path, team_id: str, consumer: str) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        team_id: str,
+        consumer: str,
+        *,
+        poll: float = 0.05,
+        delay: float = 0.02,
+    ) -> None:
         self.log = tmp_path / "handled.txt"
         self.output = tmp_path / "worker.out"
         self.env = {
             **os.environ,
             "LEADLY_WORKER_CONSUMERS": "tests.dispatcher.consumers:slow_recorder",
             "LEADLY_WORKER_BATCH_SIZE": str(BATCH),
-            "LEADLY_WORKER_POLL_INTERVAL": "0.05",
+            "LEADLY_WORKER_POLL_INTERVAL": str(poll),
             "DISPATCH_TEST_CONSUMER": consumer,
             "DISPATCH_TEST_TEAM": team_id,
             "DISPATCH_TEST_LOG": str(self.log),
-            "DISPATCH_TEST_DELAY": "0.02",
+            "DISPATCH_TEST_DELAY": str(delay),
             "PYTHONUNBUFFERED": "1",
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -181,3 +189,25 @@ async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(
     finally:
         w.cleanup()
     assert w.handled() == ids
+
+
+async def test_a_commit_in_another_process_wakes_the_worker(
+    team: Team, worker_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The worker polls every 60 s; events appended by this process (as the API would) reach
+    it through the broker's wake-up within a fraction of a second."""
+    consumer = unique("woken")
+    w = Worker(tmp_path, team.team_id, consumer, poll=60, delay=0)
+    try:
+        w.start()
+        await eventually(lambda: cursor_of(worker_engine, consumer), within=60, what="start")
+        await asyncio.sleep(1.0)  # subscribed (its first read after subscribing finds nothing)
+        for _ in range(3):
+            start = time.monotonic()
+            [(_, new)] = await append_events(team.team_id, 1)
+            await eventually(lambda n=new: w.alive() and n in w.handled(), within=5, what="wake")
+            assert time.monotonic() - start < 2.0
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0, w.tail()
+    finally:
+        w.cleanup()

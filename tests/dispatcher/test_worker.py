@@ -222,6 +222,46 @@ async def test_a_consumer_is_active_in_one_worker_at_a_time(
     assert two.delivered == last
 
 
+async def test_a_commit_wakes_the_worker_long_before_its_poll_interval(
+    team: Team, worker_engine: AsyncEngine
+) -> None:
+    """Appending events publishes a wake-up after the commit: a worker polling every 30 s
+    delivers them within a fraction of a second, through the broker."""
+    [(_, marker)] = await append_events(team.team_id, 1)
+    rec = Recorder()
+    async with running([team_consumer(team.team_id, rec)], worker_engine, poll_interval=30) as t:
+        await eventually(lambda: rec.delivered == [marker], task=t, what="marker")
+        waits = []
+        for _ in range(5):
+            start = asyncio.get_running_loop().time()
+            [(_, new)] = await append_events(team.team_id, 1)
+            await eventually(lambda new=new: new in rec.delivered, within=5, task=t, what="wake")
+            waits.append(asyncio.get_running_loop().time() - start)
+    assert max(waits) < 2.0, waits
+
+
+async def test_a_woken_worker_chases_events_held_back_by_an_older_transaction(
+    team: Team, worker_engine: AsyncEngine
+) -> None:
+    """The wake-up of a commit can come while an older transaction (one that appends no event
+    of its own) still hides it behind the horizon: the worker looks again shortly after, not
+    after its 30 s poll."""
+    [(_, marker)] = await append_events(team.team_id, 1)
+    rec = Recorder()
+    async with running([team_consumer(team.team_id, rec)], worker_engine, poll_interval=30) as t:
+        await eventually(lambda: rec.delivered == [marker], task=t, what="marker")
+        async with api_engine().connect() as older:
+            tx = await older.begin()
+            await set_tenant(older, team.team_id)
+            # An xid of a role that may append events, without appending any.
+            await older.execute(text("SELECT pg_current_xact_id()"))
+            [(_, held)] = await append_events(team.team_id, 1)
+            await asyncio.sleep(0.05)
+            assert rec.delivered == [marker]
+            await tx.commit()  # no events: no wake-up of its own
+        await eventually(lambda: held in rec.delivered, within=1.0, task=t, what="held event")
+
+
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
     p = RetryPolicy(max_attempts=8, base=10.0, cap=300.0)
     assert (p.delay(1, lambda: 0.0), p.delay(1, lambda: 1.0)) == (5.0, 10.0)
