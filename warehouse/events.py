@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warehouse.models import Event
@@ -102,13 +103,23 @@ def on_committed(listener: Callable[[], None]) -> Callable[[], None]:
     return listener
 
 
+def _info(conn: Any) -> dict[Any, Any] | None:
+    try:
+        return conn.info
+    except SQLAlchemyError:  # invalidated: nothing of this transaction commits
+        return None
+
+
 def _on_commit(conn: Any) -> None:
-    if conn.info.pop(_APPENDED, False):
-        conn.info[_COMMITTED] = True
+    info = _info(conn)
+    if info is not None and info.pop(_APPENDED, False):
+        info[_COMMITTED] = True
 
 
 def _on_rollback(conn: Any) -> None:
-    conn.info.pop(_APPENDED, None)
+    info = _info(conn)
+    if info is not None:
+        info.pop(_APPENDED, None)
 
 
 def _on_checkin(_dbapi_conn: Any, record: Any) -> None:

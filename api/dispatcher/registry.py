@@ -70,6 +70,9 @@ class DispatchedEvent(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+#: Seconds a woken consumer waits before it reads, unless it sets its own ``linger``.
+DEFAULT_LINGER = 0.05
+
 Handler = Callable[[DispatchedEvent], Awaitable[None]]
 Filter = Callable[[DispatchedEvent], bool]
 StartFrom = Literal["beginning", "now"]
@@ -92,6 +95,9 @@ class Consumer:
       written, the default) or ``"now"`` (only events written from its first run on, e.g. for
       outbound notifications that must not replay history).
     - ``timeout``: seconds one delivery may take before it counts as failed.
+    - ``linger``: seconds a woken consumer waits before reading (:data:`DEFAULT_LINGER`), so
+      the events of a burst come in one read and the consumers a person waits on
+      (``linger=0``: the notifications) have the machine to themselves first.
     """
 
     name: str
@@ -99,6 +105,7 @@ class Consumer:
     filter: Filter | None = None
     start_from: StartFrom = "beginning"
     timeout: float = 60.0
+    linger: float = DEFAULT_LINGER
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +120,8 @@ class Consumer:
             raise ValueError(f"start_from must be 'beginning' or 'now', not {self.start_from!r}.")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive.")
+        if not 0 <= self.linger <= 10:
+            raise ValueError("linger must be between 0 and 10 seconds.")
 
     def accepts(self, event: DispatchedEvent) -> bool:
         return self.filter is None or bool(self.filter(event))
@@ -162,6 +171,7 @@ class Registry:
         filter: Filter | None = None,
         start_from: StartFrom = "beginning",
         timeout: float = 60.0,
+        linger: float = DEFAULT_LINGER,
     ) -> Callable[[Handler], Consumer]:
         def decorate(fn: Handler) -> Consumer:
             return self.register(
@@ -171,6 +181,7 @@ class Registry:
                     filter=filter,
                     start_from=start_from,
                     timeout=timeout,
+                    linger=linger,
                     description=(inspect.getdoc(fn) or "").split("\n", 1)[0],
                 )
             )

@@ -164,6 +164,8 @@ class ConsumerRunner:
                 timeout = self.poll_interval
             if await self._wait_for_wake(timeout):
                 chase = 0
+                if self.consumer.linger:
+                    await self._sleep(self.consumer.linger)
 
     async def step(self, conn: AsyncConnection) -> bool:
         """One batch of new events, then the due retries; True if anything was done."""

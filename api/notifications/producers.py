@@ -478,6 +478,7 @@ producer = Consumer(
     filter=interesting,
     start_from="now",
     timeout=60.0,
+    linger=0.0,  # someone is waiting for it
     description="Create notifications from events",
 )
 deliverer = Consumer(

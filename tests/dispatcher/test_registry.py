@@ -62,6 +62,9 @@ def test_consumers_are_checked_when_declared() -> None:
             Consumer(bad, _noop)
     with pytest.raises(ValueError, match="start_from"):
         Consumer("ok", _noop, start_from="tomorrow")  # type: ignore[arg-type]
+    for bad_linger in (-0.1, 11):
+        with pytest.raises(ValueError, match="linger"):
+            Consumer("ok", _noop, linger=bad_linger)
 
 
 def test_events_are_frozen() -> None:

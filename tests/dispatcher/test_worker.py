@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import psycopg
 from sqlalchemy import text
@@ -238,6 +239,49 @@ async def test_a_commit_wakes_the_worker_long_before_its_poll_interval(
             await eventually(lambda new=new: new in rec.delivered, within=5, task=t, what="wake")
             waits.append(asyncio.get_running_loop().time() - start)
     assert max(waits) < 2.0, waits
+
+
+async def test_a_lingering_consumer_waits_after_a_wake_up_and_takes_the_burst_together(
+    team: Team, worker_engine: AsyncEngine
+) -> None:
+    """A woken consumer with ``linger`` reads that long after the wake-up (the events of a
+    burst arrive in one read); one with ``linger=0`` reads at once. (Runners with their own
+    wake-up events: the broker's carry the other tests' commits too.)"""
+    [(_, marker)] = await append_events(team.team_id, 1)
+    eager, lazy = Recorder(), Recorder()
+    stop = asyncio.Event()
+    runners = [
+        worker.ConsumerRunner(
+            team_consumer(team.team_id, rec, linger=linger),
+            worker_engine,
+            stop,
+            batch_size=50,
+            poll_interval=30,
+            policy=FAST,
+            wake=asyncio.Event(),
+        )
+        for rec, linger in ((eager, 0), (lazy, 0.4))
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in runners]
+    try:
+        await eventually(lambda: marker in eager.delivered and marker in lazy.delivered)
+        await asyncio.sleep(0.1)  # both waiting for a wake-up (30 s poll)
+        burst = []
+        start = 0.0
+        for _ in range(3):  # each commit wakes both, as the broker would
+            burst += [i for _, i in await append_events(team.team_id, 1)]
+            start = start or time.monotonic()
+            for r in runners:
+                r.wake.set()
+        await eventually(lambda: lazy.delivered[1:] == burst, within=5, what="burst")
+        await eventually(lambda: eager.delivered[1:] == burst, within=5, what="eager")
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert eager.times[burst[0]][0] - start < 0.3
+    assert lazy.times[burst[0]][0] - start >= 0.4
+    # The burst came in one read: delivered back to back.
+    assert lazy.times[burst[-1]][0] - lazy.times[burst[0]][0] < 0.1
 
 
 async def test_a_woken_worker_chases_events_held_back_by_an_older_transaction(
