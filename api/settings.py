@@ -129,6 +129,11 @@ class Settings:
     """Base URL of the workspace; notification links in emails, SMS and chat messages start
     with it."""
 
+    api_public_url: str = ""
+    """Base URL at which providers reach this API (e.g. ``https://api.crm.example.com``). Set:
+    each SMS asks Twilio for status callbacks, so the delivery log shows ``delivered`` or
+    ``failed`` as the handset reports it. Empty: an SMS stays ``sent``."""
+
     smtp_host: str = ""
     """SMTP server for notification emails. Empty: email delivery fails (and is logged)."""
 

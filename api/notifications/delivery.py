@@ -2,7 +2,8 @@
 
 A row is claimed (``status = sending`` with a lease, one attempt counted) in a short
 transaction, sent with no transaction open, then recorded: ``sent`` (email, SMS, push: handed to
-the provider) or ``delivered`` (Slack/Teams: posted), else back to ``pending`` with
+the provider) or ``delivered`` (Slack/Teams: posted; an SMS when Twilio's status callback
+reports it, see :func:`apply_sms_status`), else back to ``pending`` with
 ``last_error`` and the next attempt after an exponential backoff, or ``failed`` after
 ``worker_max_attempts`` attempts. A row that is sent is never claimed again, so a notification
 goes out at most once per channel and target (a crash between sending and recording can repeat
@@ -26,7 +27,10 @@ hours it waits for their end (urgent ones pass when the member allows it).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import smtplib
 from dataclasses import dataclass
@@ -49,6 +53,8 @@ from warehouse.db import tenant_tx
 
 log = logging.getLogger("leadly.notifications.delivery")
 
+#: Twilio's status callbacks: ``POST {api_public_url}{TWILIO_STATUS_PATH}/{team}/{delivery}``.
+TWILIO_STATUS_PATH = "/api/v1/notification-deliveries/twilio-status"
 LEASE_SECONDS = 300
 MAX_ERROR = 2000
 TEMPLATES = Path(__file__).parent / "templates"
@@ -147,7 +153,78 @@ def _short(n: dict[str, Any], s: Settings) -> str:
     return f"{body} {url}" if url else body
 
 
-async def send_sms(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Settings) -> Outcome:
+def twilio_callback_url(team_id: str, delivery_id: str, s: Settings) -> str | None:
+    """Where Twilio reports the status of an SMS (None without ``api_public_url``)."""
+    if not s.api_public_url:
+        return None
+    return f"{s.api_public_url.rstrip('/')}{TWILIO_STATUS_PATH}/{team_id}/{delivery_id}"
+
+
+def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
+    """``X-Twilio-Signature`` of a form POST to ``url``: base64 HMAC-SHA1, keyed with the
+    account's auth token, of the URL followed by each parameter name and value, sorted by
+    name (Twilio's documented scheme)."""
+    payload = url + "".join(k + params[k] for k in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+#: Twilio message statuses that end a delivery, and the delivery log status they give.
+TWILIO_FINAL = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
+async def apply_sms_status(
+    team_id: str, delivery_id: str, params: dict[str, str], signature: str
+) -> bool:
+    """Record a Twilio status callback; False when no SMS of the team has that id and SID.
+
+    Raises :class:`PermissionError` for a signature that is not Twilio's (or Twilio is not
+    configured). Only a ``sent`` row moves, to ``delivered`` or ``failed``: an intermediate
+    or repeated status changes nothing."""
+    s = get_settings()
+    url = twilio_callback_url(team_id, delivery_id, s)
+    if url is None or not s.twilio_auth_token:
+        raise PermissionError("Status callbacks are not configured.")
+    expected = twilio_signature(url, params, s.twilio_auth_token)
+    if not hmac.compare_digest(expected, signature):
+        raise PermissionError("The X-Twilio-Signature does not match.")
+    status = TWILIO_FINAL.get(params.get("MessageStatus", ""))
+    async with tenant_tx(service.engine(), team_id) as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT status FROM app.notification_deliveries WHERE team_id = :t "
+                    "AND id = :id AND channel = 'sms' AND provider_id = :sid FOR UPDATE"
+                ),
+                {"t": team_id, "id": delivery_id, "sid": params.get("MessageSid", "")},
+            )
+        ).first()
+        if row is None:
+            return False
+        if status is None or row.status != "sent":
+            return True
+        values: dict[str, Any] = {"status": status}
+        if status == "delivered":
+            values["delivered_at"] = datetime.now(UTC)
+        else:
+            code = params.get("ErrorCode")
+            values["last_error"] = f"Twilio: {params['MessageStatus']}" + (
+                f" (error {code})" if code else ""
+            )
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        await conn.execute(
+            text(
+                f"UPDATE app.notification_deliveries SET {sets}, updated_at = now() "
+                "WHERE team_id = :t AND id = :id"
+            ),
+            {"t": team_id, "id": delivery_id, **values},
+        )
+    return True
+
+
+async def send_sms(
+    n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Settings, team_id: str
+) -> Outcome:
     if not (s.twilio_account_sid and s.twilio_auth_token and s.twilio_from):
         raise DeliveryError("Twilio is not configured (LEADLY_TWILIO_*).", permanent=True)
     if not p.phone:
@@ -156,11 +233,15 @@ async def send_sms(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Setti
     url = (
         f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json"
     )
+    form = {"To": p.phone, sender: s.twilio_from, "Body": _short(n, s)}
+    callback = twilio_callback_url(team_id, delivery_id, s)
+    if callback:
+        form["StatusCallback"] = callback
     try:
         async with httpx.AsyncClient(timeout=s.notification_http_timeout) as client:
             r = await client.post(
                 url,
-                data={"To": p.phone, sender: s.twilio_from, "Body": _short(n, s)},
+                data=form,
                 auth=(s.twilio_account_sid, s.twilio_auth_token),
                 headers={"X-Leadly-Delivery": delivery_id},
             )
@@ -457,7 +538,7 @@ async def _send_one(
     if channel == "email":
         return await send_email(n, p, row["id"], s)
     if channel == "sms":
-        return await send_sms(n, p, row["id"], s)
+        return await send_sms(n, p, row["id"], s, row["team_id"])
     if channel == "push":
         return await send_push(n, subs.get(row["target"]), row["id"], s)
     if channel == "slack":

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.body import decode_body
 from api.common.context import Actor
-from api.common.errors import Problem, validation
+from api.common.errors import Problem, not_found, validation
 from api.common.http import current_actor, json_response, read, require_scope, values_of, write
 from api.common.listing import check_known_params, parse_params
 from api.notifications import service
@@ -337,6 +337,31 @@ class DeliveriesController(Controller):
             return json_response(await service.list_deliveries(conn, actor, params))
 
         return await read(actor, run)
+
+    @post(
+        "/twilio-status/{team_id:str}/{delivery_id:str}",
+        status_code=204,
+        opt={"exclude_from_auth": True},
+        operation_id="twilio_status_callback",
+    )
+    async def twilio_status(
+        self, request: Request, team_id: FromPath[str], delivery_id: FromPath[str]
+    ) -> Response[None]:
+        """Twilio's status callback for one SMS (the URL each SMS names when
+        ``LEADLY_API_PUBLIC_URL`` is set), signed with ``X-Twilio-Signature``: ``delivered``,
+        ``undelivered`` and ``failed`` settle the delivery; other statuses change nothing."""
+        from api.notifications import delivery  # jinja2, httpx: off the API's start-up
+
+        form = await request.form()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        signature = request.headers.get("x-twilio-signature", "")
+        try:
+            found = await delivery.apply_sms_status(team_id, delivery_id, params, signature)
+        except PermissionError as e:
+            raise Problem(403, str(e), title="Forbidden") from None
+        if not found:
+            raise not_found("SMS delivery", delivery_id)
+        return Response(content=None, status_code=204)
 
 
 # --------------------------------------------------------------------------- the socket

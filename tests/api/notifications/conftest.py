@@ -115,6 +115,10 @@ async def _form(body: bytes) -> list[tuple[str, str]]:
     return parse_qsl(body.decode())
 
 
+#: Where Twilio would reach the API (status callbacks name it).
+API_PUBLIC_URL = "https://api.crm.example.test"
+
+
 @dataclass
 class Services:
     mail: MailBox
@@ -161,6 +165,7 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         "LEADLY_VAPID_PRIVATE_KEY": vapid.private_pem().decode(),
         "LEADLY_VAPID_PUBLIC_KEY": public,
         "LEADLY_PUBLIC_URL": "https://crm.example.test",
+        "LEADLY_API_PUBLIC_URL": API_PUBLIC_URL,
         "LEADLY_NOTIFICATION_HTTP_TIMEOUT": "5",
     }
     os.environ.update(env)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.api.notifications.conftest import (
+    API_PUBLIC_URL,
     FAIL_PHONE,
     TWILIO_SID,
     Services,
@@ -224,6 +225,87 @@ async def test_every_channel_once(owner: Team, services: Services) -> None:
     assert push["headers"]["Authorization"].startswith("vapid t=")
     assert services.vapid_public in push["headers"]["Authorization"]
     assert n["title"].encode() not in push["body"]
+
+
+async def test_twilio_status_callbacks_settle_an_sms(
+    owner: Team, services: Services, http: Any
+) -> None:
+    """Each SMS names its status callback; Twilio's signed callbacks move it from ``sent`` to
+    ``delivered`` or ``failed`` (with the error code); a bad signature is 403, another team's
+    or an unknown delivery 404, and nothing else moves a settled row."""
+    from urllib.parse import urlsplit
+
+    from api.notifications.delivery import twilio_signature
+
+    member = await add_member(owner, name="Handset Owner")
+    phone = f"+1555{secrets.randbelow(10**7):07d}"
+    await prefs(member, types={"lead_assigned": {"sms": True}}, phone=phone)
+
+    async def one_sms(name: str) -> tuple[dict, str]:
+        lead_id = await assign_lead(owner, member, name)
+        n = await wait_for_notification(member, lambda n: n["related_to_id"] == lead_id)
+        (row,) = await settled(member, n["id"], count=1)
+        assert row["channel"] == "sms" and row["status"] == "sent"
+        sent = [
+            r["form"]
+            for r in services.http.at(f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json")
+            if r["form"]["To"] == phone and name in r["form"]["Body"]
+        ]
+        (form,) = sent
+        return row, form["StatusCallback"]
+
+    row, callback = await one_sms("Delivered")
+    assert callback == (
+        f"{API_PUBLIC_URL}/api/v1/notification-deliveries/twilio-status/{owner.team_id}/{row['id']}"
+    )
+    path = urlsplit(callback).path
+
+    async def callback_post(url: str, status: str, *, sid: str | None = None, **extra: str):
+        params = {
+            "MessageSid": sid or row["provider_id"],
+            "AccountSid": TWILIO_SID,
+            "MessageStatus": status,
+            **extra,
+        }
+        sig = twilio_signature(url, params, "twilio-secret")
+        return await http.post(urlsplit(url).path, data=params, headers={"X-Twilio-Signature": sig})
+
+    async def status_of(delivery_id: str) -> dict:
+        (d,) = [d for d in await deliveries_of(member) if d["id"] == delivery_id]
+        return d
+
+    # Not Twilio: refused, nothing changes.
+    r = await http.post(
+        path,
+        data={"MessageSid": row["provider_id"], "MessageStatus": "delivered"},
+        headers={"X-Twilio-Signature": "bm90IHR3aWxpbw=="},
+    )
+    assert_problem(r, 403)
+    r = await http.post(path, data={"MessageSid": row["provider_id"]})
+    assert_problem(r, 403)
+    assert (await status_of(row["id"]))["status"] == "sent"
+    # An intermediate status changes nothing; delivered settles it, once.
+    assert (await callback_post(callback, "sending")).status_code == 204
+    assert (await status_of(row["id"]))["status"] == "sent"
+    assert (await callback_post(callback, "delivered")).status_code == 204
+    done = await status_of(row["id"])
+    assert done["status"] == "delivered" and done["delivered_at"] is not None
+    assert (await callback_post(callback, "failed", ErrorCode="30003")).status_code == 204
+    assert (await status_of(row["id"]))["status"] == "delivered"
+    # Another message id, another team's path (correctly signed for it): 404.
+    assert_problem(await callback_post(callback, "delivered", sid="SM" + "0" * 32), 404)
+    other = await make_team(http)
+    foreign = callback.replace(owner.team_id, other.team_id)
+    assert_problem(await callback_post(foreign, "delivered"), 404)
+
+    # Undelivered: failed, with Twilio's error code in the log.
+    row, callback = await one_sms("Unreachable")
+    r = await callback_post(callback, "undelivered", sid=row["provider_id"], ErrorCode="30003")
+    assert r.status_code == 204
+    failed = await status_of(row["id"])
+    assert (
+        failed["status"] == "failed" and failed["last_error"] == "Twilio: undelivered (error 30003)"
+    )
 
 
 async def test_preference_matrix(owner: Team, services: Services) -> None:
