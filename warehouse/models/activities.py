@@ -5,7 +5,9 @@
   people through the API; every other entry (status changes, field updates, creates, deletes,
   merges, ...) is derived from ``app.events`` by the ``timeline`` dispatcher consumer and carries
   the event's id in ``source_event_id`` (unique per team, so re-delivering an event adds nothing).
-  ``search_vector`` is a stored generated tsvector (subject A, description B, outcome/file C).
+  ``search_vector`` is a stored generated tsvector (subject A, description B, outcome/file C)
+  whose lexemes carry a tag of the team (``app.team_tsvector``), so its plain GIN index keeps one
+  posting list per team and word (migration ``e7f8a9b0c1d2``).
 * ``activity_comments``: threaded by ``parent_comment_id``; a deleted comment stays as a
   tombstone (``deleted_at`` set, text emptied) so its replies keep their place.
 * ``mentions``: ``@[Name](member_id)`` in an activity's description or a comment's text; read
@@ -52,14 +54,17 @@ ACTIVITY_TYPES = (
 )
 ACTOR_TYPES = ("member", "api_key", "system")
 
-# Both are IMMUTABLE expressions (two-argument to_tsvector), as a generated column needs.
+# Both are IMMUTABLE expressions (two-argument to_tsvector, app.team_tsvector), as a generated
+# column needs. app.team_tsvector prefixes every lexeme with a tag of the team (see migration
+# e7f8a9b0c1d2); app.activity_search tags the query alike (app.team_tsquery).
 ACTIVITY_SEARCH = (
+    "app.team_tsvector(team_id, "
     "setweight(to_tsvector('english'::regconfig, coalesce(subject, '')), 'A') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(metadata ->> 'outcome', '') || ' ' || "
-    "coalesce(metadata ->> 'file_name', '')), 'C')"
+    "coalesce(metadata ->> 'file_name', '')), 'C'))"
 )
-COMMENT_SEARCH = "to_tsvector('english'::regconfig, coalesce(text, ''))"
+COMMENT_SEARCH = "app.team_tsvector(team_id, to_tsvector('english'::regconfig, coalesce(text, '')))"
 
 
 def _member_fk(column: str) -> ForeignKeyConstraint:
@@ -113,7 +118,8 @@ class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base
             unique=True,
             postgresql_where=text("source_event_id IS NOT NULL"),
         ),
-        Index("ix_activities_team_search", "team_id", "search_vector", postgresql_using="gin"),
+        # No team_id: the lexemes carry the team's tag (one posting list per team and word).
+        Index("ix_activities_search", "search_vector", postgresql_using="gin"),
     )
 
 
@@ -137,12 +143,7 @@ class ActivityComment(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixi
         Index("ix_activity_comments_team_activity", "team_id", "activity_id", "created_at", "id"),
         Index("ix_activity_comments_team_created", "team_id", "created_at"),
         Index("ix_activity_comments_team_parent", "team_id", "parent_comment_id"),
-        Index(
-            "ix_activity_comments_team_search",
-            "team_id",
-            "search_vector",
-            postgresql_using="gin",
-        ),
+        Index("ix_activity_comments_search", "search_vector", postgresql_using="gin"),
     )
 
 

@@ -1,5 +1,7 @@
 """The timeline's queries are backed by indexes that lead with team_id, under row-level security
-(checked by EXPLAIN on a team with a few thousand analysed rows)."""
+(checked by EXPLAIN on a team with a few thousand analysed rows); the full-text indexes hold
+team-tagged lexemes instead, and the search look-up's paths are checked by the plans of the
+statements it runs (auto_explain)."""
 
 from __future__ import annotations
 
@@ -106,16 +108,116 @@ async def test_activity_lists_use_team_indexes(db: Any, query: dict, index: str)
     used(await explain(db, stmt), index)
 
 
+LOOK_UP = (
+    "SELECT activity_id, rank FROM app.activity_search(to_tsquery('english', %s), 5000, "
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s)"
+)
+
+
+async def look_up(
+    conn: psycopg.AsyncConnection[dict[str, Any]], query: str, cap: int, team: str = TEAM
+) -> tuple[list[dict[str, Any]], str]:
+    """app.activity_search as the API calls it (its role, its team), with the plan of every
+    statement the look-up runs (auto_explain, sent back as notices)."""
+    plans: list[str] = []
+
+    def keep(d: psycopg.errors.Diagnostic) -> None:
+        plans.append(d.message_primary or "")
+
+    conn.add_notice_handler(keep)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOAD 'auto_explain'")
+            await conn.execute("SET LOCAL auto_explain.log_min_duration = 0")
+            await conn.execute("SET LOCAL auto_explain.log_nested_statements = on")
+            await conn.execute("SET LOCAL auto_explain.log_level = notice")
+            await conn.execute(f"SET LOCAL ROLE {get_settings().api_db_role}")
+            await conn.execute("SELECT set_config('app.team_id', %s, true)", (team,))
+            rows = await (await conn.execute(LOOK_UP, (query, cap))).fetchall()
+    finally:
+        conn.remove_notice_handler(keep)
+    return rows, "\n".join(plans)
+
+
+def matching(g: range, test: Any) -> list[str]:
+    """Ids of the fixture's activities g (most recent first) that ``test`` accepts."""
+    return [f"act_x{i}" for i in g if test(i)]
+
+
 async def test_search_uses_the_full_text_index_in_the_look_up(db: Any) -> None:
     """Under the API role's row-level security @@ cannot be an index condition (not
-    leakproof); the look-up's owner (the auth role) reads with the GIN index."""
+    leakproof); the look-up's owner (the auth role) reads with the GIN index, whose lexemes
+    carry the team's tag (so its posting lists are the team's alone)."""
     query = (
         f"SELECT id FROM app.activities WHERE team_id = '{TEAM}' AND deleted_at IS NULL "
-        "AND search_vector @@ websearch_to_tsquery('english', 'zanzibar')"
+        f"AND search_vector @@ app.team_tsquery('{TEAM}', "
+        "websearch_to_tsquery('english', 'zanzibar'))"
     )
     nodes = await explain(db, query, role=get_settings().owner_db_role + "_auth")
-    node = used(nodes, "ix_activities_team_search")
-    assert "search_vector" in node["Index Cond"]
+    [node] = [n for n in nodes if n.get("Index Name") == "ix_activities_search"]
+    assert node["Node Type"] == "Bitmap Index Scan" and "search_vector" in node["Index Cond"]
+    # Through the look-up: the 5 x 20 most recent entries hold no match, so the GIN index.
+    rows, plans = await look_up(db, "zanzibar", cap=5)
+    assert {r["activity_id"] for r in rows} == set(
+        matching(range(1, 20001), lambda g: g % 1000 == 0)
+    )
+    assert "Bitmap Index Scan on ix_activities_search" in plans
+    assert "Index Scan Backward using ix_activities_team_occurred" in plans  # the walk first
+
+
+async def test_a_common_word_is_settled_by_the_recent_walk(db: Any) -> None:
+    rows, plans = await look_up(db, "roadmap", cap=50)
+    assert [r["activity_id"] for r in sorted(rows, key=lambda r: int(r["activity_id"][5:]))] == [
+        f"act_x{g}" for g in range(1, 51)
+    ]
+    assert "ix_activities_search" not in plans
+
+
+async def test_more_matches_than_the_rank_all_bound_rank_the_most_recent(db: Any) -> None:
+    """'roadmap & 50' matches the 206 entries with g % 97 = 50; none among the 20 x p_cap most
+    recent for p_cap 1 or 2. p_cap 3: one there, 206 > 20 x 3 matches, at most 100 x 3: the 3
+    most recent, collected from the GIN index. p_cap 1 and 2: more than 100 x p_cap, the walk
+    back. Either way the p_cap most recent matches, each ranked as ts_rank ranks it."""
+    recent = matching(range(1, 20001), lambda g: g % 97 == 50)
+    assert len(recent) == 206
+    for cap, gin, walk_back in ((3, True, False), (2, True, True), (1, True, True)):
+        rows, plans = await look_up(db, "roadmap & 50", cap=cap)
+        assert {r["activity_id"] for r in rows} == set(recent[:cap]), cap
+        assert ("Bitmap Index Scan on ix_activities_search" in plans) is gin
+        # The walk back: an ordered scan along occurred_at that filters on the query.
+        assert (plans.count("Index Scan Backward using ix_activities_team_occurred") > 1) is (
+            walk_back
+        ), plans
+        cur = await db.execute(
+            "SELECT id, ts_rank(search_vector, app.team_tsquery(team_id, "
+            "to_tsquery('english', 'roadmap & 50'))) AS rank FROM app.activities "
+            "WHERE team_id = %s AND id = ANY(%s)",
+            (TEAM, recent[:cap]),
+        )
+        expected = {r["id"]: r["rank"] for r in await cur.fetchall()}
+        assert {r["activity_id"]: r["rank"] for r in rows} == expected
+        assert all(rank > 0 for rank in expected.values())
+
+
+async def test_a_small_team_never_reads_the_full_text_index(db: Any) -> None:
+    """The recent walk read fewer entries than its limit: it saw the whole team, every match
+    is known."""
+    small = f"team_tl_small_{secrets.token_hex(4)}"
+    await db.execute("INSERT INTO app.teams (id, name, slug) VALUES (%s, 'S', %s)", (small, small))
+    await db.execute(
+        """INSERT INTO app.activities (team_id, id, type, subject, related_to_type,
+               related_to_id, occurred_at)
+        SELECT %s, 'act_s' || g, 'note', 'Subject ' || CASE WHEN g %% 3 = 0 AND g > 30 THEN 'zanzibar'
+               ELSE 'other' END, 'lead', 'lead_s', now() - g * interval '1 min'
+        FROM generate_series(1, 60) g""",
+        (small,),
+    )
+    rows, plans = await look_up(db, "zanzibar", cap=1000, team=small)
+    assert sorted(r["activity_id"] for r in rows) == sorted(f"act_s{g}" for g in range(33, 61, 3))
+    assert "ix_activities_search" not in plans
+    # A cap whose walk (the 20 x 1 most recent) stops short of the team's 60 entries: GIN.
+    rows, plans = await look_up(db, "zanzibar", cap=1, team=small)
+    assert len(rows) == 10 and "Bitmap Index Scan on ix_activities_search" in plans
 
 
 async def test_every_index_leads_with_team_id(db: Any) -> None:
@@ -133,4 +235,21 @@ async def test_every_index_leads_with_team_id(db: Any) -> None:
     )
     rows = await cur.fetchall()
     assert len(rows) >= 15
-    assert [r for r in rows if r["first_column"] != "team_id"] == []
+    # The full-text indexes are the exception: their column's lexemes carry the team's tag.
+    assert sorted(r["index"] for r in rows if r["first_column"] != "team_id") == [
+        "ix_activities_search",
+        "ix_activity_comments_search",
+    ]
+    cur = await db.execute(
+        """
+        SELECT c.relname AS table, pg_get_expr(d.adbin, d.adrelid) AS expr
+        FROM pg_attrdef d
+        JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        JOIN pg_class c ON c.oid = d.adrelid
+        WHERE a.attname = 'search_vector' AND c.relname = ANY(%s)
+        """,
+        (list(TABLES),),
+    )
+    exprs = await cur.fetchall()
+    assert len(exprs) == 2
+    assert all(r["expr"].startswith("app.team_tsvector(team_id, ") for r in exprs), exprs

@@ -3,6 +3,8 @@ tenant scope."""
 
 from __future__ import annotations
 
+import hashlib
+
 from tests.api.activities.conftest import derive, log, new_lead, uniq
 from tests.conftest import Team, assert_problem
 
@@ -169,8 +171,8 @@ async def test_derived_entries_are_searchable(team: Team) -> None:
 
 async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
     """app.activity_search ranks every match, unless there are p_cap of them among the
-    20 x p_cap most recent entries or more than 5 x p_cap in all: then the p_cap most recent
-    (bounded work for common words)."""
+    20 x p_cap most recent entries or more than 20 x p_cap in all: then the p_cap most recent
+    (bounded work for common words; tests/api/activities/test_indexes.py checks each path)."""
     from sqlalchemy import text
 
     from warehouse.db import api_engine, tenant_tx
@@ -198,3 +200,121 @@ async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
     # Without a team in the transaction the look-up finds nothing.
     async with api_engine().begin() as conn:
         assert (await conn.execute(query, {"q": word, "cap": 1000})).all() == []
+
+
+# Text forms of tsvectors and tsqueries with the odd cases of their syntax: quotes ('' inside a
+# lexeme), backslashes, spaces, weights, positions, prefixes, phrases, negation, non-ASCII.
+ODD_VECTORS = [
+    r"'it''s':1A 'back\\slash':2B 'a b':3 'x ':4 ' y':5C '''':6 'plain' 'pric':7",
+    r"'end ' 'start'",
+    r"'only'",
+    r"'x':1,2,3A 'y':4B,5C 'z':16383",
+    r"'東京':1 'café':2A '😀':3 'pricing':4",
+    r"'a':1 'b':2 'c':4 'it''s':5",
+    "",
+]
+ODD_TSQUERIES = [
+    r"'pric':*",
+    r"'it''s' & !'plain'",
+    r"'a b' <-> 'x '",
+    r"'x':A | 'y':BC",
+    r"'back\\slash':* & 'end '",
+    r"!'only'",
+    r"'東京' & 'café':A",
+    r"'a' <-> 'b' & !('c' <2> 'it''s')",
+    r"'a' <2> 'c'",
+    r"'''' | ' y':*C",
+]
+
+
+async def test_tagged_vectors_and_queries_match_and_rank_like_untagged_ones(team: Team) -> None:
+    """app.team_tsvector / app.team_tsquery put the team's tag before every lexeme and change
+    nothing else: the tag taken off gives the vector back, and every query matches and ranks a
+    tagged vector as the untagged query the untagged vector; another team's tag matches nothing."""
+    from tests.api.activities.conftest import sql
+
+    t, other = team.team_id, "team_someone_else"
+    tag = hashlib.md5(t.encode()).hexdigest()[:8] + "|"
+    for v in ODD_VECTORS:
+        [row] = await sql(
+            "SELECT app.team_tsvector(:t, CAST(:v AS tsvector))::text AS tagged, "
+            "CAST(:v AS tsvector)::text AS plain, length(CAST(:v AS tsvector)) AS n",
+            team=t,
+            t=t,
+            v=v,
+        )
+        assert row["tagged"].replace("'" + tag, "'") == row["plain"], v
+        assert row["tagged"].count("'" + tag) == row["n"], v
+        for q in ODD_TSQUERIES:
+            [m] = await sql(
+                "SELECT CAST(:v AS tsvector) @@ CAST(:q AS tsquery) AS plain, "
+                "app.team_tsvector(:t, CAST(:v AS tsvector)) @@ "
+                "  app.team_tsquery(:t, CAST(:q AS tsquery)) AS tagged, "
+                "app.team_tsvector(:t, CAST(:v AS tsvector)) @@ "
+                "  app.team_tsquery(:o, CAST(:q AS tsquery)) AS other, "
+                "ts_rank(CAST(:v AS tsvector), CAST(:q AS tsquery)) AS plain_rank, "
+                "ts_rank(app.team_tsvector(:t, CAST(:v AS tsvector)), "
+                "  app.team_tsquery(:t, CAST(:q AS tsquery))) AS tagged_rank",
+                team=t,
+                t=t,
+                o=other,
+                v=v,
+                q=q,
+            )
+            assert m["tagged"] == m["plain"], (v, q)
+            assert m["tagged_rank"] == m["plain_rank"], (v, q)
+            if not q.startswith("!"):
+                assert m["other"] is False, (v, q)
+    # A lexeme too long to carry the tag (2,047 bytes at most) stays out of the vector; such a
+    # query word matches nothing (queries through the API are at most 500 characters).
+    [row] = await sql(
+        "SELECT app.team_tsvector(:t, CAST(:v AS tsvector))::text AS tagged, "
+        "app.team_tsvector(:t, CAST(:v AS tsvector)) @@ app.team_tsquery(:t, CAST(:q AS tsquery))"
+        " AS found",
+        team=t,
+        t=t,
+        v="z" * 2039 + " short " + "y" * 2038,
+        q="z" * 2039 + ":* | zz:*",
+    )
+    assert row["tagged"] == f"'{tag}short' '{tag}{'y' * 2038}'" and row["found"] is False
+
+
+async def test_prefix_weight_and_phrase_queries_find_tagged_entries(team: Team) -> None:
+    """Prefix (:*) and weight (:A) queries cannot be written in web-search syntax; the look-up
+    takes any tsquery."""
+    from sqlalchemy import text
+
+    from warehouse.db import api_engine, tenant_tx
+
+    word = uniq("walrus")
+    lead = await new_lead(team)
+    subject = await log(team, lead, "lead", subject=f"{word} tusk")
+    body = await log(team, lead, "lead", subject="x", description=f"<p>tusk and {word}</p>")
+    query = text(
+        "SELECT activity_id FROM app.activity_search(to_tsquery('english', :q), 50, "
+        "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1000)"
+    )
+    async with tenant_tx(api_engine(), team.team_id) as conn:
+
+        async def ids(q: str) -> set[str]:
+            return set((await conn.execute(query, {"q": q})).scalars())
+
+        both = {subject["id"], body["id"]}
+        assert await ids(f"{word[:-3]}:*") == both
+        assert await ids(f"{word}:A") == {subject["id"]}
+        assert await ids(f"{word}:B & tusk") == {body["id"]}
+        assert await ids(f"{word} <-> tusk") == {subject["id"]}
+        assert await ids(f"tusk <2> {word}") == {body["id"]}
+    assert [h["activity"]["id"] for h in (await search(team, f'"{word} tusk"'))["data"]] == [
+        subject["id"]
+    ]
+
+
+async def test_another_teams_tag_in_a_query_finds_nothing(team: Team, other_team: Team) -> None:
+    word = uniq("narwhal")
+    lead = await new_lead(team)
+    await log(team, lead, "lead", subject=f"secret {word}")
+    tag = hashlib.md5(team.team_id.encode()).hexdigest()[:8]
+    for q in (word, f"{tag}|{word}", f"{tag}{word}", f"'{tag}|{word}'", f"{tag} {word}"):
+        assert (await search(other_team, q))["data"] == [], q
+    assert len((await search(team, word))["data"]) == 1
