@@ -191,13 +191,19 @@ async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(
     assert w.handled() == ids
 
 
+@pytest.mark.parametrize("broker", ["redis", "postgres"])
 async def test_a_commit_in_another_process_wakes_the_worker(
-    team: Team, worker_engine: AsyncEngine, tmp_path: Path
+    team: Team, worker_engine: AsyncEngine, tmp_path: Path, broker: str
 ) -> None:
-    """The worker polls every 60 s; events appended by this process (as the API would) reach
-    it through the broker's wake-up within a fraction of a second."""
+    """The worker polls every 60 s; events appended by another process reach it within a
+    fraction of a second through the broker's wake-up: Redis pub/sub, or PostgreSQL
+    LISTEN/NOTIFY when no Redis is configured (``leadly up``'s embedded set-up)."""
+    if broker == "redis" and not os.environ.get("LEADLY_REDIS_URL"):
+        pytest.skip("LEADLY_TEST_REDIS_URL is not set")
     consumer = unique("woken")
     w = Worker(tmp_path, team.team_id, consumer, poll=60, delay=0)
+    if broker == "postgres":
+        w.env.pop("LEADLY_REDIS_URL", None)
     try:
         w.start()
         await eventually(lambda: cursor_of(worker_engine, consumer), within=60, what="start")
@@ -205,9 +211,21 @@ async def test_a_commit_in_another_process_wakes_the_worker(
         for _ in range(3):
             start = time.monotonic()
             [(_, new)] = await append_events(team.team_id, 1)
+            if broker == "postgres":
+                # What an API process without Redis publishes after the commit.
+                await _pg_wake(worker_engine)
             await eventually(lambda n=new: w.alive() and n in w.handled(), within=5, what="wake")
             assert time.monotonic() - start < 2.0
         w.signal(signal.SIGTERM)
         assert await w.exited() == 0, w.tail()
     finally:
         w.cleanup()
+
+
+async def _pg_wake(engine: AsyncEngine) -> None:
+    from sqlalchemy import text
+
+    from api.dispatcher import wake
+
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": wake.CHANNEL})
