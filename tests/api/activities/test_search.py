@@ -318,3 +318,21 @@ async def test_another_teams_tag_in_a_query_finds_nothing(team: Team, other_team
     for q in (word, f"{tag}|{word}", f"{tag}{word}", f"'{tag}|{word}'", f"{tag} {word}"):
         assert (await search(other_team, q))["data"] == [], q
     assert len((await search(team, word))["data"]) == 1
+
+
+async def test_an_activity_matching_itself_and_in_a_comment_is_one_hit(team: Team) -> None:
+    """Each activity once, through its best match: its own subject (weight A) outranks the
+    comment (weight D); an activity found only through comments names its best comment."""
+    word = uniq("dugong")
+    lead = await new_lead(team)
+    act = await log(team, lead, "lead", subject=f"About the {word}")
+    plain = await log(team, lead, "lead", subject="Nothing here")
+    for a in (act, plain, plain):
+        r = await team.post(f"/api/v1/activities/{a['id']}/comments", json={"text": f"{word}!"})
+        assert r.status_code == 201, r.text
+    hits = (await search(team, word))["data"]
+    assert [(h["activity"]["id"], h["comment_id"] is None) for h in hits] == [
+        (act["id"], True),
+        (plain["id"], False),
+    ]
+    assert hits[0]["rank"] > hits[1]["rank"] > 0

@@ -143,7 +143,8 @@ SET plan_cache_mode = force_custom_plan
 SET enable_seqscan = off
 SET enable_indexscan = on
 SET enable_bitmapscan = on
-SET work_mem = '32MB' AS $$
+SET work_mem = '32MB'
+SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
   t text := current_setting('app.team_id', true);
@@ -158,26 +159,35 @@ BEGIN
     RETURN;
   END IF;
   q := app.team_tsquery(t, p_query);
-  -- 1. The p_cap most recent matches among the W most recent activities (a short walk).
+  -- 1. The p_cap most recent matches among the W = 20 x p_cap most recent activities (a short
+  -- walk). The W-th entry comes along too (not as a match): when it is missing, the walk saw
+  -- the whole team.
   PERFORM set_config('enable_bitmapscan', 'off', true);
-  SELECT count(*), array_agg(m.id), array_agg(m.rnk) INTO n, ids, ranks
+  SELECT count(*) FILTER (WHERE m.hit), array_agg(m.id) FILTER (WHERE m.hit),
+         array_agg(m.rnk) FILTER (WHERE m.hit), coalesce(max(m.rn), 0)
+    INTO n, ids, ranks, seen
   FROM (
-    SELECT a.id, ts_rank(a.search_vector, q) AS rnk
+    SELECT a.id, a.rn, a.hit, CASE WHEN a.hit THEN ts_rank(a.search_vector, q) END AS rnk
     FROM (
-      SELECT a.id, a.search_vector, a.deleted_at, a.type, a.member_id, a.related_to_type,
-             a.related_to_id, a.occurred_at
-      FROM app.activities a
-      WHERE a.team_id = t
-      ORDER BY a.occurred_at DESC
-      LIMIT p_cap * 20
+      SELECT a.id, a.search_vector, row_number() OVER (ORDER BY a.occurred_at DESC) AS rn,
+             coalesce(a.search_vector @@ q AND a.deleted_at IS NULL
+               FILTERS, false) AS hit
+      FROM (
+        SELECT a.id, a.search_vector, a.deleted_at, a.type, a.member_id, a.related_to_type,
+               a.related_to_id, a.occurred_at
+        FROM app.activities a
+        WHERE a.team_id = t
+        ORDER BY a.occurred_at DESC
+        LIMIT p_cap * 20
+      ) a
     ) a
-    WHERE a.search_vector @@ q AND a.deleted_at IS NULL
-      FILTERS
-    LIMIT p_cap
+    WHERE a.hit OR a.rn = p_cap * 20
+    LIMIT p_cap + 1
   ) m;
-  IF n < p_cap THEN  -- did the walk see the whole team?
-    SELECT count(*) INTO seen
-    FROM (SELECT 1 FROM app.activities a WHERE a.team_id = t LIMIT p_cap * 20) s;
+  IF n > p_cap THEN
+    n := p_cap;
+    ids := ids[1:p_cap];
+    ranks := ranks[1:p_cap];
   END IF;
   PERFORM set_config('enable_bitmapscan', 'on', true);
   PERFORM set_config('enable_indexscan', 'off', true);  -- the GIN index (bitmap)
@@ -228,12 +238,14 @@ BEGIN
       END IF;
     END IF;
   END IF;
+  -- Each activity once: with its best comment when that ranks higher than the activity.
   RETURN QUERY
   WITH acts AS (
-    SELECT u.id AS activity_id, NULL::text AS comment_id, u.rnk AS rank
+    SELECT u.id AS activity_id, u.rnk AS rank
     FROM unnest(coalesce(ids, '{}'::text[]), coalesce(ranks, '{}'::real[])) AS u(id, rnk)
   ), cmts AS (
-    SELECT c.activity_id, c.id AS comment_id, ts_rank(c.search_vector, q) AS rank
+    SELECT DISTINCT ON (c.activity_id) c.activity_id, c.id AS comment_id,
+           ts_rank(c.search_vector, q) AS rank
     FROM (
       SELECT c.activity_id, c.id, c.search_vector
       FROM app.activity_comments c
@@ -244,10 +256,12 @@ BEGIN
       ORDER BY c.created_at DESC
       LIMIT p_cap
     ) c
+    ORDER BY c.activity_id, 3 DESC, c.id
   ), best AS (
-    SELECT DISTINCT ON (h.activity_id) h.activity_id, h.comment_id, h.rank
-    FROM (SELECT * FROM acts UNION ALL SELECT * FROM cmts) h
-    ORDER BY h.activity_id, h.rank DESC, h.comment_id NULLS FIRST
+    SELECT coalesce(a.activity_id, c.activity_id) AS activity_id,
+           CASE WHEN a.rank IS NULL OR c.rank > a.rank THEN c.comment_id END AS comment_id,
+           greatest(a.rank, c.rank) AS rank
+    FROM acts a FULL JOIN cmts c ON c.activity_id = a.activity_id
   )
   SELECT b.activity_id, b.comment_id, b.rank
   FROM best b
