@@ -352,7 +352,7 @@ class ActivityService(RecordService):
     object_type = "activity"
     plural = "activities"
     prefix = "act"
-    extra_hidden = frozenset({"search_vector"})
+    extra_hidden = frozenset({"search_vector", "meeting_starts_at"})
 
     async def validate(
         self,
@@ -806,7 +806,9 @@ class TimelineQuery(msgspec.Struct, kw_only=True):
 
 
 ACTIVITY_COLUMNS = [
-    c for c in activities.c if c.name not in ("team_id", "deleted_at", "search_vector")
+    c
+    for c in activities.c
+    if c.name not in ("team_id", "deleted_at", *ActivityService.extra_hidden)
 ]
 
 

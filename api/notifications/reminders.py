@@ -21,23 +21,37 @@ from warehouse.events import EventRecord
 
 LEAD_MINUTES = 15
 
+# ``meeting_starts_at``: a meeting's ``metadata.starts_at`` as a stored, indexed column
+# (``ix_activities_team_meeting_starts``, live meetings only).
 _DUE = text(
     """
     SELECT a.id, a.subject, a.member_id, a.created_by, a.metadata AS meta,
-           (a.metadata->>'starts_at')::timestamptz AS starts_at
+           a.meeting_starts_at AS starts_at
     FROM app.activities a
-    WHERE a.team_id = :t AND a.type = 'meeting' AND a.deleted_at IS NULL
+    WHERE a.team_id = :t AND a.deleted_at IS NULL
+      AND a.meeting_starts_at > :now
+      AND a.meeting_starts_at <= :now + make_interval(mins => :lead)
       AND coalesce(a.metadata->>'status', 'scheduled') = 'scheduled'
-      AND (a.metadata->>'starts_at')::timestamptz > :now
-      AND (a.metadata->>'starts_at')::timestamptz <= :now + make_interval(mins => :lead)
       AND NOT EXISTS (
         SELECT 1 FROM app.events e
         WHERE e.team_id = a.team_id AND e.object_type = 'activity' AND e.object_id = a.id
           AND e.action = 'reminder_fired'
-          AND (e.data->>'starts_at')::timestamptz = (a.metadata->>'starts_at')::timestamptz)
-    ORDER BY 6
+          AND (e.data->>'starts_at')::timestamptz = a.meeting_starts_at)
+    ORDER BY a.meeting_starts_at
     """
 )
+
+
+# The teams with a meeting starting soon: one index probe per team (the index leads with
+# team_id), run as the worker role (every team).
+_TEAMS_SQL = """
+    SELECT t.id AS team_id FROM app.teams t
+    WHERE EXISTS (
+        SELECT 1 FROM app.activities a
+        WHERE a.team_id = t.id AND a.deleted_at IS NULL
+          AND a.meeting_starts_at > :now
+          AND a.meeting_starts_at <= :now + make_interval(mins => :lead))
+"""
 
 
 async def _teams(now: datetime) -> list[str]:
@@ -50,14 +64,7 @@ async def _teams(now: datetime) -> list[str]:
         ).scalar()
         if not exists:
             return []
-        rows = await conn.execute(
-            text(
-                "SELECT DISTINCT team_id FROM app.activities WHERE type = 'meeting' "
-                "AND deleted_at IS NULL AND (metadata->>'starts_at')::timestamptz > :now "
-                "AND (metadata->>'starts_at')::timestamptz <= :now + make_interval(mins => :lead)"
-            ),
-            {"now": now, "lead": LEAD_MINUTES},
-        )
+        rows = await conn.execute(text(_TEAMS_SQL), {"now": now, "lead": LEAD_MINUTES})
         return [r.team_id for r in rows]
 
 

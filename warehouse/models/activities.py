@@ -91,6 +91,11 @@ class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base
     source_event_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str | None] = mapped_column(Text)
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(ACTIVITY_SEARCH, persisted=True))
+    # A meeting's metadata.starts_at, indexed for the reminder job (NULL for other types).
+    meeting_starts_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        Computed("app.meeting_starts_at(type, metadata)", persisted=True),
+    )
     __table_args__ = (
         _member_fk("member_id"),
         ForeignKeyConstraint(
@@ -117,6 +122,12 @@ class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base
             "source_event_id",
             unique=True,
             postgresql_where=text("source_event_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_activities_team_meeting_starts",
+            "team_id",
+            "meeting_starts_at",
+            postgresql_where=text("meeting_starts_at IS NOT NULL AND deleted_at IS NULL"),
         ),
         # No team_id: the lexemes carry the team's tag (one posting list per team and word).
         Index("ix_activities_search", "search_vector", postgresql_using="gin"),

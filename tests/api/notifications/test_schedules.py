@@ -60,3 +60,78 @@ async def test_job_fires_meeting_reminders_once(http: Any) -> None:
         assert datetime.fromisoformat(n["metadata"]["starts_at"]) == starts
     await asyncio.sleep(0.3)
     assert len([n for n in await notifications_of(guest) if n["type"] == "meeting_reminder"]) == 1
+
+
+async def test_the_reminder_scan_is_an_index_probe_per_team(database_url: str) -> None:
+    """Meetings starting soon are found through ``ix_activities_team_meeting_starts``: the
+    per-team query as the API role under row-level security, the teams probe as the worker;
+    ``meeting_starts_at`` is the meeting's start (NULL for other types and for a start that is
+    not a timestamp, which is still written)."""
+    import json
+    import os
+    import secrets
+
+    import psycopg
+    from psycopg.rows import dict_row
+    from sqlalchemy import text
+    from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
+
+    from api.notifications import reminders
+    from api.settings import get_settings
+
+    team = f"team_rem_{secrets.token_hex(4)}"
+    now = datetime.now(UTC)
+    async with await psycopg.AsyncConnection.connect(
+        os.environ["LEADLY_DATABASE_URL"], autocommit=True, row_factory=dict_row
+    ) as conn:
+        await conn.execute(
+            "INSERT INTO app.teams (id, name, slug) VALUES (%s, 'R', %s)", (team, team)
+        )
+        await conn.execute(
+            """INSERT INTO app.activities (team_id, id, type, subject, related_to_type,
+                   related_to_id, metadata)
+            SELECT %s, 'act_rem' || g, CASE WHEN g %% 10 = 0 THEN 'meeting' ELSE 'call' END,
+                   'S', 'lead', 'lead_rem',
+                   jsonb_build_object('starts_at', %s::timestamptz + g * interval '1 min')
+            FROM generate_series(1, 5000) g""",
+            (team, now - timedelta(days=3)),
+        )
+        odd = [
+            ("act_rem_bad", "meeting", "next tuesday"),
+            ("act_rem_tz", "meeting", "2030-01-02T03:04:05+02:00"),
+        ]
+        for id_, type_, starts in odd:
+            await conn.execute(
+                "INSERT INTO app.activities (team_id, id, type, related_to_type, related_to_id, "
+                "metadata) VALUES (%s, %s, %s, 'lead', 'lead_rem', %s)",
+                (team, id_, type_, json.dumps({"starts_at": starts})),
+            )
+        cur = await conn.execute(
+            "SELECT id, meeting_starts_at FROM app.activities WHERE team_id = %s AND id IN "
+            "('act_rem_bad', 'act_rem_tz', 'act_rem10', 'act_rem11')",
+            (team,),
+        )
+        got = {r["id"]: r["meeting_starts_at"] for r in await cur.fetchall()}
+        assert got["act_rem_bad"] is None and got["act_rem11"] is None  # not a meeting
+        assert got["act_rem_tz"] == datetime(2030, 1, 2, 1, 4, 5, tzinfo=UTC)
+        assert got["act_rem10"] == now - timedelta(days=3) + timedelta(minutes=10)
+        await conn.execute("ANALYZE app.activities")
+
+        async def plan(stmt: Any, params: dict[str, Any], role: str) -> str:
+            sql = str(stmt.compile(dialect=pg_dialect.dialect()))  # %(name)s placeholders
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL ROLE {role}")
+                await conn.execute("SELECT set_config('app.team_id', %s, true)", (team,))
+                await conn.execute("SET LOCAL enable_seqscan = off")
+                cur = await conn.execute("EXPLAIN " + sql, params)
+                return "\n".join(r["QUERY PLAN"] for r in await cur.fetchall())
+
+        s = get_settings()
+        params = {"t": team, "now": now, "lead": reminders.LEAD_MINUTES}
+        due = await plan(reminders._DUE, params, s.api_db_role)
+        assert "ix_activities_team_meeting_starts" in due, due
+        assert "Seq Scan on activities" not in due, due
+        teams = await plan(text(reminders._TEAMS_SQL), params, s.worker_db_role)
+        assert "ix_activities_team_meeting_starts" in teams, teams
+        await conn.execute("DELETE FROM app.activities WHERE team_id = %s", (team,))
+        await conn.execute("DELETE FROM app.teams WHERE id = %s", (team,))
