@@ -19,10 +19,10 @@ bytes (2,047 less the tag) are left out of the tagged vector; a query's too-long
 that matches nothing.
 
 ``app.activity_search`` (same signature, owner and grants): the recent walk first (a common
-word), then: a team whose walk saw all its activities is done (every match is known); else the GIN
-index ranks every match up to 20 x p_cap; beyond that it collects (id, occurred_at) of up to
-100 x p_cap matches and ranks the p_cap most recent; beyond that (a word in more than 100 x p_cap
-entries, so dense enough) the walk back along (team_id, occurred_at) to the p_cap most recent.
+word); a team whose walk saw all its activities is done (every match is known); else one pass over
+the GIN index collects up to 50 x p_cap matches and ranks every one up to 20 x p_cap, else the
+p_cap most recent; beyond 50 x p_cap (a word dense enough) the walk back along (team_id,
+occurred_at) to the p_cap most recent.
 
 Upgrade rewrites the two tables (the generated columns are dropped and added again) and builds
 the new indexes: minutes for millions of activities, under an exclusive lock.
@@ -125,11 +125,11 @@ GIN_TEAM = "(CASE WHEN p_related_id IS NULL THEN a.team_id || '' = t ELSE a.team
 # 1. the 20 x p_cap most recent activities (the (team_id, occurred_at) index): p_cap matches there
 #    are the p_cap most recent (a common word); fewer, and the walk saw the whole team (it read
 #    fewer rows than its limit): those are all the matches (a small team never reads the GIN);
-# 2. the GIN index (a bitmap of the team's posting lists): every match ranked, up to 20 x p_cap;
-# 3. more: (id, occurred_at) of up to 100 x p_cap matches from the bitmap, the p_cap most recent
-#    ranked (by primary key);
-# 4. more still: such a word is in at least 100 x p_cap entries, so walking the (team_id,
-#    occurred_at) index back finds the p_cap most recent matches in a bounded stretch.
+# 2. the GIN index (a bitmap of the team's posting lists), one pass collecting the matches' ids,
+#    dates and vectors, up to 50 x p_cap: every one ranked when there are at most 20 x p_cap,
+# 3. else the p_cap most recent of them ranked;
+# 4. more than 50 x p_cap: such a word is dense enough for a walk back along the (team_id,
+#    occurred_at) index to reach the p_cap most recent matches soon.
 # Comments: their matches through the GIN index, the p_cap most recent.
 SEARCH_FUNCTION = """
 CREATE OR REPLACE FUNCTION app.activity_search(
@@ -192,50 +192,41 @@ BEGIN
   PERFORM set_config('enable_bitmapscan', 'on', true);
   PERFORM set_config('enable_indexscan', 'off', true);  -- the GIN index (bitmap)
   IF n < p_cap AND seen >= p_cap * 20 THEN
-    -- 2. Every match, ranked, up to 20 x p_cap.
-    SELECT count(*), array_agg(m.id), array_agg(m.rnk) INTO n, ids, ranks
-    FROM (
-      SELECT a.id, ts_rank(a.search_vector, q) AS rnk
+    -- 2./3. The GIN index: the matches' ids, dates and vectors, up to 50 x p_cap (one pass,
+    -- no ranking while collecting); every one ranked up to 20 x p_cap, else the p_cap most recent.
+    WITH m AS MATERIALIZED (
+      SELECT a.id, a.occurred_at, a.search_vector
       FROM app.activities a
       WHERE GIN_TEAM AND a.search_vector @@ q AND a.deleted_at IS NULL
         FILTERS
-      LIMIT p_cap * 20 + 1
-    ) m;
-    IF n > p_cap * 20 THEN
-      -- 3. The p_cap most recent of up to 100 x p_cap matches (no ranking while collecting).
-      SELECT coalesce(max(m.total), 0), array_agg(m.id) INTO n, ids
+      LIMIT p_cap * 50 + 1
+    )
+    SELECT c.total, array_agg(x.id), array_agg(ts_rank(x.search_vector, q))
+      INTO n, ids, ranks
+    FROM (SELECT count(*) AS total FROM m) c
+    CROSS JOIN LATERAL (
+      SELECT m.id, m.search_vector
+      FROM m
+      ORDER BY m.occurred_at DESC
+      LIMIT CASE WHEN c.total <= p_cap * 20 THEN NULL ELSE p_cap END
+    ) x
+    GROUP BY c.total;
+    n := coalesce(n, 0);
+    IF n > p_cap * 50 THEN
+      -- 4. A word in more than 50 x p_cap entries: walk back to the p_cap most recent.
+      PERFORM set_config('enable_indexscan', 'on', true);
+      PERFORM set_config('enable_bitmapscan', 'off', true);
+      SELECT array_agg(m.id), array_agg(m.rnk) INTO ids, ranks
       FROM (
-        SELECT x.id, count(*) OVER () AS total
-        FROM (
-          SELECT a.id, a.occurred_at
-          FROM app.activities a
-          WHERE GIN_TEAM AND a.search_vector @@ q AND a.deleted_at IS NULL
-            FILTERS
-          LIMIT p_cap * 100 + 1
-        ) x
-        ORDER BY x.occurred_at DESC
+        SELECT a.id, ts_rank(a.search_vector, q) AS rnk
+        FROM app.activities a
+        WHERE a.team_id = t AND a.search_vector @@ q AND a.deleted_at IS NULL
+          FILTERS
+        ORDER BY a.occurred_at DESC
         LIMIT p_cap
       ) m;
-      IF n <= p_cap * 100 THEN
-        SELECT array_agg(a.id), array_agg(ts_rank(a.search_vector, q)) INTO ids, ranks
-        FROM app.activities a
-        WHERE a.team_id = t AND a.id = ANY (ids);
-      ELSE
-        -- 4. A word in more than 100 x p_cap entries: walk back to the p_cap most recent.
-        PERFORM set_config('enable_indexscan', 'on', true);
-        PERFORM set_config('enable_bitmapscan', 'off', true);
-        SELECT array_agg(m.id), array_agg(m.rnk) INTO ids, ranks
-        FROM (
-          SELECT a.id, ts_rank(a.search_vector, q) AS rnk
-          FROM app.activities a
-          WHERE a.team_id = t AND a.search_vector @@ q AND a.deleted_at IS NULL
-            FILTERS
-          ORDER BY a.occurred_at DESC
-          LIMIT p_cap
-        ) m;
-        PERFORM set_config('enable_bitmapscan', 'on', true);
-        PERFORM set_config('enable_indexscan', 'off', true);
-      END IF;
+      PERFORM set_config('enable_bitmapscan', 'on', true);
+      PERFORM set_config('enable_indexscan', 'off', true);
     END IF;
   END IF;
   -- Each activity once: with its best comment when that ranks higher than the activity.
