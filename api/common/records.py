@@ -236,7 +236,9 @@ class RecordService:
         values: dict[str, Any],
         *,
         extra_events: Iterable[EventRecord] = (),
+        data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Insert a record and its ``created`` event (``data``: the event's context)."""
         values = dict(values)
         await self.validate(conn, actor, values, None)
         row_values = {
@@ -251,7 +253,7 @@ class RecordService:
             raise await self.duplicate(conn, actor, row_values)
         row = dict(result._mapping)
         await events.append(
-            conn, self._event(actor, row["id"], "created", diff(None, row)), *extra_events
+            conn, self._event(actor, row["id"], "created", diff(None, row), data), *extra_events
         )
         return row
 

@@ -3,7 +3,8 @@
 ``notifications`` (producer) reads the event log and creates, per event:
 
 - ``task_assigned``: a task ``created`` with ``changes.assignee_ids``, or an update whose
-  ``changes.assignee_ids`` adds members: each newly added assignee except the actor.
+  ``changes.assignee_ids`` adds members: each newly added assignee except the actor. Not for
+  the next occurrence of a recurring task (``data.recurrence_of``) or its copied subtasks.
 - ``task_reminder`` / ``task_overdue``: a task ``reminder_fired`` event,
   ``data = {member_id, kind: reminder | overdue, due_at, remind_at}``.
 - ``mention``: ``object_type = mention``, ``created``, with ``member_id``, ``activity_id``,
@@ -203,8 +204,8 @@ async def _task(conn: Any, event: DispatchedEvent) -> list[Draft]:
                 },
             )
         ]
-    if "assignee_ids" not in event.changes:
-        return []
+    if "assignee_ids" not in event.changes or event.data.get("recurrence_of"):
+        return []  # (the next occurrence of a recurring task: its assignees know the series)
     new = set(_ids(after(event, "assignee_ids"))) - set(_ids(before(event, "assignee_ids")))
     if event.action not in ("created", "updated") or not new:
         return []

@@ -518,9 +518,10 @@ class TaskService(RecordService):
         values: dict[str, Any],
         *,
         extra_events: Iterable[EventRecord] = (),
+        data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         values = {**values, "id": values.get("id") or new_id(self.prefix)}
-        row = await super().create(conn, actor, values, extra_events=extra_events)
+        row = await super().create(conn, actor, values, extra_events=extra_events, data=data)
         return {**row, "actual_hours": 0.0}
 
     async def update(
@@ -675,6 +676,7 @@ class TaskService(RecordService):
                 "series_start_at": start,
                 "occurrence_at": slot,
             },
+            data={"recurrence_of": done["id"]},
         )
         shift = slot - (done.get("due_at") or anchor)
         await self._copy_subtasks(conn, actor, done["id"], nxt["id"], shift)
@@ -710,7 +712,10 @@ class TaskService(RecordService):
             )
             values["due_at"] = sub["due_at"] + shift if sub["due_at"] else None
             copy = await self.create(
-                conn, actor, {**values, "status": "todo", "parent_task_id": to_id}
+                conn,
+                actor,
+                {**values, "status": "todo", "parent_task_id": to_id},
+                data={"recurrence_of": sub["id"]},
             )
             await self._copy_subtasks(conn, actor, sub["id"], copy["id"], shift)
 

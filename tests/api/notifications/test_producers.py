@@ -54,6 +54,52 @@ async def test_task_assigned_on_create_and_on_added_assignees(crew: dict[str, Te
     assert [x for x in await notifications_of(owner) if x["type"] == "task_assigned"] == []
 
 
+async def test_the_next_occurrence_of_a_recurring_task_is_not_a_new_assignment(
+    crew: dict[str, Team],
+) -> None:
+    """Completing an occurrence creates the next one (and copies its subtasks) with the same
+    assignees: they were told once, when the series was assigned."""
+    owner, a = crew["owner"], crew["a"]
+    due = datetime.now(UTC) + timedelta(days=1)
+    r = await owner.post(
+        "/api/v1/tasks",
+        json={
+            "title": "Weekly pipeline review",
+            "assignee_ids": [a.member_id],
+            "due_at": due.isoformat(),
+            "recurrence_rule": "FREQ=WEEKLY",
+        },
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()
+    r = await owner.post(
+        "/api/v1/tasks",
+        json={
+            "title": "Prepare the numbers",
+            "assignee_ids": [a.member_id],
+            "parent_task_id": first["id"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    await wait_for_notification(a, lambda n: n["related_to_id"] == first["id"])
+    r = await owner.patch(f"/api/v1/tasks/{first['id']}", json={"status": "completed"})
+    assert r.status_code == 200, r.text
+    nxt = r.json()["next_occurrence_id"]
+    assert nxt
+    # A marker assignment made after the completion arrives; the occurrence brought nothing.
+    r = await owner.post("/api/v1/tasks", json={"title": "Marker", "assignee_ids": [a.member_id]})
+    marker = r.json()["id"]
+    await wait_for_notification(a, lambda n: n["related_to_id"] == marker)
+    assigned = [
+        n["related_to_id"] for n in await notifications_of(a) if n["type"] == "task_assigned"
+    ]
+    assert nxt not in assigned
+    assert assigned.count(first["id"]) == 1
+    r = await owner.get("/api/v1/tasks", params={"filter[parent_task_id]": nxt})
+    (copied,) = r.json()["data"]
+    assert copied["id"] not in assigned
+
+
 async def test_task_reminder_and_overdue_from_fired_reminders(crew: dict[str, Team]) -> None:
     from api.tasks.reminders import fire_due_reminders
 
