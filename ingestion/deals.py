@@ -344,7 +344,9 @@ async def load_batch(
                     for k, v in decode_item(DealCreate, item["values"]).items()
                     if k in item["values"] or v not in (None, [], {})
                 }
-                await deal_service.create_raw(conn, actor, {**values, "id": item["id"]})
+                await deal_service.create_raw(
+                    conn, actor, {**values, "id": item["id"]}, data={"import_id": import_id}
+                )
             imported += 1
         except Problem as e:
             rejects.append({"row": item["row_no"], "reason": _reason(e), "v": item["original"]})

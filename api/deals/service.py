@@ -462,8 +462,11 @@ class DealService(RecordService):
         values: dict[str, Any],
         *,
         extra_events: Iterable[EventRecord] = (),
+        data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        row, contacts = await self.create_raw(conn, actor, values, extra_events=extra_events)
+        row, contacts = await self.create_raw(
+            conn, actor, values, extra_events=extra_events, data=data
+        )
         return (await self.present(conn, actor, [row], {row["id"]: contacts}))[0]
 
     async def create_raw(
@@ -474,7 +477,9 @@ class DealService(RecordService):
         *,
         extra_events: Iterable[EventRecord] = (),
         progress: bool = True,
+        data: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Insert a deal through the stage gate; its ``created`` event carries ``data``."""
         values = dict(values)
         values.pop("reopen", None)
         contacts = _contacts_in(values.pop("contacts", None) or [])
@@ -500,7 +505,9 @@ class DealService(RecordService):
         await self._history(conn, actor, row, None, None, now)
         await events.append(
             conn,
-            self._event(actor, row["id"], "created", diff(None, {**row, "contacts": contacts})),
+            self._event(
+                actor, row["id"], "created", diff(None, {**row, "contacts": contacts}), data
+            ),
             *extra_events,
         )
         if progress:

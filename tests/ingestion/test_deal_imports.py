@@ -92,6 +92,8 @@ async def test_messy_deal_export_goes_through_the_gate(team: Team, sql: Sql) -> 
         events = await sql.events(d["id"])
         assert events[0]["action"] == "created" and events[0]["object_type"] == "deal"
         assert events[0]["changes"]["stage"] == [None, d["stage"]]
+        # Marked as the import's, so producers (watchers' notifications) leave them out.
+        assert events[0]["data"]["import_id"] == done["id"]
     hist = await sql.all(
         "SELECT deal_id FROM app.deal_stage_history WHERE team_id = %s AND deal_id = ANY(%s)",
         team.team_id,
