@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 from alembic import command
@@ -13,6 +15,17 @@ from api.settings import Settings, get_settings
 from warehouse.db import Roles, bootstrap_roles, database_url, libpq_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migration_module(filename: str) -> ModuleType:
+    """An earlier migration (a file of ``migrations/versions``) loaded as a module, so that a
+    later migration's downgrade restores what that one defined from its own text."""
+    path = MIGRATIONS / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"_leadly_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alembic_config(url: str, roles: Roles, stdout: io.TextIOBase | None = None) -> Config:

@@ -35,6 +35,25 @@ depends_on = None
 READERS = ("api", "worker", "analytics")
 
 
+# CREATE OR REPLACE: the downgrade of a later version of the function restores this one.
+FUNCTION = """
+CREATE OR REPLACE FUNCTION app.event_horizon() RETURNS xid8
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    WHERE NOT EXISTS (
+        SELECT 1
+        FROM pg_stat_activity AS a
+        WHERE a.backend_xid = x::xid
+          AND (
+              a.datname IS DISTINCT FROM current_database()
+              OR NOT has_table_privilege(a.usesysid, 'app.events', 'INSERT')
+          )
+    )
+$$
+"""
+
+
 def _roles() -> Roles:
     return op.get_context().config.attributes["roles"]
 
@@ -50,24 +69,7 @@ def upgrade() -> None:
     ).scalar()
     if can_grant:
         op.execute(f'GRANT pg_read_all_stats TO "{r.owner}"')
-    op.execute(
-        """
-        CREATE FUNCTION app.event_horizon() RETURNS xid8
-        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-            SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-            FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-            WHERE NOT EXISTS (
-                SELECT 1
-                FROM pg_stat_activity AS a
-                WHERE a.backend_xid = x::xid
-                  AND (
-                      a.datname IS DISTINCT FROM current_database()
-                      OR NOT has_table_privilege(a.usesysid, 'app.events', 'INSERT')
-                  )
-            )
-        $$
-        """
-    )
+    op.execute(FUNCTION)
     op.execute(f'ALTER FUNCTION app.event_horizon() OWNER TO "{r.owner}"')
     op.execute("REVOKE ALL ON FUNCTION app.event_horizon() FROM PUBLIC")
     readers = ", ".join(f'"{getattr(r, name)}"' for name in READERS)

@@ -30,23 +30,20 @@ the new indexes: minutes for millions of activities, under an exclusive lock.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from warehouse.migrate import migration_module
 
 revision = "e7f8a9b0c1d2"
 down_revision = "d1e2a3b4c5f6"
 branch_labels = None
 depends_on = None
 
-ACTIVITY_SEARCH = (
-    "setweight(to_tsvector('english'::regconfig, coalesce(subject, '')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(metadata ->> 'outcome', '') || ' ' || "
-    "coalesce(metadata ->> 'file_name', '')), 'C')"
-)
-COMMENT_SEARCH = "to_tsvector('english'::regconfig, coalesce(text, ''))"
+# f6c3d4e5a7b8, whose untagged search expressions the new columns wrap and whose look-up the
+# downgrade restores.
+PREVIOUS = migration_module("2026_11_27_1802_activities_timeline.py")
+ACTIVITY_SEARCH: str = PREVIOUS.ACTIVITY_SEARCH
+COMMENT_SEARCH: str = PREVIOUS.COMMENT_SEARCH
 
 # The tag: 8 hex digits and '|' (9 bytes); a lexeme may hold 2,047 bytes, so longer ones than
 # 2,038 bytes stay out of the tagged vector. Fast path (no quote in any lexeme, no lexeme ending
@@ -262,16 +259,6 @@ BEGIN
 END $$""".replace("FILTERS", FILTERS).replace("GIN_TEAM", GIN_TEAM)
 
 
-def _previous() -> object:
-    """The f6c3d4e5a7b8 migration module (its function body, for the downgrade)."""
-    path = Path(__file__).with_name("2026_11_27_1802_activities_timeline.py")
-    spec = importlib.util.spec_from_file_location("_leadly_f6c3d4e5a7b8", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _search_columns(activities: str, comments: str, gin: str) -> None:
     """Drop and add again the two generated columns (a rewrite), then their GIN indexes."""
     for table, expr in (("activities", activities), ("activity_comments", comments)):
@@ -298,7 +285,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    previous = _previous()
     op.execute("DROP INDEX app.ix_activities_search")
     op.execute("DROP INDEX app.ix_activity_comments_search")
     _search_columns(
@@ -306,11 +292,7 @@ def downgrade() -> None:
         COMMENT_SEARCH,
         "CREATE INDEX ix_{table}_team_search ON app.{table} USING gin (team_id, search_vector)",
     )
-    op.execute(
-        previous.SEARCH_FUNCTION.replace(  # type: ignore[attr-defined]
-            "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
-        )
-    )
+    op.execute(PREVIOUS.SEARCH_FUNCTION.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.execute("DROP FUNCTION app.team_tsquery(text, tsquery)")
     op.execute("DROP FUNCTION app.team_tsvector(text, tsvector)")
     op.execute("ANALYZE app.activities, app.activity_comments")

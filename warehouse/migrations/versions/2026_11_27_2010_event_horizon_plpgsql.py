@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from warehouse.migrate import migration_module
+
 revision = "f8a9b0c1d2e3"
 down_revision = "e7f8a9b0c1d2"
 branch_labels = None
@@ -44,23 +46,6 @@ END
 $$
 """
 
-SQL = """
-CREATE OR REPLACE FUNCTION app.event_horizon() RETURNS xid8
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-    SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-    WHERE NOT EXISTS (
-        SELECT 1
-        FROM pg_stat_activity AS a
-        WHERE a.backend_xid = x::xid
-          AND (
-              a.datname IS DISTINCT FROM current_database()
-              OR NOT has_table_privilege(a.usesysid, 'app.events', 'INSERT')
-          )
-    )
-$$
-"""
-
 
 def upgrade() -> None:
     # CREATE OR REPLACE keeps the owner, the grants and every dependent object.
@@ -68,4 +53,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(SQL)
+    op.execute(migration_module("2026_11_27_1755_event_horizon.py").FUNCTION)
