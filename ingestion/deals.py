@@ -35,26 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.context import Actor
 from api.common.errors import Problem
 from api.leads.bulk import BatchCounts
+from ingestion.mapping import DEALS
 from ingestion.stage import StageResult
 
-#: Fields of the deals import read from the file (``custom.<key>`` too).
-FIELDS = (
-    "name",
-    "value",
-    "currency",
-    "value_type",
-    "probability",
-    "pipeline",
-    "stage",
-    "expected_close_date",
-    "actual_close_date",
-    "owner",
-    "win_reason",
-    "loss_reason",
-    "competitor",
-    "next_step",
-    "source",
-)
+#: Fields of the deals import read from the file (``custom.<key>`` too): the mapping's targets.
+FIELDS = tuple(DEALS.fields)
 ROWS_FILE = "deal_rows.jsonl"
 VALUE_TYPES = {
     **dict.fromkeys(("oneoff", "onetime", "once", "single", "onceoff"), "one_off"),
