@@ -211,14 +211,7 @@ async def apply_sms_status(
             values["last_error"] = f"Twilio: {params['MessageStatus']}" + (
                 f" (error {code})" if code else ""
             )
-        sets = ", ".join(f"{k} = :{k}" for k in values)
-        await conn.execute(
-            text(
-                f"UPDATE app.notification_deliveries SET {sets}, updated_at = now() "
-                "WHERE team_id = :t AND id = :id"
-            ),
-            {"t": team_id, "id": delivery_id, **values},
-        )
+        await _set(conn, team_id, delivery_id, values)
     return True
 
 
@@ -444,16 +437,21 @@ async def _context(
     return ns, prefs, subs
 
 
-async def _record(team_id: str, row_id: str, values: dict[str, Any]) -> None:
+async def _set(conn: AsyncConnection, team_id: str, row_id: str, values: dict[str, Any]) -> None:
+    """Write ``values`` on a delivery row (its lease, if any, ends)."""
     sets = ", ".join(f"{k} = :{k}" for k in values)
+    await conn.execute(
+        text(
+            f"UPDATE app.notification_deliveries SET {sets}, lease_until = NULL, "
+            "updated_at = now() WHERE team_id = :t AND id = :id"
+        ),
+        {"t": team_id, "id": row_id, **values},
+    )
+
+
+async def _record(team_id: str, row_id: str, values: dict[str, Any]) -> None:
     async with tenant_tx(service.engine(), team_id) as conn:
-        await conn.execute(
-            text(
-                f"UPDATE app.notification_deliveries SET {sets}, lease_until = NULL, "
-                "updated_at = now() WHERE team_id = :t AND id = :id"
-            ),
-            {"t": team_id, "id": row_id, **values},
-        )
+        await _set(conn, team_id, row_id, values)
 
 
 async def _hold(team_id: str, row: dict, until: datetime) -> None:

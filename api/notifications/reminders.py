@@ -44,14 +44,16 @@ _DUE = text(
 
 # The teams with a meeting starting soon: one index probe per team (the index leads with
 # team_id), run as the worker role (every team).
-_TEAMS_SQL = """
+_TEAMS = text(
+    """
     SELECT t.id AS team_id FROM app.teams t
     WHERE EXISTS (
         SELECT 1 FROM app.activities a
         WHERE a.team_id = t.id AND a.deleted_at IS NULL
           AND a.meeting_starts_at > :now
           AND a.meeting_starts_at <= :now + make_interval(mins => :lead))
-"""
+    """
+)
 
 
 async def _teams(now: datetime) -> list[str]:
@@ -64,7 +66,7 @@ async def _teams(now: datetime) -> list[str]:
         ).scalar()
         if not exists:
             return []
-        rows = await conn.execute(text(_TEAMS_SQL), {"now": now, "lead": LEAD_MINUTES})
+        rows = await conn.execute(_TEAMS, {"now": now, "lead": LEAD_MINUTES})
         return [r.team_id for r in rows]
 
 

@@ -73,7 +73,6 @@ async def test_the_reminder_scan_is_an_index_probe_per_team(database_url: str) -
 
     import psycopg
     from psycopg.rows import dict_row
-    from sqlalchemy import text
     from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
     from api.notifications import reminders
@@ -131,7 +130,7 @@ async def test_the_reminder_scan_is_an_index_probe_per_team(database_url: str) -
         due = await plan(reminders._DUE, params, s.api_db_role)
         assert "ix_activities_team_meeting_starts" in due, due
         assert "Seq Scan on activities" not in due, due
-        teams = await plan(text(reminders._TEAMS_SQL), params, s.worker_db_role)
+        teams = await plan(reminders._TEAMS, params, s.worker_db_role)
         assert "ix_activities_team_meeting_starts" in teams, teams
         await conn.execute("DELETE FROM app.activities WHERE team_id = %s", (team,))
         await conn.execute("DELETE FROM app.teams WHERE id = %s", (team,))
