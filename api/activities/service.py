@@ -914,12 +914,12 @@ SEARCH_SQL = text(
         CAST(:after_rank AS real), CAST(:after_id AS text), CAST(:cap AS integer))
     """
 )
-#: A search with SEARCH_CAP matches among the team's 20 x SEARCH_CAP most recent activities, or
-#: with more than 20 x SEARCH_CAP matching activities in all, ranks the SEARCH_CAP most recent
-#: ones (bounded work for words found in a large share of the entries); fewer are all ranked.
-#: Comments: the SEARCH_CAP most recent matches. The look-up (``app.activity_search``, migration
-#: e7f8a9b0c1d2) tags the query's lexemes with the team's tag, as the stored vectors are
-#: (one GIN posting list per team and word); snippets use the untagged query on the raw text.
+#: A search ranks its SEARCH_CAP most recent matching activities (every match when there are
+#: fewer), and its SEARCH_CAP most recent matching comments: bounded work for any query. The
+#: look-up (``app.activity_search``, migration b0c1d2e3f4a5) walks the team's 20 x SEARCH_CAP
+#: most recent activities, then reads back in time windows through the GIN index, whose lexemes
+#: carry the team's tag and whose second column holds each entry's day and week; snippets use
+#: the untagged query on the raw text.
 SEARCH_CAP = 1000
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10, MaxFragments=2, "

@@ -6,6 +6,7 @@ statements it runs (auto_explain)."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -110,20 +111,27 @@ async def test_activity_lists_use_team_indexes(db: Any, query: dict, index: str)
 
 LOOK_UP = (
     "SELECT activity_id, rank FROM app.activity_search(to_tsquery('english', %s), 5000, "
-    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s)"
+    "NULL, NULL, NULL, NULL, {start}, {end}, NULL, NULL, %s)"
 )
 
 
 async def look_up(
-    conn: psycopg.AsyncConnection[dict[str, Any]], query: str, cap: int, team: str = TEAM
+    conn: psycopg.AsyncConnection[dict[str, Any]],
+    query: str,
+    cap: int,
+    team: str = TEAM,
+    analyze: bool = False,
+    window: tuple[str | None, str | None] = (None, None),
 ) -> tuple[list[dict[str, Any]], str]:
     """app.activity_search as the API calls it (its role, its team), with the plan of every
-    statement the look-up runs (auto_explain, sent back as notices)."""
+    statement the look-up runs (auto_explain, sent back as notices; with ``analyze``, the rows
+    each node returned). ``window``: SQL for p_from and p_to."""
     plans: list[str] = []
 
     def keep(d: psycopg.errors.Diagnostic) -> None:
         plans.append(d.message_primary or "")
 
+    start, end = (w or "NULL" for w in window)
     conn.add_notice_handler(keep)
     try:
         async with conn.transaction():
@@ -131,9 +139,12 @@ async def look_up(
             await conn.execute("SET LOCAL auto_explain.log_min_duration = 0")
             await conn.execute("SET LOCAL auto_explain.log_nested_statements = on")
             await conn.execute("SET LOCAL auto_explain.log_level = notice")
+            if analyze:
+                await conn.execute("SET LOCAL auto_explain.log_analyze = on")
             await conn.execute(f"SET LOCAL ROLE {get_settings().api_db_role}")
             await conn.execute("SELECT set_config('app.team_id', %s, true)", (team,))
-            rows = await (await conn.execute(LOOK_UP, (query, cap))).fetchall()
+            sql = LOOK_UP.format(start=start, end=end)
+            rows = await (await conn.execute(sql, (query, cap))).fetchall()
     finally:
         conn.remove_notice_handler(keep)
     return rows, "\n".join(plans)
@@ -156,13 +167,21 @@ async def test_search_uses_the_full_text_index_in_the_look_up(db: Any) -> None:
     nodes = await explain(db, query, role=get_settings().owner_db_role + "_auth")
     [node] = [n for n in nodes if n.get("Index Name") == "ix_activities_search"]
     assert node["Node Type"] == "Bitmap Index Scan" and "search_vector" in node["Index Cond"]
-    # Through the look-up: the 5 x 20 most recent entries hold no match, so the GIN index.
+    # Through the look-up: the 5 x 20 most recent entries hold no match, so windows back in
+    # time through the GIN index (words and periods in one scan): the 5 most recent matches.
     rows, plans = await look_up(db, "zanzibar", cap=5)
     assert {r["activity_id"] for r in rows} == set(
-        matching(range(1, 20001), lambda g: g % 1000 == 0)
+        matching(range(1, 20001), lambda g: g % 1000 == 0)[:5]
     )
-    assert "Bitmap Index Scan on ix_activities_search" in plans
     assert "Index Scan Backward using ix_activities_team_occurred" in plans  # the walk first
+    assert "Bitmap Index Scan on ix_activities_search" in plans
+    assert re.search(
+        r"Index Cond: \(\(search_vector @@ .*\) AND \(activity_periods\(team_id, occurred_at\) @@",
+        plans,
+    )
+    # Fewer matches than p_cap: the windows reach the team's first entry, every match is found.
+    rows, _ = await look_up(db, "zanzibar", cap=50)
+    assert len(rows) == 20
 
 
 async def test_a_common_word_is_settled_by_the_recent_walk(db: Any) -> None:
@@ -173,24 +192,28 @@ async def test_a_common_word_is_settled_by_the_recent_walk(db: Any) -> None:
     assert "ix_activities_search" not in plans
 
 
-async def test_more_matches_than_the_rank_all_bound_rank_the_most_recent(db: Any) -> None:
-    """'roadmap & 50' matches the 206 entries with g % 97 = 50: fewer than p_cap of them among
-    the 20 x p_cap most recent, so the GIN index. p_cap 11: 206 <= 20 x 11, every match ranked.
-    p_cap 5: more than 20 x 5, at most 50 x 5: the 5 most recent of the collected matches. p_cap 1:
-    more than 50 x 1, the walk back. Each ranked as ts_rank ranks it."""
+def heap_rows(plans: str) -> list[int]:
+    """Rows each window's bitmap heap scan returned (auto_explain with ANALYZE)."""
+    return [
+        int(m)
+        for m in re.findall(r"Bitmap Heap Scan on activities a .*?rows=\d+ .*?rows=(\d+)", plans)
+    ]
+
+
+async def test_windows_back_in_time_rank_the_most_recent_matches(db: Any) -> None:
+    """'roadmap & 50' matches the 206 entries with g % 97 = 50, one every 97 minutes over two
+    weeks. The look-up ranks the p_cap most recent (every one when there are fewer), each as
+    ts_rank ranks it, and reads the heap only for the matches of the windows it needed."""
     recent = matching(range(1, 20001), lambda g: g % 97 == 50)
     assert len(recent) == 206
-    for cap, expected_ids, walk_back in (
-        (11, recent, False),
-        (5, recent[:5], False),
-        (1, recent[:1], True),
-    ):
-        rows, plans = await look_up(db, "roadmap & 50", cap=cap)
+    for cap, expected_ids in ((5, recent[:5]), (11, recent[:11]), (300, recent)):
+        rows, plans = await look_up(db, "roadmap & 50", cap=cap, analyze=True)
         assert sorted(r["activity_id"] for r in rows) == sorted(expected_ids), cap
-        assert "Bitmap Index Scan on ix_activities_search" in plans
-        # The walk back: a second ordered scan along occurred_at, filtering on the query.
-        walks = plans.count("Index Scan Backward using ix_activities_team_occurred")
-        assert walks == (2 if walk_back else 1), (cap, walks)
+        assert plans.count("Index Scan Backward using ix_activities_team_occurred") == 1
+        read = heap_rows(plans)
+        assert read, plans
+        if cap < 20:  # a day or two of windows, not the two weeks of matches
+            assert sum(read) < 206 / 3, (cap, read)
         cur = await db.execute(
             "SELECT id, ts_rank(search_vector, app.team_tsquery(team_id, "
             "to_tsquery('english', 'roadmap & 50'))) AS rank FROM app.activities "
@@ -200,6 +223,80 @@ async def test_more_matches_than_the_rank_all_bound_rank_the_most_recent(db: Any
         expected = {r["id"]: r["rank"] for r in await cur.fetchall()}
         assert {r["activity_id"]: r["rank"] for r in rows} == expected
         assert all(rank > 0 for rank in expected.values())
+
+
+async def test_an_entry_far_in_the_future_does_not_widen_the_windows(db: Any) -> None:
+    """The walk's time span counts up to now: a meeting booked a year ahead must not make the
+    first window years wide (which would read every one of the 62 matches)."""
+    team = f"team_tl_future_{secrets.token_hex(4)}"
+    await db.execute("INSERT INTO app.teams (id, name, slug) VALUES (%s, 'F', %s)", (team, team))
+    await db.execute(
+        """INSERT INTO app.activities (team_id, id, type, subject, description, related_to_type,
+               related_to_id, occurred_at)
+        SELECT %s, 'act_f' || g, 'note', 'Subject ' || g, 'about the roadmap ' || (g %% 97),
+               'lead', 'lead_f', now() - g * interval '1 min'
+        FROM generate_series(1, 6000) g
+        UNION ALL
+        SELECT %s, 'act_f_next_year', 'meeting', 'Kick-off', 'plan', 'lead', 'lead_f',
+               now() + interval '1 year'""",
+        (team, team),
+    )
+    rows, plans = await look_up(db, "roadmap & 50", cap=5, team=team, analyze=True)
+    expected = [f"act_f{g}" for g in range(1, 6001) if g % 97 == 50]
+    assert len(expected) == 62
+    assert sorted(r["activity_id"] for r in rows) == sorted(expected[:5])
+    assert 0 < sum(heap_rows(plans)) < 40, heap_rows(plans)
+
+
+async def test_windows_keep_within_the_date_filters(db: Any) -> None:
+    """p_to: the windows start there (not at the walk's end); p_from: they stop there."""
+    recent = matching(range(1, 20001), lambda g: g % 97 == 50)
+    rows, _ = await look_up(db, "roadmap & 50", cap=3, window=(None, "now() - interval '5000 min'"))
+    assert sorted(r["activity_id"] for r in rows) == sorted(
+        [g for g in recent if int(g[5:]) > 5000][:3]
+    )
+    rows, _ = await look_up(
+        db, "roadmap & 50", cap=100, window=("now() - interval '3000 min'", None)
+    )
+    assert sorted(r["activity_id"] for r in rows) == sorted(g for g in recent if int(g[5:]) < 3000)
+
+
+async def test_period_lexemes_match_the_days_of_a_window(db: Any) -> None:
+    """An entry's periods match a window's query exactly when its UTC day lies in the window's
+    days (whole weeks by their week lexeme), before 1970 too; another team's never match."""
+    cur = await db.execute(
+        """
+        WITH ts AS (
+            SELECT timestamptz '1969-12-20 00:00Z' + g * interval '7 hours 13 min' AS at
+            FROM generate_series(0, 400) g
+        ), w AS (
+            SELECT timestamptz '1969-12-24 23:59:59.999999Z' AS lo,
+                   timestamptz '1970-02-11 00:00Z' AS hi
+            UNION ALL SELECT timestamptz '1970-01-05 12:00Z', timestamptz '1970-01-05 13:00Z'
+            UNION ALL SELECT timestamptz '1970-01-01 00:00Z', timestamptz '1970-01-14 23:00Z'
+        )
+        SELECT w.lo, w.hi, ts.at,
+               app.activity_periods('t1', ts.at) @@ app.activity_periods_query('t1', w.lo, w.hi)
+                 AS hit,
+               app.activity_periods('t2', ts.at) @@ app.activity_periods_query('t1', w.lo, w.hi)
+                 AS other,
+               (ts.at AT TIME ZONE 'UTC')::date
+                 BETWEEN (w.lo AT TIME ZONE 'UTC')::date AND (w.hi AT TIME ZONE 'UTC')::date
+                 AS expected
+        FROM ts CROSS JOIN w
+        """
+    )
+    rows = await cur.fetchall()
+    assert [r for r in rows if r["hit"] != r["expected"]] == []
+    assert not any(r["other"] for r in rows)
+    assert sum(r["hit"] for r in rows) > 100
+    with pytest.raises(psycopg.errors.RaiseException):
+        await db.execute("SELECT app.activity_periods_query('t1', now(), now() - interval '2 d')")
+    cur = await db.execute(
+        "SELECT app.activity_periods('t1', 'infinity') AS inf, "
+        "app.activity_periods('t1', NULL) AS missing"
+    )
+    assert await cur.fetchone() == {"inf": "", "missing": ""}
 
 
 async def test_a_small_team_never_reads_the_full_text_index(db: Any) -> None:
@@ -218,9 +315,17 @@ async def test_a_small_team_never_reads_the_full_text_index(db: Any) -> None:
     rows, plans = await look_up(db, "zanzibar", cap=1000, team=small)
     assert sorted(r["activity_id"] for r in rows) == sorted(f"act_s{g}" for g in range(33, 61, 3))
     assert "ix_activities_search" not in plans
-    # A cap whose walk (the 20 x 1 most recent) stops short of the team's 60 entries: GIN.
+    # A cap whose walk (the 20 x 1 most recent) stops short of the team's 60 entries: windows
+    # through the GIN index, which leave deleted entries out.
     rows, plans = await look_up(db, "zanzibar", cap=1, team=small)
-    assert len(rows) == 10 and "Bitmap Index Scan on ix_activities_search" in plans
+    assert [r["activity_id"] for r in rows] == ["act_s33"]
+    assert "Bitmap Index Scan on ix_activities_search" in plans
+    await db.execute(
+        "UPDATE app.activities SET deleted_at = now() WHERE team_id = %s AND id = 'act_s33'",
+        (small,),
+    )
+    rows, _ = await look_up(db, "zanzibar", cap=1, team=small)
+    assert [r["activity_id"] for r in rows] == ["act_s36"]
 
 
 async def test_every_index_leads_with_team_id(db: Any) -> None:

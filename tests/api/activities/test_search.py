@@ -170,9 +170,8 @@ async def test_derived_entries_are_searchable(team: Team) -> None:
 
 
 async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
-    """app.activity_search ranks every match, unless there are p_cap of them among the
-    20 x p_cap most recent entries or more than 20 x p_cap in all: then the p_cap most recent
-    (bounded work for common words; tests/api/activities/test_indexes.py checks each path)."""
+    """app.activity_search ranks the p_cap most recent matches, every match when there are
+    fewer (bounded work for any query; tests/api/activities/test_indexes.py checks each path)."""
     from sqlalchemy import text
 
     from warehouse.db import api_engine, tenant_tx
@@ -193,7 +192,7 @@ async def test_matches_are_ranked_among_the_most_recent(team: Team) -> None:
         capped = list((await conn.execute(query, {"q": word, "cap": 1})).scalars())
         few = set((await conn.execute(query, {"q": word, "cap": 2})).scalars())
         every = set((await conn.execute(query, {"q": word, "cap": 1000})).scalars())
-    # p_cap matches among the 20 x p_cap most recent entries: the p_cap most recent matches.
+    # More matches than p_cap: the p_cap most recent.
     assert capped == [made[-1]["id"]]
     assert few == {made[-1]["id"], made[-2]["id"]}
     assert every == {a["id"] for a in made}  # fewer than p_cap: every match is ranked

@@ -1,0 +1,246 @@
+"""activity search: the GIN index also holds each entry's day and week; the look-up reads back
+in time windows
+
+Revision ID: b0c1d2e3f4a5
+Revises: a9b0c1d2e3f4
+Create Date: 2026-11-27 23:30:00.000000
+
+A query matching tens of thousands of a team's entries spread over its history (a name and a
+topic, at 10M activities) cost one heap read per match in e7f8a9b0c1d2's look-up: the GIN index
+tells which rows match, only the heap tells when they happened, and the look-up needed the most
+recent ones. The GIN index ``ix_activities_search`` now has a second column,
+``app.activity_periods(team_id, occurred_at)``: two lexemes per entry, its day and its week
+(epoch days and weeks, UTC, tagged with the team like ``search_vector``'s lexemes:
+``'1a2b3c4d|d20419'``, ``'1a2b3c4d|w2917'``). ``app.activity_periods_query(team_id, from, to)``
+is the tsquery matching every day from ``from`` to ``to`` (whole weeks by their week lexeme).
+A scan with both columns is one GIN scan with two keys that skip ahead on each other, so it
+reads the words' posting lists only within the window and the heap only for the window's
+matches.
+
+``app.activity_search`` (same signature, owner and grants) keeps the recent walk (a common word;
+a small team seen whole) and then reads back from where the walk stopped in windows, each sized
+from the matches per hour seen so far (x 1.25, at most eight times the time covered; four
+times while fewer than 10 are known), until it holds p_cap matches or reaches the team's first activity (or ``p_from``).
+It ranks the p_cap most recent matches: every match when there are fewer. (e7f8a9b0c1d2 ranked
+every match up to 20 x p_cap, reading them all.)
+
+Upgrade builds the new index next to the old one, then drops the old one (minutes for millions
+of activities; writes wait meanwhile). No table rewrite.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from warehouse.migrate import migration_module
+
+revision = "b0c1d2e3f4a5"
+down_revision = "a9b0c1d2e3f4"
+branch_labels = None
+depends_on = None
+
+# e7f8a9b0c1d2: its filters, its team condition for the GIN paths and the comments part of its
+# look-up (unchanged here); its look-up and index come back on downgrade.
+PREVIOUS = migration_module("2026_11_27_2000_activity_search_partitioned.py")
+
+# Epoch days and weeks (floor, so negative ones too); week w holds days 7w .. 7w + 6.
+PERIODS = """
+CREATE FUNCTION app.activity_periods(p_team text, p_at timestamptz) RETURNS tsvector
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  tag text := pg_catalog.substr(pg_catalog.md5(p_team), 1, 8) || '|';
+  d bigint;
+BEGIN
+  IF p_at IS NULL OR NOT pg_catalog.isfinite(p_at) THEN
+    RETURN ''::pg_catalog.tsvector;
+  END IF;
+  d := pg_catalog.floor(EXTRACT(epoch FROM p_at) / 86400);
+  RETURN pg_catalog.array_to_tsvector(ARRAY[
+    tag || 'd' || d, tag || 'w' || pg_catalog.floor(d / 7.0)::bigint]);
+END $$"""
+
+PERIODS_QUERY = """
+CREATE FUNCTION app.activity_periods_query(p_team text, p_from timestamptz, p_to timestamptz)
+RETURNS tsquery LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  tag text := pg_catalog.substr(pg_catalog.md5(p_team), 1, 8) || '|';
+  d bigint := pg_catalog.floor(EXTRACT(epoch FROM p_from) / 86400);
+  last bigint := pg_catalog.floor(EXTRACT(epoch FROM p_to) / 86400);
+  parts text[] := '{}';
+BEGIN
+  IF d > last THEN
+    RAISE EXCEPTION 'activity_periods_query: % is after %', p_from, p_to;
+  END IF;
+  WHILE d <= last LOOP
+    IF d % 7 = 0 AND d + 6 <= last THEN  -- a whole week
+      parts := parts || ('''' || tag || 'w' || d / 7 || '''');
+      d := d + 7;
+    ELSE
+      parts := parts || ('''' || tag || 'd' || d || '''');
+      d := d + 1;
+    END IF;
+  END LOOP;
+  RETURN pg_catalog.array_to_string(parts, ' | ')::pg_catalog.tsquery;
+END $$"""
+
+INDEX = (
+    "CREATE INDEX {name} ON app.activities "
+    "USING gin (search_vector, app.activity_periods(team_id, occurred_at))"
+)
+
+# 1. The walk (as e7f8a9b0c1d2's): the p_cap most recent matches among the W = 20 x p_cap most
+#    recent activities; its first and W-th entries come along (not as matches) for their dates;
+#    a missing W-th entry: the walk saw the whole team.
+# 2. Windows back from the W-th entry's date, through the GIN index with both its columns; each
+#    pass collects its matches (id, date, rank), until p_cap in all or the team's first activity.
+# 3. The p_cap most recent of the walk's and the windows' matches.
+SEARCH_FUNCTION = (
+    (
+        """
+CREATE OR REPLACE FUNCTION app.activity_search(
+    p_query tsquery, p_limit integer, p_types text[], p_member_id text, p_related_type text,
+    p_related_id text, p_from timestamptz, p_to timestamptz, p_after_rank real, p_after_id text,
+    p_cap integer)
+RETURNS TABLE (activity_id text, comment_id text, rank real)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, app
+SET plan_cache_mode = force_custom_plan
+SET enable_seqscan = off
+SET enable_indexscan = on
+SET enable_bitmapscan = on
+SET work_mem = '32MB'
+SET jit = off AS $$
+#variable_conflict use_column
+DECLARE
+  t text := current_setting('app.team_id', true);
+  q tsquery;
+  n integer := 0;
+  seen integer := 0;
+  ids text[];
+  ranks real[];
+  dates timestamptz[];
+  newest timestamptz;
+  up timestamptz;
+  lo timestamptz;
+  earliest timestamptz;
+  covered interval;
+  width interval;
+  inclusive boolean := true;
+  got integer;
+  more_ids text[];
+  more_ranks real[];
+  more_dates timestamptz[];
+BEGIN
+  -- The caller's team, exactly as the row-level security policies read it.
+  IF t IS NULL OR t = '' OR p_query IS NULL THEN
+    RETURN;
+  END IF;
+  q := app.team_tsquery(t, p_query);
+  -- 1. The walk.
+  PERFORM set_config('enable_bitmapscan', 'off', true);
+  SELECT count(*) FILTER (WHERE m.hit), array_agg(m.id) FILTER (WHERE m.hit),
+         array_agg(m.rnk) FILTER (WHERE m.hit), array_agg(m.occurred_at) FILTER (WHERE m.hit),
+         coalesce(max(m.rn), 0), max(m.occurred_at) FILTER (WHERE m.rn = 1),
+         max(m.occurred_at) FILTER (WHERE m.rn = p_cap * 20)
+    INTO n, ids, ranks, dates, seen, newest, up
+  FROM (
+    SELECT a.id, a.rn, a.hit, a.occurred_at,
+           CASE WHEN a.hit THEN ts_rank(a.search_vector, q) END AS rnk
+    FROM (
+      SELECT a.id, a.search_vector, a.occurred_at,
+             row_number() OVER (ORDER BY a.occurred_at DESC) AS rn,
+             coalesce(a.search_vector @@ q AND a.deleted_at IS NULL
+               FILTERS, false) AS hit
+      FROM (
+        SELECT a.id, a.search_vector, a.deleted_at, a.type, a.member_id, a.related_to_type,
+               a.related_to_id, a.occurred_at
+        FROM app.activities a
+        WHERE a.team_id = t
+        ORDER BY a.occurred_at DESC
+        LIMIT p_cap * 20
+      ) a
+    ) a
+    WHERE a.hit OR a.rn = 1 OR a.rn = p_cap * 20
+    LIMIT p_cap + 2
+  ) m;
+  IF n < p_cap AND seen >= p_cap * 20 THEN
+    -- 2. Windows back in time from the walk's W-th entry (its date included: entries of the
+    -- same date may lie beyond it, the walk's matches among them are left out).
+    SELECT a.occurred_at INTO earliest
+    FROM app.activities a WHERE a.team_id = t ORDER BY a.occurred_at LIMIT 1;
+    earliest := greatest(earliest, p_from);
+    IF p_to IS NOT NULL AND p_to < up THEN
+      up := p_to;
+      inclusive := false;
+    END IF;
+    -- The time the walk covered (to now at most: a meeting booked for next year says nothing
+    -- about how often the words come up).
+    covered := greatest(least(newest, now()) - up, interval '1 minute');
+    PERFORM set_config('enable_bitmapscan', 'on', true);
+    PERFORM set_config('enable_indexscan', 'off', true);  -- the GIN index (bitmap)
+    WHILE n < p_cap AND up >= earliest LOOP
+      -- Enough time for the missing matches at the rate seen so far, a quarter more, at most
+      -- eight times the time covered so far; four times while fewer than 10 matches tell the
+      -- rate.
+      width := CASE WHEN n < 10 THEN covered * 4
+                    ELSE covered * least((p_cap - n) * 1.25 / n, 8)::float8 END;
+      lo := to_timestamp(floor(EXTRACT(epoch FROM up - width) / 86400) * 86400);
+      IF lo <= earliest THEN
+        lo := earliest;
+      END IF;
+      SELECT count(*), array_agg(x.id), array_agg(x.rnk), array_agg(x.occurred_at)
+        INTO got, more_ids, more_ranks, more_dates
+      FROM (
+        SELECT a.id, a.occurred_at, ts_rank(a.search_vector, q) AS rnk
+        FROM app.activities a
+        WHERE GIN_TEAM AND a.search_vector @@ q
+          AND app.activity_periods(a.team_id, a.occurred_at)
+              @@ app.activity_periods_query(t, lo, up)
+          AND a.occurred_at >= lo
+          AND (a.occurred_at < up OR inclusive AND a.occurred_at = up
+               AND NOT a.id = ANY (coalesce(ids, '{}'::text[])))
+          AND a.deleted_at IS NULL
+          FILTERS
+      ) x;
+      n := n + got;
+      ids := ids || more_ids;
+      ranks := ranks || more_ranks;
+      dates := dates || more_dates;
+      covered := covered + (up - lo);
+      EXIT WHEN lo <= earliest;
+      up := lo;
+      inclusive := false;
+    END LOOP;
+  END IF;
+  -- 3. The p_cap most recent matches.
+  SELECT array_agg(u.id), array_agg(u.rnk) INTO ids, ranks
+  FROM (
+    SELECT u.id, u.rnk
+    FROM unnest(coalesce(ids, '{}'::text[]), coalesce(ranks, '{}'::real[]),
+                coalesce(dates, '{}'::timestamptz[])) AS u(id, rnk, at)
+    ORDER BY u.at DESC, u.id DESC
+    LIMIT p_cap
+  ) u;
+"""
+        + PREVIOUS.SEARCH_FUNCTION[PREVIOUS.SEARCH_FUNCTION.index("  -- Each activity once") :]
+    )
+    .replace("FILTERS", PREVIOUS.FILTERS)
+    .replace("GIN_TEAM", PREVIOUS.GIN_TEAM)
+)
+
+
+def upgrade() -> None:
+    op.execute(PERIODS)
+    op.execute(PERIODS_QUERY)
+    op.execute(INDEX.format(name="ix_activities_search_periods"))
+    op.execute("DROP INDEX app.ix_activities_search")
+    op.execute("ALTER INDEX app.ix_activities_search_periods RENAME TO ix_activities_search")
+    op.execute(SEARCH_FUNCTION)  # CREATE OR REPLACE: owner and grants stay
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX app.ix_activities_search")
+    op.execute("CREATE INDEX ix_activities_search ON app.activities USING gin (search_vector)")
+    op.execute(PREVIOUS.SEARCH_FUNCTION)
+    op.execute("DROP FUNCTION app.activity_periods_query(text, timestamptz, timestamptz)")
+    op.execute("DROP FUNCTION app.activity_periods(text, timestamptz)")
