@@ -4,7 +4,8 @@ Without this the dispatcher finds new events by polling (``LEADLY_WORKER_POLL_IN
 0.5 s by default), which adds up to that much to every real-time path: a lead assigned through
 the API reaches the assignee's socket only after the notifications consumer has read its event.
 
-- Writers (the API processes, the worker itself): :func:`install` registers a listener with
+- Writers (the API processes, the worker itself; a Dagster job's own event loop through
+  :func:`publishing`): :func:`install` registers a listener with
   :func:`warehouse.events.on_committed`; after a transaction that appended events commits, one
   empty message is published on :data:`CHANNEL` through the real-time broker (Redis pub/sub,
   or PostgreSQL ``NOTIFY`` without Redis). Signals that arrive while a publish is in flight are
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from api.realtime import broker
 from warehouse import events
@@ -62,6 +64,22 @@ _publisher = _Publisher()
 def install() -> None:
     """Publish a wake-up after every commit that appended events (idempotent)."""
     events.on_committed(_publisher.signal)
+
+
+@contextlib.asynccontextmanager
+async def publishing() -> AsyncIterator[None]:
+    """For a short-lived event loop that appends events (a Dagster job's ``asyncio.run``):
+    publish wake-ups after its commits, and before the loop ends wait for the one in flight and
+    close the broker, so its last commit's wake-up is not lost with the loop."""
+    install()
+    try:
+        yield
+    finally:
+        task = _publisher.task
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):
+                await task
+        await broker.close()
 
 
 class Waker:

@@ -10,8 +10,8 @@ import dagster as dg
 def run_notifications_now() -> dict[str, Any]:
     """Fire due meeting reminders, send due deliveries and digests once; returns counts. A plain
     function with its own event loop, callable from any synchronous code."""
+    from api.dispatcher import wake
     from api.notifications import delivery, reminders, service
-    from api.realtime import broker
     from api.settings import get_settings
     from warehouse.db import database_url, make_async_engine
 
@@ -21,13 +21,14 @@ def run_notifications_now() -> dict[str, Any]:
         engine = make_async_engine(database_url(s), s.api_db_role, pool_size=2)
         token = service.ENGINE.set(engine)
         try:
-            fired = await reminders.fire_meeting_reminders()
-            woken = await service.wake_snoozed()
-            due = await delivery.deliver_due()
-            digests = await delivery.send_digests()
-            return {"meeting_reminders": len(fired), **woken, **due, **digests}
+            # The meeting reminders' events wake the worker at once (closes the broker after).
+            async with wake.publishing():
+                fired = await reminders.fire_meeting_reminders()
+                woken = await service.wake_snoozed()
+                due = await delivery.deliver_due()
+                digests = await delivery.send_digests()
+                return {"meeting_reminders": len(fired), **woken, **due, **digests}
         finally:
-            await broker.close()
             service.ENGINE.reset(token)
             await engine.dispose()
             await delivery.dispose_engines()

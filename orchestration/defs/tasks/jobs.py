@@ -9,6 +9,7 @@ def fire_reminders_now() -> int:
     """Fire every due task reminder and overdue alert once; returns how many fired. A plain
     function (no CLI, no Dagster context): it runs its own event loop and engine, so it can be
     called from any synchronous code."""
+    from api.dispatcher import wake
     from api.settings import get_settings
     from api.tasks.reminders import fire_due_reminders
     from warehouse.db import database_url, make_async_engine
@@ -17,7 +18,8 @@ def fire_reminders_now() -> int:
         s = get_settings()
         engine = make_async_engine(database_url(s), s.api_db_role, pool_size=2)
         try:
-            return len(await fire_due_reminders(engine=engine))
+            async with wake.publishing():  # the worker hears of the reminders at once
+                return len(await fire_due_reminders(engine=engine))
         finally:
             await engine.dispose()
 
