@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.body import strict_body
@@ -15,6 +15,7 @@ from api.common.errors import Problem, problem_response, validation
 from api.common.http import (
     RollbackWith,
     current_actor,
+    if_match,
     json_response,
     read,
     record_response,
@@ -39,6 +40,7 @@ from api.tasks.schemas import (
     TaskUpdate,
     TimeLog,
     TimeLogIn,
+    TimeLogUpdate,
     TimeSummary,
 )
 from api.tasks.service import parse_shift, task_service
@@ -205,6 +207,46 @@ class TaskActionsController(Controller):
             return json_response(row, 201)
 
         return await write(request, actor, run)
+
+    @patch(
+        "/{task_id:str}/time-logs/{time_log_id:str}",
+        status_code=200,
+        before_request=strict_body(TimeLogUpdate, writes=("tasks",)),
+    )
+    async def update_time_log(
+        self, request: Request, task_id: str, time_log_id: str, data: TimeLogUpdate
+    ) -> Response[TimeLog]:
+        """Edit a time log's ``started_at``, ``ended_at`` or ``notes`` (``If-Match`` with its
+        version: 412 when stale). Setting ``ended_at`` on a running timer's log stops it. Only
+        the member who logged it, or a manager and above."""
+        actor = _writer(request)
+        expected = if_match(request)
+        values = values_of(data)
+        if not values:
+            raise validation(
+                [{"field": "$", "message": "Send at least one of started_at, ended_at, notes."}]
+            )
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await task_service.update_time_log(
+                conn, actor, task_id, time_log_id, values, if_match=expected
+            )
+            return record_response(row)
+
+        return await write(request, actor, run)
+
+    @delete("/{task_id:str}/time-logs/{time_log_id:str}", status_code=204)
+    async def delete_time_log(self, request: Request, task_id: str, time_log_id: str) -> None:
+        """Delete a time log (a running timer's too: the timer is discarded). Only the member
+        who logged it, or a manager and above."""
+        actor = _writer(request)
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            await task_service.delete_time_log(conn, actor, task_id, time_log_id, if_match=expected)
+            return Response(content=b"", status_code=204)
+
+        await write(request, actor, run)
 
     @get("/{task_id:str}/time-logs")
     async def list_time_logs(self, request: Request, task_id: str) -> Response[list[TimeLog]]:

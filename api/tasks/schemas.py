@@ -123,6 +123,15 @@ class TimeLogIn(Struct, forbid_unknown_fields=True, kw_only=True):
     notes: LongText | None = None
 
 
+class TimeLogUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A PATCH of a time log: at least one field. ``ended_at`` on a running timer's log stops
+    it at that time; it cannot be cleared (null)."""
+
+    started_at: datetime | UnsetType = UNSET
+    ended_at: datetime | UnsetType = UNSET
+    notes: LongText | None | UnsetType = UNSET
+
+
 class TimeLog(Struct, kw_only=True):
     id: str
     task_id: str

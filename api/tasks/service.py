@@ -3,7 +3,8 @@
 Every write appends its event in the same transaction: tasks as ``task`` created/updated/
 deleted (``changes`` of ``[before, after]``, so a status change is ``changes.status`` and an
 assignment ``changes.assignee_ids``), dependencies as ``task_dependency``, time logs as
-``time_log``. Reminders append ``task``/``reminder_fired`` (see :mod:`api.tasks.reminders`).
+``time_log`` (``data.task_id``; ``deleted`` when a log is removed: the row goes, the event keeps
+it). Reminders append ``task``/``reminder_fired`` (see :mod:`api.tasks.reminders`).
 """
 
 from __future__ import annotations
@@ -985,15 +986,9 @@ class TaskService(RecordService):
     ) -> dict[str, Any]:
         task = await self.get(conn, actor, id)
         tz = zone((await self.member_zones(conn, actor, [actor.member_id])).get(actor.member_id))
-        start = localize(values["started_at"], tz)
-        end = localize(values["ended_at"], tz)
-        errors = []
-        if end <= start:
-            errors.append({"field": "ended_at", "message": "ended_at must be after started_at."})
-        elif end - start > timedelta(hours=24):
-            errors.append({"field": "ended_at", "message": "A time log covers at most 24 hours."})
-        if end > datetime.now(UTC) + timedelta(minutes=5):
-            errors.append({"field": "ended_at", "message": "A time log cannot end in the future."})
+        start = _log_time(values["started_at"], tz, "started_at")
+        end = _log_time(values["ended_at"], tz, "ended_at")
+        errors = _interval_errors(start, end)
         if errors:
             raise validation(errors)
         row = {
@@ -1020,20 +1015,121 @@ class TaskService(RecordService):
         )
         return [self._log_out(dict(r._mapping)) for r in rows]
 
+    async def _changeable_log(
+        self, conn: AsyncConnection, actor: Actor, task_id: str, log_id: str
+    ) -> dict[str, Any]:
+        """The time log ``log_id`` of the visible task ``task_id``, locked; 404 when either is
+        unknown (or the log is another task's), 403 unless the caller logged it or is a
+        manager and above (the rule of logged activities)."""
+        await self.get(conn, actor, task_id)
+        row = None
+        if plausible_id(log_id):
+            row = (
+                await conn.execute(
+                    select(LOGS)
+                    .where(
+                        LOGS.c.team_id == actor.team_id,
+                        LOGS.c.id == log_id,
+                        LOGS.c.task_id == task_id,
+                    )
+                    .with_for_update()
+                )
+            ).first()
+        if row is None:
+            raise not_found("time log", log_id)
+        log = dict(row._mapping)
+        if log["member_id"] != actor.member_id and not actor.at_least("manager"):
+            raise Problem(
+                403,
+                "Only the member who logged this time (or a manager) can change it.",
+                title="Forbidden",
+            )
+        return log
+
+    async def update_time_log(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        task_id: str,
+        log_id: str,
+        values: dict[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> dict[str, Any]:
+        """Edit a log's interval or notes. Setting ``ended_at`` on a running timer's log stops
+        it then; offset-less times are read in the zone of the member who logged it."""
+        current = await self._changeable_log(conn, actor, task_id, log_id)
+        check_version(current, if_match)
+        changes = {k: values[k] for k in ("started_at", "ended_at", "notes") if k in values}
+        if "ended_at" in changes and changes["ended_at"] is None:
+            raise validation([{"field": "ended_at", "message": "ended_at cannot be cleared."}])
+        moved = [k for k in ("started_at", "ended_at") if k in changes]
+        if moved:
+            tz = ZoneInfo("UTC")
+            if any(changes[k].tzinfo is None for k in moved):
+                who = current["member_id"]
+                tz = zone((await self.member_zones(conn, actor, [who])).get(who))
+            for k in moved:
+                changes[k] = _log_time(changes[k], tz, k)
+            start = changes.get("started_at", current["started_at"])
+            end = changes.get("ended_at", current["ended_at"])
+            errors = []
+            if "started_at" in changes and start > await tx_now(conn):
+                errors.append(
+                    {"field": "started_at", "message": "A time log cannot start in the future."}
+                )
+            if end is not None:
+                blame = "ended_at" if "ended_at" in changes else "started_at"
+                errors += _interval_errors(start, end, blame=blame)
+            if errors:
+                raise validation(errors)
+        if not diff(current, {**current, **changes}):
+            return self._log_out(current)
+        res = await execute(
+            conn,
+            update(LOGS)
+            .where(LOGS.c.team_id == actor.team_id, LOGS.c.id == current["id"])
+            .values(**changes, updated_at=func.now(), version=LOGS.c.version + 1)
+            .returning(LOGS),
+        )
+        out = dict(res.one()._mapping)
+        await events.append(conn, self._log_event(actor, "updated", current, out))
+        return self._log_out(out)
+
+    async def delete_time_log(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        task_id: str,
+        log_id: str,
+        *,
+        if_match: int | None = None,
+    ) -> None:
+        """Delete a log (a running timer's log too: the timer is discarded). The row goes;
+        its ``deleted`` event keeps what it was."""
+        current = await self._changeable_log(conn, actor, task_id, log_id)
+        check_version(current, if_match)
+        await conn.execute(
+            LOGS.delete().where(LOGS.c.team_id == actor.team_id, LOGS.c.id == current["id"])
+        )
+        await events.append(conn, self._log_event(actor, "deleted", current, None))
+
     def _log_event(
         self,
         actor: Actor,
         action: str,
         before: Mapping[str, Any] | None,
-        after: Mapping[str, Any],
+        after: Mapping[str, Any] | None,
     ) -> EventRecord:
         def strip(r: Mapping[str, Any] | None) -> dict[str, Any] | None:
             if r is None:
                 return None
             return {k: v for k, v in r.items() if k not in ("team_id", "updated_at", "version")}
 
+        row = after or before
+        assert row is not None
         return self._other_event(
-            actor, "time_log", strip(after), action, strip(before), {"task_id": after["task_id"]}
+            actor, "time_log", strip(after), action, strip(before), {"task_id": row["task_id"]}
         )
 
     # ------------------------------------------------------------------ bulk
@@ -1154,6 +1250,29 @@ class TaskService(RecordService):
             conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False, current=current
         )
         return 200
+
+
+def _log_time(value: datetime, tz: ZoneInfo, field: str) -> datetime:
+    """A time log's bound in UTC (offset-less: read in ``tz``); 422 when out of range."""
+    try:
+        return localize(value, tz)
+    except (OverflowError, ValueError):
+        raise validation([{"field": field, "message": "Out of range."}]) from None
+
+
+def _interval_errors(
+    start: datetime, end: datetime, *, blame: str = "ended_at"
+) -> list[dict[str, Any]]:
+    """A finished log's rules: ``end`` after ``start``, at most 24 hours, not in the future
+    (five minutes of clock skew allowed). ``blame``: the bound the client moved."""
+    errors = []
+    if end <= start:
+        errors.append({"field": blame, "message": "ended_at must be after started_at."})
+    elif end - start > timedelta(hours=24):
+        errors.append({"field": blame, "message": "A time log covers at most 24 hours."})
+    if end > datetime.now(UTC) + timedelta(minutes=5):
+        errors.append({"field": "ended_at", "message": "A time log cannot end in the future."})
+    return errors
 
 
 # Events of a bulk call, appended together at its end (see TaskService.apply).
