@@ -26,8 +26,8 @@ database instead (one an earlier run kept): no generation; it is first migrated 
 new migration applies to 10M rows: an upgrade on data), vacuumed and analysed, and kept.
 
 Search at scale: the GIN indexes hold team-tagged lexemes (one posting list per team and word),
-the activities' index also each entry's day and week, and ``app.activity_search`` reads back in
-time windows to the 1,000 most recent matches (see docs/timeline.md, "Search").
+the activities' index also each entry's date (blocks of days), and ``app.activity_search``
+reads back in time windows to the 1,000 most recent matches (see docs/timeline.md, "Search").
 """
 
 from __future__ import annotations

@@ -918,8 +918,8 @@ SEARCH_SQL = text(
 #: fewer), and its SEARCH_CAP most recent matching comments: bounded work for any query. The
 #: look-up (``app.activity_search``, migration b0c1d2e3f4a5) walks the team's 20 x SEARCH_CAP
 #: most recent activities, then reads back in time windows through the GIN index, whose lexemes
-#: carry the team's tag and whose second column holds each entry's day and week; snippets use
-#: the untagged query on the raw text.
+#: carry the team's tag and whose second column holds each entry's date (blocks of days);
+#: snippets use the untagged query on the raw text.
 SEARCH_CAP = 1000
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10, MaxFragments=2, "

@@ -263,17 +263,23 @@ async def test_windows_keep_within_the_date_filters(db: Any) -> None:
 
 async def test_period_lexemes_match_the_days_of_a_window(db: Any) -> None:
     """An entry's periods match a window's query exactly when its UTC day lies in the window's
-    days (whole weeks by their week lexeme), before 1970 too; another team's never match."""
+    days (whole blocks of 7, 56 and 448 days by their lexeme), before 1970 too; another team's
+    never match; a window of decades takes a few dozen lexemes."""
     cur = await db.execute(
         """
         WITH ts AS (
             SELECT timestamptz '1969-12-20 00:00Z' + g * interval '7 hours 13 min' AS at
             FROM generate_series(0, 400) g
+            UNION ALL
+            SELECT timestamptz '1966-03-01 05:00Z' + g * interval '3 days 5 hours 7 min'
+            FROM generate_series(0, 1000) g
         ), w AS (
             SELECT timestamptz '1969-12-24 23:59:59.999999Z' AS lo,
                    timestamptz '1970-02-11 00:00Z' AS hi
             UNION ALL SELECT timestamptz '1970-01-05 12:00Z', timestamptz '1970-01-05 13:00Z'
             UNION ALL SELECT timestamptz '1970-01-01 00:00Z', timestamptz '1970-01-14 23:00Z'
+            UNION ALL SELECT timestamptz '1966-07-03 10:00Z', timestamptz '1972-11-20 03:00Z'
+            UNION ALL SELECT timestamptz '1968-01-09 00:00Z', timestamptz '1969-06-30 00:00Z'
         )
         SELECT w.lo, w.hi, ts.at,
                app.activity_periods('t1', ts.at) @@ app.activity_periods_query('t1', w.lo, w.hi)
@@ -289,7 +295,13 @@ async def test_period_lexemes_match_the_days_of_a_window(db: Any) -> None:
     rows = await cur.fetchall()
     assert [r for r in rows if r["hit"] != r["expected"]] == []
     assert not any(r["other"] for r in rows)
-    assert sum(r["hit"] for r in rows) > 100
+    assert sum(r["hit"] for r in rows) > 1000
+    cur = await db.execute(
+        "SELECT numnode(app.activity_periods_query('t1', now() - interval '30 years', now())) "
+        "AS nodes"
+    )
+    row = await cur.fetchone()
+    assert row is not None and row["nodes"] < 2 * 60  # lexemes and the | between them
     with pytest.raises(psycopg.errors.RaiseException):
         await db.execute("SELECT app.activity_periods_query('t1', now(), now() - interval '2 d')")
     cur = await db.execute(

@@ -1,5 +1,5 @@
-"""activity search: the GIN index also holds each entry's day and week; the look-up reads back
-in time windows
+"""activity search: the GIN index also holds each entry's date (blocks of days); the look-up
+reads back in time windows
 
 Revision ID: b0c1d2e3f4a5
 Revises: a9b0c1d2e3f4
@@ -9,20 +9,21 @@ A query matching tens of thousands of a team's entries spread over its history (
 topic, at 10M activities) cost one heap read per match in e7f8a9b0c1d2's look-up: the GIN index
 tells which rows match, only the heap tells when they happened, and the look-up needed the most
 recent ones. The GIN index ``ix_activities_search`` now has a second column,
-``app.activity_periods(team_id, occurred_at)``: two lexemes per entry, its day and its week
-(epoch days and weeks, UTC, tagged with the team like ``search_vector``'s lexemes:
-``'1a2b3c4d|d20419'``, ``'1a2b3c4d|w2917'``). ``app.activity_periods_query(team_id, from, to)``
-is the tsquery matching every day from ``from`` to ``to`` (whole weeks by their week lexeme).
+``app.activity_periods(team_id, occurred_at)``: four lexemes per entry, the blocks of 1, 7, 56
+and 448 UTC epoch days its date lies in, tagged with the team like ``search_vector``'s lexemes
+(``'1a2b3c4d|1d20419'``, ``'1a2b3c4d|7d2917'``, ``'1a2b3c4d|56d364'``, ``'1a2b3c4d|448d45'``).
+``app.activity_periods_query(team_id, from, to)`` is the tsquery matching every day from
+``from`` to ``to``, whole blocks by their lexeme (a few dozen lexemes for a window of decades).
 A scan with both columns is one GIN scan with two keys that skip ahead on each other, so it
 reads the words' posting lists only within the window and the heap only for the window's
 matches.
 
 ``app.activity_search`` (same signature, owner and grants) keeps the recent walk (a common word;
 a small team seen whole) and then reads back from where the walk stopped in windows, each sized
-from the matches per hour seen so far (x 1.25, at most eight times the time covered; four
-times while fewer than 10 are known), until it holds p_cap matches or reaches the team's first activity (or ``p_from``).
-It ranks the p_cap most recent matches: every match when there are fewer. (e7f8a9b0c1d2 ranked
-every match up to 20 x p_cap, reading them all.)
+from the matches per hour seen so far (x 1.25, at most eight times the time covered; four times
+while fewer than 10 are known), until it holds p_cap matches or reaches the team's first
+activity (or ``p_from``). It ranks the p_cap most recent matches: every match when there are
+fewer. (e7f8a9b0c1d2 ranked every match up to 20 x p_cap, reading them all.)
 
 Upgrade builds the new index next to the old one, then drops the old one (minutes for millions
 of activities; writes wait meanwhile). No table rewrite.
@@ -43,7 +44,10 @@ depends_on = None
 # look-up (unchanged here); its look-up and index come back on downgrade.
 PREVIOUS = migration_module("2026_11_27_2000_activity_search_partitioned.py")
 
-# Epoch days and weeks (floor, so negative ones too); week w holds days 7w .. 7w + 6.
+# Blocks of 1, 7, 56 and 448 epoch days (floor, so before 1970 too): block k of n days holds days
+# kn .. kn + n - 1. An entry holds the four blocks its day lies in; a window's query takes, from
+# its first day on, the largest aligned block that fits, so any window needs few lexemes (at
+# most 6 + 7 + 7 of each smaller size on either side, plus its 448-day blocks).
 PERIODS = """
 CREATE FUNCTION app.activity_periods(p_team text, p_at timestamptz) RETURNS tsvector
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -56,7 +60,10 @@ BEGIN
   END IF;
   d := pg_catalog.floor(EXTRACT(epoch FROM p_at) / 86400);
   RETURN pg_catalog.array_to_tsvector(ARRAY[
-    tag || 'd' || d, tag || 'w' || pg_catalog.floor(d / 7.0)::bigint]);
+    tag || '1d' || d,
+    tag || '7d' || pg_catalog.floor(d / 7.0)::bigint,
+    tag || '56d' || pg_catalog.floor(d / 56.0)::bigint,
+    tag || '448d' || pg_catalog.floor(d / 448.0)::bigint]);
 END $$"""
 
 PERIODS_QUERY = """
@@ -66,19 +73,19 @@ DECLARE
   tag text := pg_catalog.substr(pg_catalog.md5(p_team), 1, 8) || '|';
   d bigint := pg_catalog.floor(EXTRACT(epoch FROM p_from) / 86400);
   last bigint := pg_catalog.floor(EXTRACT(epoch FROM p_to) / 86400);
+  size integer;
   parts text[] := '{}';
 BEGIN
   IF d > last THEN
     RAISE EXCEPTION 'activity_periods_query: % is after %', p_from, p_to;
   END IF;
   WHILE d <= last LOOP
-    IF d % 7 = 0 AND d + 6 <= last THEN  -- a whole week
-      parts := parts || ('''' || tag || 'w' || d / 7 || '''');
-      d := d + 7;
-    ELSE
-      parts := parts || ('''' || tag || 'd' || d || '''');
-      d := d + 1;
-    END IF;
+    size := CASE WHEN d % 448 = 0 AND d + 447 <= last THEN 448
+                 WHEN d % 56 = 0 AND d + 55 <= last THEN 56
+                 WHEN d % 7 = 0 AND d + 6 <= last THEN 7
+                 ELSE 1 END;
+    parts := parts || ('''' || tag || size || 'd' || d / size || '''');
+    d := d + size;
   END LOOP;
   RETURN pg_catalog.array_to_string(parts, ' | ')::pg_catalog.tsquery;
 END $$"""
