@@ -916,7 +916,7 @@ SEARCH_SQL = text(
 )
 #: A search ranks its SEARCH_CAP most recent matching activities (every match when there are
 #: fewer), and its SEARCH_CAP most recent matching comments: bounded work for any query. The
-#: look-up (``app.activity_search``, migration b0c1d2e3f4a5) walks the team's 20 x SEARCH_CAP
+#: look-up (``app.activity_search``, migration b0c1d2e3f4a5) walks the team's 5 x SEARCH_CAP
 #: most recent activities, then reads back in time windows through the GIN index, whose lexemes
 #: carry the team's tag and whose second column holds each entry's date (blocks of days);
 #: snippets use the untagged query on the raw text.

@@ -167,13 +167,16 @@ async def test_search_uses_the_full_text_index_in_the_look_up(db: Any) -> None:
     nodes = await explain(db, query, role=get_settings().owner_db_role + "_auth")
     [node] = [n for n in nodes if n.get("Index Name") == "ix_activities_search"]
     assert node["Node Type"] == "Bitmap Index Scan" and "search_vector" in node["Index Cond"]
-    # Through the look-up: the 5 x 20 most recent entries hold no match, so windows back in
+    # Through the look-up: the 5 x 5 most recent entries hold no match, so windows back in
     # time through the GIN index (words and periods in one scan): the 5 most recent matches.
-    rows, plans = await look_up(db, "zanzibar", cap=5)
+    rows, plans = await look_up(db, "zanzibar", cap=5, analyze=True)
     assert {r["activity_id"] for r in rows} == set(
         matching(range(1, 20001), lambda g: g % 1000 == 0)[:5]
     )
-    assert "Index Scan Backward using ix_activities_team_occurred" in plans  # the walk first
+    # The walk first: the 5 x p_cap most recent entries.
+    assert re.search(
+        r"Index Scan Backward using ix_activities_team_occurred .*\(actual time=\S+ rows=25 ", plans
+    ), plans
     assert "Bitmap Index Scan on ix_activities_search" in plans
     assert re.search(
         r"Index Cond: \(\(search_vector @@ .*\) AND \(activity_periods\(team_id, occurred_at\) @@",
@@ -327,7 +330,7 @@ async def test_a_small_team_never_reads_the_full_text_index(db: Any) -> None:
     rows, plans = await look_up(db, "zanzibar", cap=1000, team=small)
     assert sorted(r["activity_id"] for r in rows) == sorted(f"act_s{g}" for g in range(33, 61, 3))
     assert "ix_activities_search" not in plans
-    # A cap whose walk (the 20 x 1 most recent) stops short of the team's 60 entries: windows
+    # A cap whose walk (the 5 x 1 most recent) stops short of the team's 60 entries: windows
     # through the GIN index, which leave deleted entries out.
     rows, plans = await look_up(db, "zanzibar", cap=1, team=small)
     assert [r["activity_id"] for r in rows] == ["act_s33"]

@@ -18,12 +18,13 @@ A scan with both columns is one GIN scan with two keys that skip ahead on each o
 reads the words' posting lists only within the window and the heap only for the window's
 matches.
 
-``app.activity_search`` (same signature, owner and grants) keeps the recent walk (a common word;
-a small team seen whole) and then reads back from where the walk stopped in windows, each sized
-from the matches per hour seen so far (x 1.25, at most eight times the time covered; four times
-while fewer than 10 are known), until it holds p_cap matches or reaches the team's first
-activity (or ``p_from``). It ranks the p_cap most recent matches: every match when there are
-fewer. (e7f8a9b0c1d2 ranked every match up to 20 x p_cap, reading them all.)
+``app.activity_search`` (same signature, owner and grants) keeps the recent walk, now of the 5 x
+p_cap most recent entries (a common word; a small team seen whole), and then reads back from
+where the walk stopped in windows, each sized from the matches per hour seen so far (x 1.25, at
+most eight times the time covered; four times while fewer than 10 are known), until it holds
+p_cap matches or reaches the team's first activity (or ``p_from``). It ranks the p_cap most
+recent matches: every match when there are fewer. (e7f8a9b0c1d2 ranked every match up to 20 x
+p_cap, reading them all.)
 
 Upgrade builds the new index next to the old one, then drops the old one (minutes for millions
 of activities; writes wait meanwhile). No table rewrite.
@@ -95,7 +96,11 @@ INDEX = (
     "USING gin (search_vector, app.activity_periods(team_id, occurred_at))"
 )
 
-# 1. The walk (as e7f8a9b0c1d2's): the p_cap most recent matches among the W = 20 x p_cap most
+# The walk's length in p_cap (e7f8a9b0c1d2 walked 20 x p_cap entries; the windows now cost less
+# than the walk for a word rarer than 1 in 5).
+WALK = 5
+
+# 1. The walk (as e7f8a9b0c1d2's): the p_cap most recent matches among the W = 5 x p_cap most
 #    recent activities; its first and W-th entries come along (not as matches) for their dates;
 #    a missing W-th entry: the walk saw the whole team.
 # 2. Windows back from the W-th entry's date, through the GIN index with both its columns; each
@@ -148,7 +153,7 @@ BEGIN
   SELECT count(*) FILTER (WHERE m.hit), array_agg(m.id) FILTER (WHERE m.hit),
          array_agg(m.rnk) FILTER (WHERE m.hit), array_agg(m.occurred_at) FILTER (WHERE m.hit),
          coalesce(max(m.rn), 0), max(m.occurred_at) FILTER (WHERE m.rn = 1),
-         max(m.occurred_at) FILTER (WHERE m.rn = p_cap * 20)
+         max(m.occurred_at) FILTER (WHERE m.rn = p_cap * WALK)
     INTO n, ids, ranks, dates, seen, newest, up
   FROM (
     SELECT a.id, a.rn, a.hit, a.occurred_at,
@@ -164,13 +169,13 @@ BEGIN
         FROM app.activities a
         WHERE a.team_id = t
         ORDER BY a.occurred_at DESC
-        LIMIT p_cap * 20
+        LIMIT p_cap * WALK
       ) a
     ) a
-    WHERE a.hit OR a.rn = 1 OR a.rn = p_cap * 20
+    WHERE a.hit OR a.rn = 1 OR a.rn = p_cap * WALK
     LIMIT p_cap + 2
   ) m;
-  IF n < p_cap AND seen >= p_cap * 20 THEN
+  IF n < p_cap AND seen >= p_cap * WALK THEN
     -- 2. Windows back in time from the walk's W-th entry (its date included: entries of the
     -- same date may lie beyond it, the walk's matches among them are left out).
     SELECT a.occurred_at INTO earliest
@@ -231,6 +236,7 @@ BEGIN
 """
         + PREVIOUS.SEARCH_FUNCTION[PREVIOUS.SEARCH_FUNCTION.index("  -- Each activity once") :]
     )
+    .replace("WALK", str(WALK))
     .replace("FILTERS", PREVIOUS.FILTERS)
     .replace("GIN_TEAM", PREVIOUS.GIN_TEAM)
 )
