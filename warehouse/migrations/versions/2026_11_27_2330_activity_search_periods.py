@@ -106,24 +106,13 @@ WALK = 5
 # 2. Windows back from the W-th entry's date, through the GIN index with both its columns; each
 #    pass collects its matches (id, date, rank), until p_cap in all or the team's first activity.
 # 3. The p_cap most recent of the walk's and the windows' matches.
+# e7f8a9b0c1d2's signature and settings (CREATE OR REPLACE ... #variable_conflict) and its
+# comments part (from "-- Each activity once" on) frame the new body.
+_PREVIOUS_BODY: str = PREVIOUS.SEARCH_FUNCTION
 SEARCH_FUNCTION = (
     (
-        """
-CREATE OR REPLACE FUNCTION app.activity_search(
-    p_query tsquery, p_limit integer, p_types text[], p_member_id text, p_related_type text,
-    p_related_id text, p_from timestamptz, p_to timestamptz, p_after_rank real, p_after_id text,
-    p_cap integer)
-RETURNS TABLE (activity_id text, comment_id text, rank real)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, app
-SET plan_cache_mode = force_custom_plan
-SET enable_seqscan = off
-SET enable_indexscan = on
-SET enable_bitmapscan = on
-SET work_mem = '32MB'
-SET jit = off AS $$
-#variable_conflict use_column
-DECLARE
+        _PREVIOUS_BODY[: _PREVIOUS_BODY.index("DECLARE\n")]
+        + """DECLARE
   t text := current_setting('app.team_id', true);
   q tsquery;
   n integer := 0;
@@ -234,7 +223,7 @@ BEGIN
     LIMIT p_cap
   ) u;
 """
-        + PREVIOUS.SEARCH_FUNCTION[PREVIOUS.SEARCH_FUNCTION.index("  -- Each activity once") :]
+        + _PREVIOUS_BODY[_PREVIOUS_BODY.index("  -- Each activity once") :]
     )
     .replace("WALK", str(WALK))
     .replace("FILTERS", PREVIOUS.FILTERS)
