@@ -12,17 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, any_, func, or_, select, text, update
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Table, and_, any_, bindparam, column, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.context import Actor
-from api.common.errors import Problem, not_found, validation
+from api.common.errors import Problem, db_problem, not_found, validation
 from api.common.ids import new_id
 from api.common.listing import ListParams
 from api.common.records import (
@@ -295,12 +298,20 @@ class TaskService(RecordService):
         wanted = [i for i in ids if plausible_id(i)]
         if not wanted:
             return {}
+        run = _BULK.get()
+        if run is not None and run.looked_up.issuperset(wanted):
+            # A bulk call read these members once (members do not change during it).
+            return {i: run.zones[i] for i in wanted if i in run.zones}
         rows = await conn.execute(
             select(MEMBERS.c.id, MEMBERS.c.time_zone).where(
                 MEMBERS.c.team_id == actor.team_id, MEMBERS.c.id.in_(wanted)
             )
         )
-        return {r.id: r.time_zone for r in rows}
+        found = {r.id: r.time_zone for r in rows}
+        if run is not None:
+            run.zones.update(found)
+            run.looked_up.update(wanted)
+        return found
 
     async def validate(
         self,
@@ -495,11 +506,16 @@ class TaskService(RecordService):
         types = {"finish_to_start", "start_to_start"}
         if new_status == "completed":
             types.add("finish_to_finish")
-        rows = [
-            r
-            for r in await conn.execute(BLOCKERS, {"team": actor.team_id, "task": task_id})
-            if r.type in types
-        ]
+        run = _BULK.get()
+        if run is not None and run.defer and run.blockers is not None and task_id in run.blockers:
+            # A bulk call read every id's blockers at its start; the ones it has finished
+            # since (earlier ids of the call) no longer block, as a fresh read would show.
+            found: Iterable[Any] = [
+                r for r in run.blockers[task_id] if r.depends_on_task_id not in run.finished
+            ]
+        else:
+            found = await conn.execute(BLOCKERS, {"team": actor.team_id, "task": task_id})
+        rows = [r for r in found if r.type in types]
         blockers = [
             {"task_id": r.depends_on_task_id, "type": r.type, "status": r.status}
             for r in rows
@@ -552,7 +568,8 @@ class TaskService(RecordService):
             )
         values = dict(values)
         await self.validate(conn, actor, values, current)
-        if not diff(current, {**current, **values}):
+        # Nothing changes (only the sent fields can differ from the row: compare just those).
+        if not diff({k: current.get(k) for k in values}, values):
             return (await self.decorate(conn, actor, [current]))[0] if rollup else current
         new_status = values.get("status", current["status"])
         if (
@@ -577,10 +594,16 @@ class TaskService(RecordService):
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """RecordService.apply; inside :meth:`bulk` the event is kept and appended with the
-        others in one statement at the end (same transaction)."""
-        buffer = _EVENT_BUFFER.get()
-        if buffer is None:
+        others in one statement at the end (same transaction), and the row itself is written
+        with the others by :meth:`_bulk_flush` (the answer is the row as it will be)."""
+        run = _BULK.get()
+        if run is None:
             return await super().apply(conn, actor, current, values, action, data)
+        if run.defer:
+            run.pending.append((current, dict(values), action, data))
+            if values.get("status") in DONE:
+                run.finished.add(current["id"])
+            return {**current, **values}
         t = self.table
         stmt = (
             update(t)
@@ -589,7 +612,7 @@ class TaskService(RecordService):
             .returning(*self.public_columns.values())
         )
         row = dict((await execute(conn, stmt)).one()._mapping)
-        buffer.append(self._event(actor, current["id"], action, diff(current, row), data))
+        run.events.append(self._event(actor, current["id"], action, diff(current, row), data))
         return row
 
     async def delete(
@@ -1144,7 +1167,15 @@ class TaskService(RecordService):
         PostgreSQL's snapshot cache and slow down every session of the server. A rule that
         refuses an id raises before writing, so the transaction stays usable and the next ids
         are still tried; after a database error (the transaction is aborted) the remaining ids
-        are reported as not attempted (424)."""
+        are reported as not attempted (424).
+
+        Without a round trip per id: what the rules read (members' zones, each id's blockers,
+        subtasks to delete) is read for all ids at the start, each id goes through the same
+        rules in order (an id finished earlier in the call no longer blocks a later one), and
+        the rows are written at the end with one statement per kind of change. Only what a row
+        truly needs runs on its own (the next occurrence of a recurring task). Should the
+        database refuse one of those statements (a constraint), the call is redone row by row
+        (one savepoint around it) so that the answer names the row, as it always did."""
         wanted = [i for i in ids if plausible_id(i)]
         rows = await conn.execute(
             self._scoped(actor)
@@ -1154,16 +1185,143 @@ class TaskService(RecordService):
         )
         visible = {r.id: dict(r._mapping) for r in rows}
         results: list[dict[str, Any]] = []
-        ok = True
-        buffer: list[EventRecord] = []
-        token = _EVENT_BUFFER.set(buffer)
+        run = _BulkRun(defer=True)
+        await self._bulk_prefetch(conn, actor, action, opts, visible, run)
+        savepoint = await conn.begin_nested()
+        token = _BULK.set(run)
         try:
             ok = await self._bulk_all(conn, actor, action, ids, opts, visible, results)
+            if ok:
+                try:
+                    await self._bulk_flush(conn, actor, run)
+                except DBAPIError as e:
+                    if db_problem(e) is None:
+                        raise
+                    # A rule the database enforces refused a row: redo it row by row.
+                    await savepoint.rollback()
+                    savepoint = await conn.begin_nested()
+                    run = _BulkRun(defer=False)
+                    _BULK.set(run)
+                    results.clear()
+                    ok = await self._bulk_all(conn, actor, action, ids, opts, visible, results)
         finally:
-            _EVENT_BUFFER.reset(token)
-        if ok:
-            await events.append(conn, *buffer)
-        return results, ok
+            _BULK.reset(token)
+        if not ok:
+            await savepoint.rollback()
+            return results, False
+        await events.append(conn, *run.events)
+        await savepoint.commit()
+        return results, True
+
+    async def _bulk_prefetch(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        action: str,
+        opts: dict[str, Any],
+        visible: dict[str, dict[str, Any]],
+        run: _BulkRun,
+    ) -> None:
+        """Read once what the rules of ``action`` would read for each id."""
+        if action == "delete":
+            await self._bulk_tree(conn, actor, list(visible), run)
+            return
+        members: set[str] = set()
+        if action == "assign":
+            members.update(opts["assignee_ids"])
+            for row in visible.values():
+                members.update(row["assignee_ids"])
+                members.add(row.get("created_by") or actor.member_id)
+        elif action == "complete":
+            for row in visible.values():
+                if row["recurrence_rule"]:  # its next occurrence is created for its assignees
+                    members.update(row["assignee_ids"])
+                    members.add(actor.member_id)
+            run.blockers = {id: [] for id in visible}
+            if visible:
+                found = await conn.execute(
+                    BULK_BLOCKERS, {"team": actor.team_id, "tasks": list(visible)}
+                )
+                for r in found:
+                    run.blockers[r.task_id].append(r)
+        if members:
+            await self.member_zones(conn, actor, sorted(members))
+        await tx_now(conn)
+
+    async def _bulk_tree(
+        self, conn: AsyncConnection, actor: Actor, ids: list[str], run: _BulkRun
+    ) -> None:
+        """Lock the live subtasks (any depth) of ``ids`` in id order and keep who is whose
+        child: a delete takes them along."""
+        run.children = {}
+        if not ids:
+            return
+        rows = await conn.execute(BULK_TREE, {"team": actor.team_id, "ids": ids})
+        for r in rows:
+            if r.parent_task_id is not None:
+                run.children.setdefault(r.parent_task_id, []).append(r.id)
+
+    def _defer_delete(self, actor: Actor, id: str, run: _BulkRun, now: datetime) -> None:
+        """:meth:`delete` of ``id`` and its live subtasks, depth first, one event each; the
+        rows are written by :meth:`_bulk_flush`."""
+        assert run.children is not None
+        stack = [id]
+        while stack:
+            task_id = stack.pop()
+            if task_id in run.deleted:
+                continue
+            run.deleted[task_id] = None
+            run.events.append(
+                self._event(actor, task_id, "deleted", {"deleted_at": [None, now.isoformat()]})
+            )
+            kids = [c for c in run.children.get(task_id, ()) if c not in run.deleted]
+            stack.extend(reversed(kids))
+
+    async def _bulk_flush(self, conn: AsyncConnection, actor: Actor, run: _BulkRun) -> None:
+        """Write what the call decided: the deletions in one statement; the other changes in
+        one statement per set of changed columns (``UPDATE ... FROM jsonb_to_recordset``),
+        whose returned rows give each task's event, in the order of the ids."""
+        if run.deleted:
+            now = await tx_now(conn)
+            await conn.execute(
+                update(TASKS)
+                .where(TASKS.c.team_id == actor.team_id, TASKS.c.id.in_(list(run.deleted)))
+                .values(deleted_at=now, version=TASKS.c.version + 1, updated_at=now)
+            )
+        if not run.pending:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for current, values, _action, _data in run.pending:
+            cols = tuple(sorted(values))
+            groups.setdefault(cols, []).append(
+                {"id": current["id"], **{c: _json_value(values[c]) for c in cols}}
+            )
+        written: dict[str, dict[str, Any]] = {}
+        for cols, payload in groups.items():
+            v = (
+                func.jsonb_to_recordset(bindparam("rows", payload, type_=JSONB))
+                .table_valued(
+                    column("id", TASKS.c.id.type), *[column(c, TASKS.c[c].type) for c in cols]
+                )
+                .render_derived(name="v", with_types=True)
+            )
+            stmt = (
+                update(TASKS)
+                .where(TASKS.c.team_id == actor.team_id, TASKS.c.id == v.c.id)
+                .values(
+                    {
+                        **{c: v.c[c] for c in cols},
+                        "version": TASKS.c.version + 1,
+                        "updated_at": func.now(),
+                    }
+                )
+                .returning(*self.public_columns.values())
+            )
+            for r in await conn.execute(stmt):
+                written[r.id] = dict(r._mapping)
+        for current, _values, action, data in run.pending:
+            row = written[current["id"]]
+            run.events.append(self._event(actor, current["id"], action, diff(current, row), data))
 
     async def _bulk_all(
         self,
@@ -1212,7 +1370,10 @@ class TaskService(RecordService):
         """One id of a bulk call; ``current`` is its row as locked at the start (only a delete
         changes other rows of the call: its subtasks)."""
         if action == "delete":
-            if await self._exists(conn, actor, id):
+            run = _BULK.get()
+            if run is not None and run.defer:
+                self._defer_delete(actor, id, run, await tx_now(conn))
+            elif await self._exists(conn, actor, id):
                 await self.delete(conn, actor, id)
             # else: a subtask already deleted with its parent earlier in this call.
             return 200
@@ -1275,17 +1436,75 @@ def _interval_errors(
     return errors
 
 
-# Events of a bulk call, appended together at its end (see TaskService.apply).
-_EVENT_BUFFER: ContextVar[list[EventRecord] | None] = ContextVar("tasks_event_buffer", default=None)
+# Every id's unfinished blockers, read once by a bulk complete (as BLOCKERS per id).
+BULK_BLOCKERS = text(
+    """
+    SELECT d.task_id, d.depends_on_task_id, d.type, p.status, p.started_at
+    FROM app.task_dependencies d
+    JOIN app.tasks p ON p.team_id = d.team_id AND p.id = d.depends_on_task_id
+    WHERE d.team_id = :team AND d.task_id = ANY(:tasks)
+      AND p.deleted_at IS NULL AND p.status NOT IN ('completed', 'cancelled')
+    ORDER BY d.task_id, d.created_at, d.id
+    """
+)
+
+# The tasks of a bulk delete and their live subtasks, any depth (through live tasks, as
+# TaskService.delete walks them), locked in id order.
+BULK_TREE = text(
+    """
+    WITH RECURSIVE tree(id) AS (
+      SELECT unnest(CAST(:ids AS text[]))
+      UNION
+      SELECT c.id FROM app.tasks c
+      JOIN tree ON c.team_id = :team AND c.parent_task_id = tree.id
+      WHERE c.deleted_at IS NULL
+    )
+    SELECT t.id, t.parent_task_id FROM app.tasks t
+    WHERE t.team_id = :team AND t.id IN (SELECT id FROM tree) AND t.deleted_at IS NULL
+    ORDER BY t.id
+    FOR UPDATE OF t
+    """
+)
+
+
+@dataclass
+class _BulkRun:
+    """One bulk call: what it read at its start, and what it will write at its end.
+    ``defer=False``: the row-by-row path (each row written as it goes)."""
+
+    defer: bool
+    events: list[EventRecord] = field(default_factory=list)
+    pending: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None]] = field(
+        default_factory=list
+    )
+    zones: dict[str, str] = field(default_factory=dict)
+    looked_up: set[str] = field(default_factory=set)
+    blockers: dict[str, list[Any]] | None = None
+    finished: set[str] = field(default_factory=set)
+    children: dict[str, list[str]] | None = None
+    deleted: dict[str, None] = field(default_factory=dict)
+
+
+_BULK: ContextVar[_BulkRun | None] = ContextVar("tasks_bulk_run", default=None)
+
+
+def _json_value(value: Any) -> Any:
+    """A column value for ``jsonb_to_recordset`` (read back exactly by the column's type)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
 
 
 async def _usable(conn: AsyncConnection) -> bool:
-    """False when a database error aborted the transaction."""
-    try:
-        await conn.execute(select(1))
-    except DBAPIError:
-        return False
-    return True
+    """False when a database error aborted the transaction (read from the driver's state: no
+    round trip)."""
+    raw = await conn.get_raw_connection()
+    status = raw.driver_connection.info.transaction_status  # type: ignore[union-attr]
+    return status not in (TransactionStatus.INERROR, TransactionStatus.UNKNOWN)
 
 
 task_service = TaskService()
