@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.activities import objects
 from api.activities.schemas import LOGGABLE_TYPES, METADATA_BY_TYPE, ActivityMetadata
-from api.common.body import convert_strict
+from api.common.body import convert_strict, range_errors
 from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
 from api.common.http import require_role, require_scope
@@ -126,6 +126,8 @@ def validate_metadata(type_: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         # Name every bad field (the union conversion stops at the first one).
         convert_strict(METADATA_BY_TYPE[type_], dict(raw), "metadata")
         raise
+    if errors := range_errors(meta, "metadata"):
+        raise validation(errors)
     if type_ == "meeting" and meta.ends_at is not None and meta.ends_at < meta.starts_at:
         raise validation(
             [{"field": "metadata.ends_at", "message": "A meeting cannot end before it starts."}]

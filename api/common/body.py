@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any, Union, get_args, get_origin
 
 import msgspec
@@ -93,6 +94,47 @@ def value_errors(obj: Any, *, nul: bool = True) -> list[dict[str, Any]]:
     return [{"field": f, "message": m} for f, m in sorted(errors.items())]
 
 
+#: The dates and times the API accepts (Salesforce's range): any date arithmetic on them (shifts
+#: of up to ten years, recurrences, reminders, time zones) stays inside what Python and the
+#: database drivers represent (years 1 to 9999).
+EARLIEST = datetime(1700, 1, 1, tzinfo=UTC)
+LATEST = datetime(4001, 1, 1, tzinfo=UTC)
+RANGE_MESSAGE = "Dates must fall between 1700-01-01 and 4000-12-31."
+
+
+def in_range(value: date) -> bool:
+    """Whether a date, or a datetime (in UTC; an offset-less one as if UTC), is accepted."""
+    if isinstance(value, datetime):
+        try:
+            utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        except OverflowError:  # its UTC value is before year 1 or after 9999
+            return False
+        return EARLIEST <= utc < LATEST
+    return EARLIEST.date() <= value < LATEST.date()
+
+
+def range_errors(value: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Every date or datetime in a converted body (structs, lists, dicts) outside
+    [EARLIEST, LATEST), named by its path."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        field, v = stack.pop()
+        if isinstance(v, date):
+            if not in_range(v):
+                errors.append({"field": field or "$", "message": RANGE_MESSAGE})
+        elif isinstance(v, msgspec.Struct):
+            stack += [
+                (_join(field, f.encode_name) if field else f.encode_name, getattr(v, f.name))
+                for f in msgspec.structs.fields(v)
+            ]
+        elif isinstance(v, list | tuple):
+            stack += [(f"{field}[{i}]", x) for i, x in enumerate(v)]
+        elif isinstance(v, dict):
+            stack += [(_join(field, str(k)) if field else str(k), x) for k, x in v.items()]
+    return sorted(errors, key=lambda e: e["field"])
+
+
 def convert_strict(
     struct: type[msgspec.Struct], obj: Any, prefix: str = "", *, nul: bool = True
 ) -> Any:
@@ -104,7 +146,7 @@ def convert_strict(
         raise validation(extra, describe(extra))
     try:
         out = msgspec.convert(obj, struct)
-        errors: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = range_errors(out, prefix)
     except msgspec.ValidationError as e:
         errors = struct_errors(struct, obj, prefix) or [msgspec_error_to_field(str(e))]
     named = {e["field"] for e in errors}

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.body import RANGE_MESSAGE, in_range
 from api.common.context import Actor
 from api.common.errors import Problem, db_problem, not_found, validation
 from api.common.ids import new_id
@@ -1405,11 +1406,16 @@ class TaskService(RecordService):
             raise validation([{"field": "shift_by", "message": "The task has no due_at to shift."}])
         cal, exact = opts["shift"]
         tz = zone(current["time_zone"])
-        moved = local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
-        moved = moved + exact
-        await self.update(
-            conn, actor, id, {"due_at": moved.astimezone(UTC)}, rollup=False, current=current
-        )
+        try:
+            moved = (
+                local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
+            )
+            moved = (moved + exact).astimezone(UTC)
+        except OverflowError:  # beyond year 9999: out of range as well
+            moved = None
+        if moved is None or not in_range(moved):
+            raise validation([{"field": "shift_by", "message": f"Shifted: {RANGE_MESSAGE}"}])
+        await self.update(conn, actor, id, {"due_at": moved}, rollup=False, current=current)
         return 200
 
 

@@ -105,6 +105,13 @@ BAD_BODIES = [
         "related_to_id",
     ),
     ({"type": "note", "occurred_at": "2026-01-01T00:00:00"}, 422, "occurred_at"),
+    ({"type": "note", "occurred_at": "9999-12-31T20:00:00-05:00"}, 422, "occurred_at"),
+    ({"type": "note", "occurred_at": "1492-10-12T00:00:00Z"}, 422, "occurred_at"),
+    (
+        {"type": "meeting", "metadata": {"starts_at": "9999-12-31T22:00:00-05:00"}},
+        422,
+        "metadata.starts_at",
+    ),
     ({"type": "note", "subject": "a\x00b"}, 422, "subject"),
     ({"type": "note", "extra": 1}, 422, "extra"),
     ({"type": "email", "metadata": {"status": "bounced"}}, 422, "metadata.status"),

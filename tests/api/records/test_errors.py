@@ -82,6 +82,11 @@ async def test_validation_names_every_bad_field(team: Team, sql: Sql) -> None:
         ("call-logs", {"direction": "sideways"}, "direction"),
         ("call-logs", {"started_at": "last tuesday"}, "started_at"),
         ("call-logs", {"started_at": 1700000000}, "started_at"),
+        # Outside 1700-01-01 .. 4000-12-31, or beyond year 9999 once in UTC.
+        ("call-logs", {"started_at": "9999-12-31T20:00:00-05:00"}, "started_at"),
+        ("call-logs", {"started_at": "0001-01-01T05:00:00+06:00"}, "started_at"),
+        ("call-logs", {"started_at": "1699-12-31T23:59:59Z"}, "started_at"),
+        ("call-logs", {"started_at": "4001-01-01T00:00:00Z"}, "started_at"),
     ],
 )
 async def test_bad_values_are_422(team: Team, plural: str, body: dict, field: str | None) -> None:

@@ -64,6 +64,15 @@ async def test_one_failing_id_changes_nothing(team: Team, other_team: Team, sql:
         f"/api/v1/tasks/{b['id']}/dependencies", json={"depends_on_task_id": blocker["id"]}
     )
     foreign = await new_task(other_team)
+    soon = await new_task(team, due_at="2027-06-01T00:00:00Z")
+    late = await new_task(team, due_at="3995-06-01T00:00:00Z")
+    legacy = await new_task(team, due_at="2027-06-01T00:00:00Z")
+    # A due date stored before the API refused dates after 4000-12-31.
+    await sql.exec(
+        "UPDATE app.tasks SET due_at = '9999-12-30T00:00Z' WHERE team_id = %s AND id = %s",
+        team.team_id,
+        legacy["id"],
+    )
     before = await snapshot(sql, team)
     cases = [
         ({"action": "delete", "ids": [a["id"], foreign["id"]]}, {foreign["id"]: 404}),
@@ -73,6 +82,11 @@ async def test_one_failing_id_changes_nothing(team: Team, other_team: Team, sql:
             {"action": "reschedule", "ids": [a["id"], b["id"]], "shift_by": "P1D"},
             {a["id"]: 422, b["id"]: 422},  # no due date to shift
         ),
+        (  # shifted past 4000-12-31, or past year 9999
+            {"action": "reschedule", "ids": [soon["id"], late["id"]], "shift_by": "P3650D"},
+            {late["id"]: 422},
+        ),
+        ({"action": "reschedule", "ids": [legacy["id"]], "shift_by": "P3D"}, {legacy["id"]: 422}),
         (
             {
                 "action": "assign",

@@ -59,6 +59,9 @@ BAD_CREATES = [
     {"title": "x", "priority": "asap"},
     {"title": "x", "due_at": "next week"},
     {"title": "x", "due_at": 5},
+    {"title": "x", "due_at": "9999-12-31T20:00:00-05:00"},  # year 10000 in UTC
+    {"title": "x", "due_at": "0001-01-01T05:00:00+06:00"},  # year 0 in UTC
+    {"title": "x", "due_at": "9999-12-31T23:59:59Z"},
     {"title": "x", "assignee_ids": "mem_1"},
     {"title": "x", "assignee_ids": ["mem_01JAAAAAAAAAAAAAAAAAAAAAAA"]},
     {"title": "x", "related_to_type": "lead"},
