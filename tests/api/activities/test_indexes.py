@@ -110,7 +110,7 @@ async def test_activity_lists_use_team_indexes(db: Any, query: dict, index: str)
 
 
 LOOK_UP = (
-    "SELECT activity_id, rank FROM app.activity_search(to_tsquery('english', %s), 5000, "
+    "SELECT activity_id, comment_id, rank FROM app.activity_search(to_tsquery('english', %s), 5000, "
     "NULL, NULL, NULL, NULL, {start}, {end}, NULL, NULL, %s)"
 )
 
@@ -195,11 +195,10 @@ async def test_a_common_word_is_settled_by_the_recent_walk(db: Any) -> None:
     assert "ix_activities_search" not in plans
 
 
-def heap_rows(plans: str) -> list[int]:
-    """Rows each window's bitmap heap scan returned (auto_explain with ANALYZE)."""
+def heap_rows(plans: str, table: str = "activities a") -> list[int]:
+    """Rows each window's bitmap heap scan of ``table`` returned (auto_explain, ANALYZE)."""
     return [
-        int(m)
-        for m in re.findall(r"Bitmap Heap Scan on activities a .*?rows=\d+ .*?rows=(\d+)", plans)
+        int(m) for m in re.findall(rf"Bitmap Heap Scan on {table} .*?rows=\d+ .*?rows=(\d+)", plans)
     ]
 
 
@@ -249,6 +248,52 @@ async def test_an_entry_far_in_the_future_does_not_widen_the_windows(db: Any) ->
     assert len(expected) == 62
     assert sorted(r["activity_id"] for r in rows) == sorted(expected[:5])
     assert 0 < sum(heap_rows(plans)) < 40, heap_rows(plans)
+
+
+async def test_comments_are_read_back_in_windows_too(db: Any) -> None:
+    """Comments match through their own GIN index (words and creation dates): the p_cap most
+    recent matching comments, read in windows back from now, not every match."""
+    team = f"team_tl_cmt_{secrets.token_hex(4)}"
+    await db.execute("INSERT INTO app.teams (id, name, slug) VALUES (%s, 'C', %s)", (team, team))
+    await db.execute(
+        "INSERT INTO app.roles (team_id, id, key, name, is_system) "
+        "VALUES (%s, 'rol_c', 'owner', 'Owner', true)",
+        (team,),
+    )
+    await db.execute(
+        "INSERT INTO app.team_members (team_id, id, email, name, role_id) "
+        "VALUES (%s, 'mem_c', %s, 'C', 'rol_c')",
+        (team, f"{team}@example.com"),
+    )
+    await db.execute(
+        """INSERT INTO app.activities (team_id, id, type, subject, related_to_type,
+               related_to_id, occurred_at)
+        SELECT %s, 'act_c' || g, 'note', 'Subject ' || g, 'lead', 'lead_c',
+               now() - g * interval '6 min'
+        FROM generate_series(1, 4000) g""",
+        (team,),
+    )
+    await db.execute(
+        """INSERT INTO app.activity_comments (team_id, id, activity_id, author_id, text,
+               created_at)
+        SELECT %s, 'cmt_c' || g, 'act_c' || g, 'mem_c', 'about the budget ' || (g %% 89),
+               now() - g * interval '6 min'
+        FROM generate_series(1, 4000) g""",
+        (team,),
+    )
+    expected = [g for g in range(1, 4001) if g % 89 == 17]
+    assert len(expected) == 45
+    rows, plans = await look_up(db, "budget & 17", cap=5, team=team, analyze=True)
+    assert sorted(r["comment_id"] for r in rows) == sorted(f"cmt_c{g}" for g in expected[:5])
+    assert {r["activity_id"] for r in rows} == {f"act_c{g}" for g in expected[:5]}
+    read = heap_rows(plans, "activity_comments c")
+    assert read and sum(read) < 45 / 2, read
+    assert re.search(
+        r"Index Cond: \(\(search_vector @@ .*\) AND \(activity_periods\(team_id, created_at\) @@",
+        plans,
+    )
+    rows, _ = await look_up(db, "budget & 17", cap=100, team=team)  # fewer: every one
+    assert sorted(r["comment_id"] for r in rows) == sorted(f"cmt_c{g}" for g in expected)
 
 
 async def test_windows_keep_within_the_date_filters(db: Any) -> None:

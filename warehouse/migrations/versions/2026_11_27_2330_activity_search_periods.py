@@ -24,10 +24,12 @@ where the walk stopped in windows, each sized from the matches per hour seen so 
 most eight times the time covered; four times while fewer than 10 are known), until it holds
 p_cap matches or reaches the team's first activity (or ``p_from``). It ranks the p_cap most
 recent matches: every match when there are fewer. (e7f8a9b0c1d2 ranked every match up to 20 x
-p_cap, reading them all.)
+p_cap, reading them all.) Comments get the same second column on ``ix_activity_comments_search``
+(their ``created_at``) and are read back in windows from now alike, without a walk, to the p_cap
+most recent (e7f8a9b0c1d2 read every matching comment).
 
-Upgrade builds the new index next to the old one, then drops the old one (minutes for millions
-of activities; writes wait meanwhile). No table rewrite.
+Upgrade builds each new index next to the old one, then drops the old one (79 s for 10M
+activities here; writes wait meanwhile). No table rewrite.
 """
 
 from __future__ import annotations
@@ -91,10 +93,29 @@ BEGIN
   RETURN pg_catalog.array_to_string(parts, ' | ')::pg_catalog.tsquery;
 END $$"""
 
-INDEX = (
-    "CREATE INDEX {name} ON app.activities "
-    "USING gin (search_vector, app.activity_periods(team_id, occurred_at))"
-)
+# The start of the next window back from p_up, a day boundary (UTC) no earlier than p_earliest
+# (the first entry, or p_from, which the filters apply): the window's lexemes cover whole days,
+# so a window needs no lower bound on the date (a condition a btree index would take instead
+# of the GIN index), only its upper one (the previous window's start, or the walk's end):
+# enough time for the matches still missing at the rate seen so far (p_found in p_covered), a
+# quarter more, at most eight times the time covered; four times while fewer than 10 matches
+# tell the rate.
+WINDOW_START = """
+CREATE FUNCTION app.search_window_start(
+    p_up timestamptz, p_covered interval, p_found integer, p_cap integer, p_earliest timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT greatest(p_earliest, pg_catalog.to_timestamp(pg_catalog.floor(EXTRACT(epoch FROM
+    p_up - CASE WHEN p_found < 10 THEN p_covered * 4
+                ELSE p_covered * least((p_cap - p_found) * 1.25 / p_found, 8)::float8 END)
+    / 86400) * 86400))
+$$"""
+
+# Both searchable tables: the words and the entry's date (an activity's occurred_at, a
+# comment's created_at) in one GIN index.
+INDEXES = {
+    "activities": ("ix_activities_search", "occurred_at"),
+    "activity_comments": ("ix_activity_comments_search", "created_at"),
+}
 
 # The walk's length in p_cap (e7f8a9b0c1d2 walked 20 x p_cap entries; the windows now cost less
 # than the walk for a word rarer than 1 in 5).
@@ -106,8 +127,9 @@ WALK = 5
 # 2. Windows back from the W-th entry's date, through the GIN index with both its columns; each
 #    pass collects its matches (id, date, rank), until p_cap in all or the team's first activity.
 # 3. The p_cap most recent of the walk's and the windows' matches.
-# e7f8a9b0c1d2's signature and settings (CREATE OR REPLACE ... #variable_conflict) and its
-# comments part (from "-- Each activity once" on) frame the new body.
+# 4. Comments: windows back from now, through their GIN index, to the p_cap most recent.
+# e7f8a9b0c1d2's signature and settings (CREATE OR REPLACE ... #variable_conflict) head the new
+# body.
 _PREVIOUS_BODY: str = PREVIOUS.SEARCH_FUNCTION
 SEARCH_FUNCTION = (
     (
@@ -125,12 +147,17 @@ SEARCH_FUNCTION = (
   lo timestamptz;
   earliest timestamptz;
   covered interval;
-  width interval;
   inclusive boolean := true;
   got integer;
   more_ids text[];
   more_ranks real[];
   more_dates timestamptz[];
+  c_n integer := 0;
+  c_ids text[];
+  c_acts text[];
+  c_ranks real[];
+  c_dates timestamptz[];
+  more_acts text[];
 BEGIN
   -- The caller's team, exactly as the row-level security policies read it.
   IF t IS NULL OR t = '' OR p_query IS NULL THEN
@@ -164,11 +191,12 @@ BEGIN
     WHERE a.hit OR a.rn = 1 OR a.rn = p_cap * WALK
     LIMIT p_cap + 2
   ) m;
+  -- The teams' first activity and first comment (the windows stop there).
+  SELECT a.occurred_at INTO earliest
+  FROM app.activities a WHERE a.team_id = t ORDER BY a.occurred_at LIMIT 1;
   IF n < p_cap AND seen >= p_cap * WALK THEN
     -- 2. Windows back in time from the walk's W-th entry (its date included: entries of the
     -- same date may lie beyond it, the walk's matches among them are left out).
-    SELECT a.occurred_at INTO earliest
-    FROM app.activities a WHERE a.team_id = t ORDER BY a.occurred_at LIMIT 1;
     earliest := greatest(earliest, p_from);
     IF p_to IS NOT NULL AND p_to < up THEN
       up := p_to;
@@ -180,15 +208,7 @@ BEGIN
     PERFORM set_config('enable_bitmapscan', 'on', true);
     PERFORM set_config('enable_indexscan', 'off', true);  -- the GIN index (bitmap)
     WHILE n < p_cap AND up >= earliest LOOP
-      -- Enough time for the missing matches at the rate seen so far, a quarter more, at most
-      -- eight times the time covered so far; four times while fewer than 10 matches tell the
-      -- rate.
-      width := CASE WHEN n < 10 THEN covered * 4
-                    ELSE covered * least((p_cap - n) * 1.25 / n, 8)::float8 END;
-      lo := to_timestamp(floor(EXTRACT(epoch FROM up - width) / 86400) * 86400);
-      IF lo <= earliest THEN
-        lo := earliest;
-      END IF;
+      lo := app.search_window_start(up, covered, n, p_cap, earliest);
       SELECT count(*), array_agg(x.id), array_agg(x.rnk), array_agg(x.occurred_at)
         INTO got, more_ids, more_ranks, more_dates
       FROM (
@@ -197,7 +217,6 @@ BEGIN
         WHERE GIN_TEAM AND a.search_vector @@ q
           AND app.activity_periods(a.team_id, a.occurred_at)
               @@ app.activity_periods_query(t, lo, up)
-          AND a.occurred_at >= lo
           AND (a.occurred_at < up OR inclusive AND a.occurred_at = up
                AND NOT a.id = ANY (coalesce(ids, '{}'::text[])))
           AND a.deleted_at IS NULL
@@ -222,8 +241,70 @@ BEGIN
     ORDER BY u.at DESC, u.id DESC
     LIMIT p_cap
   ) u;
-"""
-        + _PREVIOUS_BODY[_PREVIOUS_BODY.index("  -- Each activity once") :]
+  -- 4. Comments (of live activities, after the filters): windows back in time from now, sized
+  -- alike (the first: four days), through their GIN index with both its columns, until p_cap
+  -- matches or the team's first comment; the p_cap most recent are kept.
+  PERFORM set_config('enable_indexscan', 'on', true);
+  SELECT c.created_at INTO earliest
+  FROM app.activity_comments c WHERE c.team_id = t ORDER BY c.created_at LIMIT 1;
+  PERFORM set_config('enable_bitmapscan', 'on', true);
+  PERFORM set_config('enable_indexscan', 'off', true);
+  up := now() + interval '1 day';  -- a comment committed after this statement began
+  covered := interval '1 day';
+  WHILE c_n < p_cap AND up >= earliest LOOP
+    lo := app.search_window_start(up, covered, c_n, p_cap, earliest);
+    SELECT count(*), array_agg(x.id), array_agg(x.activity_id), array_agg(x.rnk),
+           array_agg(x.created_at)
+      INTO got, more_ids, more_acts, more_ranks, more_dates
+    FROM (
+      SELECT c.id, c.activity_id, c.created_at, ts_rank(c.search_vector, q) AS rnk
+      FROM app.activity_comments c
+      JOIN app.activities a
+        ON a.team_id = c.team_id AND a.id = c.activity_id AND a.deleted_at IS NULL
+      WHERE c.team_id || '' = t AND c.search_vector @@ q
+        AND app.activity_periods(c.team_id, c.created_at)
+            @@ app.activity_periods_query(t, lo, up)
+        AND c.created_at < up
+        AND c.deleted_at IS NULL
+        FILTERS
+    ) x;
+    c_n := c_n + got;
+    c_ids := c_ids || more_ids;
+    c_acts := c_acts || more_acts;
+    c_ranks := c_ranks || more_ranks;
+    c_dates := c_dates || more_dates;
+    covered := covered + (up - lo);
+    EXIT WHEN lo <= earliest;
+    up := lo;
+  END LOOP;
+  -- Each activity once: with its best comment when that ranks higher than the activity.
+  RETURN QUERY
+  WITH acts AS (
+    SELECT u.id AS activity_id, u.rnk AS rank
+    FROM unnest(coalesce(ids, '{}'::text[]), coalesce(ranks, '{}'::real[])) AS u(id, rnk)
+  ), cmts AS (
+    SELECT DISTINCT ON (c.activity_id) c.activity_id, c.id AS comment_id, c.rnk AS rank
+    FROM (
+      SELECT u.id, u.activity_id, u.rnk
+      FROM unnest(coalesce(c_ids, '{}'::text[]), coalesce(c_acts, '{}'::text[]),
+                  coalesce(c_ranks, '{}'::real[]), coalesce(c_dates, '{}'::timestamptz[]))
+           AS u(id, activity_id, rnk, at)
+      ORDER BY u.at DESC, u.id DESC
+      LIMIT p_cap
+    ) c
+    ORDER BY c.activity_id, c.rnk DESC, c.id
+  ), best AS (
+    SELECT coalesce(a.activity_id, c.activity_id) AS activity_id,
+           CASE WHEN a.rank IS NULL OR c.rank > a.rank THEN c.comment_id END AS comment_id,
+           greatest(a.rank, c.rank) AS rank
+    FROM acts a FULL JOIN cmts c ON c.activity_id = a.activity_id
+  )
+  SELECT b.activity_id, b.comment_id, b.rank
+  FROM best b
+  WHERE p_after_id IS NULL OR (b.rank, b.activity_id) < (p_after_rank, p_after_id)
+  ORDER BY b.rank DESC, b.activity_id DESC
+  LIMIT p_limit;
+END $$"""
     )
     .replace("WALK", str(WALK))
     .replace("FILTERS", PREVIOUS.FILTERS)
@@ -234,15 +315,25 @@ BEGIN
 def upgrade() -> None:
     op.execute(PERIODS)
     op.execute(PERIODS_QUERY)
-    op.execute(INDEX.format(name="ix_activities_search_periods"))
-    op.execute("DROP INDEX app.ix_activities_search")
-    op.execute("ALTER INDEX app.ix_activities_search_periods RENAME TO ix_activities_search")
+    op.execute(WINDOW_START)
+    for table, (index, column) in INDEXES.items():
+        op.execute(
+            f"CREATE INDEX {index}_periods ON app.{table} "
+            f"USING gin (search_vector, app.activity_periods(team_id, {column}))"
+        )
+        op.execute(f"DROP INDEX app.{index}")
+        op.execute(f"ALTER INDEX app.{index}_periods RENAME TO {index}")
     op.execute(SEARCH_FUNCTION)  # CREATE OR REPLACE: owner and grants stay
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX app.ix_activities_search")
-    op.execute("CREATE INDEX ix_activities_search ON app.activities USING gin (search_vector)")
+    for table, (index, _) in INDEXES.items():
+        op.execute(f"DROP INDEX app.{index}")
+        op.execute(f"CREATE INDEX {index} ON app.{table} USING gin (search_vector)")
     op.execute(PREVIOUS.SEARCH_FUNCTION)
+    op.execute(
+        "DROP FUNCTION app.search_window_start(timestamptz, interval, integer, integer, "
+        "timestamptz)"
+    )
     op.execute("DROP FUNCTION app.activity_periods_query(text, timestamptz, timestamptz)")
     op.execute("DROP FUNCTION app.activity_periods(text, timestamptz)")
