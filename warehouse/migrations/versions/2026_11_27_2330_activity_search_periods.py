@@ -25,8 +25,8 @@ most eight times the time covered; four times while fewer than 10 are known), un
 p_cap matches or reaches the team's first activity (or ``p_from``). It ranks the p_cap most
 recent matches: every match when there are fewer. (e7f8a9b0c1d2 ranked every match up to 20 x
 p_cap, reading them all.) Comments get the same second column on ``ix_activity_comments_search``
-(their ``created_at``) and are read back in windows from now alike, without a walk, to the p_cap
-most recent (e7f8a9b0c1d2 read every matching comment).
+(their ``created_at``) and are read back in windows alike, the first holding the W most recent
+comments, to the p_cap most recent (e7f8a9b0c1d2 read every matching comment).
 
 Upgrade builds each new index next to the old one, then drops the old one (79 s for 10M
 activities here; writes wait meanwhile). No table rewrite.
@@ -127,7 +127,7 @@ WALK = 5
 # 2. Windows back from the W-th entry's date, through the GIN index with both its columns; each
 #    pass collects its matches (id, date, rank), until p_cap in all or the team's first activity.
 # 3. The p_cap most recent of the walk's and the windows' matches.
-# 4. Comments: windows back from now, through their GIN index, to the p_cap most recent.
+# 4. Comments: windows back from the newest, through their GIN index, to the p_cap most recent.
 # e7f8a9b0c1d2's signature and settings (CREATE OR REPLACE ... #variable_conflict) head the new
 # body.
 _PREVIOUS_BODY: str = PREVIOUS.SEARCH_FUNCTION
@@ -241,18 +241,30 @@ BEGIN
     ORDER BY u.at DESC, u.id DESC
     LIMIT p_cap
   ) u;
-  -- 4. Comments (of live activities, after the filters): windows back in time from now, sized
-  -- alike (the first: four days), through their GIN index with both its columns, until p_cap
-  -- matches or the team's first comment; the p_cap most recent are kept.
+  -- 4. Comments (of live activities, after the filters): windows back in time through their
+  -- GIN index with both its columns, until p_cap matches or the team's first comment; the
+  -- p_cap most recent are kept. The first window holds the W most recent comments (from the day
+  -- of the W-th): at most W matches however common the words, and their rate sizes the next
+  -- windows as the activities' are sized.
   PERFORM set_config('enable_indexscan', 'on', true);
+  PERFORM set_config('enable_bitmapscan', 'off', true);  -- (team_id, created_at), in order
+  SELECT max(c.created_at), min(c.created_at) INTO newest, lo
+  FROM (
+    SELECT c.created_at FROM app.activity_comments c
+    WHERE c.team_id = t ORDER BY c.created_at DESC LIMIT p_cap * WALK
+  ) c;
   SELECT c.created_at INTO earliest
   FROM app.activity_comments c WHERE c.team_id = t ORDER BY c.created_at LIMIT 1;
+  -- The GIN index for the comments (no btree index can take a window: they lead with team_id,
+  -- which the windows' condition hides), the primary key for each one's activity.
   PERFORM set_config('enable_bitmapscan', 'on', true);
-  PERFORM set_config('enable_indexscan', 'off', true);
-  up := now() + interval '1 day';  -- a comment committed after this statement began
-  covered := interval '1 day';
+  up := newest + interval '1 microsecond';
+  lo := greatest(earliest, date_trunc('day', lo AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+  covered := interval '0';
   WHILE c_n < p_cap AND up >= earliest LOOP
-    lo := app.search_window_start(up, covered, c_n, p_cap, earliest);
+    IF covered > interval '0' THEN
+      lo := app.search_window_start(up, covered, c_n, p_cap, earliest);
+    END IF;
     SELECT count(*), array_agg(x.id), array_agg(x.activity_id), array_agg(x.rnk),
            array_agg(x.created_at)
       INTO got, more_ids, more_acts, more_ranks, more_dates
