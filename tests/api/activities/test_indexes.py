@@ -250,9 +250,11 @@ async def test_an_entry_far_in_the_future_does_not_widen_the_windows(db: Any) ->
     assert 0 < sum(heap_rows(plans)) < 40, heap_rows(plans)
 
 
-async def test_comments_are_read_back_in_windows_too(db: Any) -> None:
+@pytest.mark.parametrize("ago", ["0", "3 years"])
+async def test_comments_are_read_back_in_windows_too(db: Any, ago: str) -> None:
     """Comments match through their own GIN index (words and creation dates): the p_cap most
-    recent matching comments, read in windows back from now, not every match."""
+    recent matching comments, read in windows back from the newest comment (however long ago
+    it was written), not every match."""
     team = f"team_tl_cmt_{secrets.token_hex(4)}"
     await db.execute("INSERT INTO app.teams (id, name, slug) VALUES (%s, 'C', %s)", (team, team))
     await db.execute(
@@ -277,9 +279,9 @@ async def test_comments_are_read_back_in_windows_too(db: Any) -> None:
         """INSERT INTO app.activity_comments (team_id, id, activity_id, author_id, text,
                created_at)
         SELECT %s, 'cmt_c' || g, 'act_c' || g, 'mem_c', 'about the budget ' || (g %% 89),
-               now() - g * interval '6 min'
+               now() - %s::interval - g * interval '6 min'
         FROM generate_series(1, 4000) g""",
-        (team,),
+        (team, ago),
     )
     expected = [g for g in range(1, 4001) if g % 89 == 17]
     assert len(expected) == 45
