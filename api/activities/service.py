@@ -791,7 +791,14 @@ def _parse_moment(raw: str, field: str, *, end: bool = False) -> datetime:
             errors=[{"field": field, "message": "Not an ISO 8601 date or timestamp."}],
         ) from None
     if end and len(value) == 10:  # a date: the whole day is included
-        moment += timedelta(days=1)
+        try:
+            moment += timedelta(days=1)
+        except OverflowError:  # 9999-12-31: its next day is past what a datetime holds
+            raise Problem(
+                400,
+                f"{field} must be a date before 9999-12-31, not {raw!r}.",
+                errors=[{"field": field, "message": "Out of range."}],
+            ) from None
     return moment
 
 
