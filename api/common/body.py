@@ -180,6 +180,12 @@ def decode_body(
         ) from None
     except msgspec.DecodeError as e:
         raise Problem(400, f"The request body is not valid JSON: {e}.") from None
+    except UnicodeDecodeError:  # invalid UTF-8 inside a string: msgspec raises it as is
+        raise Problem(
+            400,
+            "The request body is not valid JSON: a string in it is not UTF-8.",
+            errors=[{"field": "$", "message": "Not UTF-8."}],
+        ) from None
     return convert_strict(struct, obj, nul=nul)
 
 
