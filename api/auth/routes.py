@@ -1,4 +1,7 @@
-"""HTTP routes for sign-up, sign-in, the current member, members, API keys and invitations."""
+"""HTTP routes for sign-up, sign-in, the current member, members, API keys and invitations.
+
+Every JSON body is checked by ``strict_body`` before Litestar parses it (every bad field named,
+dates in range, no NUL, nesting and UTF-8 checked), as on every other route."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from litestar.params import Parameter
 
 from api.auth import schemas as s
 from api.auth import service
+from api.common.body import strict_body
 from api.common.context import Actor
 from api.common.errors import validation
 from api.common.http import current_actor, if_match, json_response, read, values_of, write
@@ -47,7 +51,7 @@ class AuthController(Controller):
     path = "/api/v1"
     tags = ["auth"]
 
-    @post("/auth/signup", status_code=201)
+    @post("/auth/signup", status_code=201, before_request=strict_body(s.SignupIn))
     async def signup(self, request: Request, data: s.SignupIn) -> Response[s.SignupOut]:
         out = await service.signup(
             data.team_name,
@@ -61,7 +65,7 @@ class AuthController(Controller):
         )
         return json_response(out, 201)
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, before_request=strict_body(s.LoginIn, nul=False))
     async def login(self, request: Request, data: s.LoginIn) -> Response[s.LoginOut]:
         out = await service.login(
             data.email,
@@ -121,7 +125,7 @@ class MembersController(Controller):
 
         return await read(actor, run)
 
-    @patch("/{member_id:str}")
+    @patch("/{member_id:str}", before_request=strict_body(s.MemberUpdate))
     async def update_member(
         self, request: Request, member_id: str, data: s.MemberUpdate
     ) -> Response[s.MemberOut]:
@@ -139,7 +143,7 @@ class ApiKeysController(Controller):
     path = "/api/v1/api-keys"
     tags = ["api keys"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, before_request=strict_body(s.ApiKeyIn))
     async def create_key(self, request: Request, data: s.ApiKeyIn) -> Response[s.ApiKeyOut]:
         actor = current_actor(request)
 
@@ -179,7 +183,7 @@ class InvitationsController(Controller):
     path = "/api/v1/invitations"
     tags = ["members"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, before_request=strict_body(s.InvitationIn, writes=("members",)))
     async def invite(self, request: Request, data: s.InvitationIn) -> Response[s.InvitationOut]:
         actor = current_actor(request)
 
@@ -188,7 +192,7 @@ class InvitationsController(Controller):
 
         return await _write_secret(actor, run)
 
-    @post("/{token:str}/accept", status_code=201)
+    @post("/{token:str}/accept", status_code=201, before_request=strict_body(s.AcceptIn))
     async def accept(self, request: Request, token: str, data: s.AcceptIn) -> Response[s.AcceptOut]:
         out = await service.accept_invitation(
             token,

@@ -40,6 +40,24 @@ async def test_malformed_json_is_400(http: httpx.AsyncClient, raw: bytes) -> Non
         assert_problem(await http.post(url, content=raw, headers=JSON), 400)
 
 
+async def test_invalid_utf8_and_deep_nesting_are_4xx_on_every_auth_body(
+    http: httpx.AsyncClient, team: Team
+) -> None:
+    """Litestar's own parsing answered 500 to both (UnicodeDecodeError, RecursionError)."""
+    inv = await invite(team)
+    for url, client in (
+        ("/api/v1/auth/signup", http),
+        ("/api/v1/auth/login", http),
+        (f"/api/v1/invitations/{inv['token']}/accept", http),
+        ("/api/v1/api-keys", team),
+        ("/api/v1/invitations", team),
+    ):
+        for raw, status in ((b'{"name": "\xff\xfe"}', 400), (b"[" * 10_000 + b"]" * 10_000, 422)):
+            assert_problem(await client.post(url, content=raw, headers=JSON), status)
+    url = f"/api/v1/members/{team.member_id}"
+    assert_problem(await team.patch(url, content=b'{"name": "\xff"}', headers=JSON), 400)
+
+
 async def test_empty_body_is_4xx(http: httpx.AsyncClient) -> None:
     for url in ("/api/v1/auth/signup", "/api/v1/auth/login"):
         r = await http.post(url, content=b"", headers=JSON)
@@ -200,6 +218,10 @@ async def test_api_key_bad_input(team: Team) -> None:
             "expires_at",
         ),
     ]
+    # Outside 1700-01-01 .. 4000-12-31 (UTC): year 10000 in UTC was a 500 (stored, then
+    # unreadable by the driver).
+    for moment in ("9999-12-31T23:59:59-12:00", "4001-01-01T00:00:00Z"):
+        cases.append(({"name": "k", "scopes": ["leads:read"], "expires_at": moment}, "expires_at"))
     for body, field in cases:
         p = assert_problem(await team.post("/api/v1/api-keys", json=body), 422)
         assert field in fields_of(p), (body, p)
