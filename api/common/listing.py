@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,7 +27,9 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Date,
     DateTime,
+    Float,
     Integer,
     Numeric,
     Select,
@@ -179,8 +182,15 @@ def coerce(column: Column[Any], raw: str, field: str) -> Any:
             if not d.is_finite() or abs(d.adjusted()) > 100:
                 raise ValueError(raw)
             return d
+        if isinstance(t, Float):  # not a Numeric in SQLAlchemy 2: double precision
+            f = float(raw)
+            if not math.isfinite(f):
+                raise ValueError(raw)
+            return f
         if isinstance(t, DateTime):
             return _parse_datetime(raw)
+        if isinstance(t, Date):
+            return date.fromisoformat(raw.strip())
         if isinstance(t, JSONB):
             return msgspec.json.decode(raw.encode())
     except (ValueError, InvalidOperation, OverflowError, msgspec.DecodeError):

@@ -56,6 +56,54 @@ async def test_list_filter_sort_cursor(team: Team) -> None:
     assert len(r.json()["data"]) == 2
 
 
+async def test_date_and_position_filters_sorts_and_cursors(team: Team) -> None:
+    """Date and double precision fields filter, sort and page like the others (their filter
+    values and cursor values reached SQL as text: a 500 for any value)."""
+    dates = ["2026-05-01", None, "2026-03-01", "2026-04-01"]
+    made = [await new_deal(team, expected_close_date=d, currency="NZD") for d in dates]
+    base = {"filter[currency]": "NZD"}
+    r = await team.get(
+        "/api/v1/deals", params={**base, "filter[expected_close_date]": "2026-03-01"}
+    )
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in r.json()["data"]] == [made[2]["id"]]
+    r = await team.get(
+        "/api/v1/deals", params={**base, "filter[expected_close_date__gte]": "2026-04-01"}
+    )
+    assert {d["id"] for d in r.json()["data"]} == {made[0]["id"], made[3]["id"]}
+    r = await team.get(
+        "/api/v1/deals", params={**base, "filter[actual_close_date__isnull]": "true"}
+    )
+    assert len(r.json()["data"]) == 4
+    positions = sorted(d["position"] for d in made)
+    r = await team.get("/api/v1/deals", params={**base, "filter[position__gte]": positions[2]})
+    assert r.status_code == 200 and len(r.json()["data"]) == 2, r.text
+    for sort, want in (
+        ("expected_close_date", [made[2], made[3], made[0], made[1]]),
+        ("-position", sorted(made, key=lambda d: -d["position"])),
+    ):
+        seen: list[str] = []
+        cursor = None
+        for _ in range(5):
+            q = {**base, "sort": sort, "limit": "1", **({"cursor": cursor} if cursor else {})}
+            page = (await team.get("/api/v1/deals", params=q)).json()
+            seen += [d["id"] for d in page["data"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == [d["id"] for d in want], sort
+    for field, value in (
+        ("expected_close_date", "2026-02-30"),
+        ("expected_close_date__lt", "10000-01-01"),
+        ("actual_close_date", "2026-03-01T00:00:00Z"),
+        ("position", "NaN"),
+        ("position__gt", "Infinity"),
+        ("position", "0x10"),
+    ):
+        p = assert_problem(await team.get("/api/v1/deals", params={f"filter[{field}]": value}), 400)
+        assert p["errors"][0]["field"] == f"filter[{field.split('__')[0]}]", p
+
+
 async def test_if_match_and_idempotency(team: Team, sql: Sql) -> None:
     d = await new_deal(team)
     r = await team.patch(
