@@ -110,8 +110,11 @@ def parse_shift(raw: str) -> tuple[timedelta, timedelta]:
         )
     g = {k: int(v) if v and k != "sign" else 0 for k, v in m.groupdict().items()}
     sign = -1 if m.group("sign") == "-" else 1
-    cal = timedelta(weeks=g["w"], days=g["d"]) * sign
-    exact = timedelta(hours=g["h"], minutes=g["m"], seconds=g["s"]) * sign
+    try:
+        cal = timedelta(weeks=g["w"], days=g["d"]) * sign
+        exact = timedelta(hours=g["h"], minutes=g["m"], seconds=g["s"]) * sign
+    except OverflowError:  # more days than a timedelta holds (about 2.7 million years)
+        cal = exact = timedelta.max
     if abs(cal) > timedelta(days=3660) or abs(exact) > timedelta(days=3660):
         raise validation([{"field": "shift_by", "message": "Shift by at most ten years."}])
     if not cal and not exact:

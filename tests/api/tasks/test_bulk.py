@@ -131,6 +131,11 @@ async def test_bad_bulk_requests(team: Team) -> None:
         {"action": "delete", "ids": "all"},
     ):
         assert_problem(await team.post("/api/v1/tasks/bulk", json=body), 422)
+    # More days than a timedelta holds was a 500 (OverflowError), now "at most ten years".
+    for shift in ("P99999999999W", "-P99999999999D", "PT99999999999999H"):
+        body = {"action": "reschedule", "ids": [t["id"]], "shift_by": shift}
+        p = assert_problem(await team.post("/api/v1/tasks/bulk", json=body), 422)
+        assert p["errors"] == [{"field": "shift_by", "message": "Shift by at most ten years."}]
     assert (await task(team, t["id"]))["version"] == 1
     guest = await add_member(team, "guest")
     assert_problem(
