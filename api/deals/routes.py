@@ -79,7 +79,8 @@ class DealAnalyticsController(Controller):
         _only(request, {"from", "to", "pipeline_id", "owner_id"})
         today = datetime.now(UTC).date()
         d1 = _date(request, "to", today)
-        d0 = _date(request, "from", d1 - timedelta(days=90))
+        # The 90 days before ``to`` (from year 1 on: ``date`` holds nothing earlier).
+        d0 = _date(request, "from", max(d1, date.min + timedelta(days=90)) - timedelta(days=90))
         if d0 > d1:
             raise Problem(
                 400, "from is after to.", errors=[{"field": "from", "message": "After to."}]

@@ -91,3 +91,9 @@ async def test_velocity_average_and_median(team: Team, sql: Sql) -> None:
     assert r.json()["by_pipeline"] == []
     assert_problem(await team.get(f"/api/v1/deals/velocity?from={today}&to={past}"), 400)
     assert_problem(await team.get("/api/v1/deals/velocity?owner_id=DROP TABLE"), 400)
+    # The default from (90 days before to) of a to in year 1 was a 500 (OverflowError).
+    r = await team.get("/api/v1/deals/velocity?to=0001-01-01")
+    assert r.status_code == 200, r.text
+    assert (r.json()["date_from"], r.json()["date_to"]) == ("0001-01-01", "0001-01-01")
+    r = await team.get("/api/v1/deals/velocity?to=0001-06-01")
+    assert r.json()["date_from"] == "0001-03-03"
