@@ -1202,10 +1202,10 @@ def multipart_cases(url: str) -> list[Case]:
 
 class Footprint:
     """Rows per ``app`` table of a team, with an order-independent hash of their contents
-    (a half-written row, an update or a delete all change it). Tables a read may touch for
-    bookkeeping (``last_used_at`` of sessions and keys) are counted only."""
+    (a half-written row, an update or a delete all change it). Sessions, whose
+    ``last_used_at`` any authenticated request may touch, are counted only."""
 
-    COUNT_ONLY = frozenset({"sessions", "api_keys", "team_members", "idempotency_keys"})
+    COUNT_ONLY = frozenset({"sessions"})
 
     def __init__(self, conn: psycopg.AsyncConnection[Any], tables: list[str]) -> None:
         self.conn = conn
