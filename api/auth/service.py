@@ -6,9 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +17,7 @@ from api.common.errors import Problem, not_found, validation
 from api.common.http import tenant_scope
 from api.common.ids import new_id
 from api.common.records import RecordService
+from api.common.zones import check_time_zone
 from api.settings import get_settings
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
@@ -36,19 +35,6 @@ ROLE_PERMISSIONS = {
 
 teams, roles, members = Team.__table__, Role.__table__, TeamMember.__table__
 sessions, api_keys, invitations = Session.__table__, ApiKey.__table__, Invitation.__table__
-
-
-@lru_cache(maxsize=1)
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def check_time_zone(tz: str, field: str = "time_zone") -> str:
-    # Membership in the zone database, not ZoneInfo(tz): that opens a file named by the client
-    # and raises OSError for "Europe" (a folder) or very long names.
-    if tz not in _time_zones():
-        raise validation([{"field": field, "message": f"Unknown IANA time zone {tz[:64]!r}."}])
-    return tz
 
 
 def check_scope(actor: Actor, scope: str) -> None:

@@ -29,6 +29,7 @@ from api.common.errors import Problem, not_found, validation
 from api.common.ids import new_id
 from api.common.listing import Lister, ListParams
 from api.common.records import actor_event
+from api.common.zones import check_time_zone
 from api.realtime import broker
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
@@ -145,7 +146,7 @@ class MemberPrefs:
 def safe_zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return ZoneInfo("UTC")
 
 
@@ -783,14 +784,6 @@ async def wake_snoozed() -> dict[str, int]:
 # =========================================================================== preferences
 
 
-def _zone_name(raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise validation([{"field": "time_zone", "message": "Unknown IANA time zone."}]) from None
-    return raw
-
-
 def present_prefs(p: MemberPrefs) -> dict[str, Any]:
     return {
         "types": {
@@ -834,7 +827,7 @@ async def put_prefs(conn: AsyncConnection, actor: Actor, values: dict[str, Any])
         errors.append({"field": "digest", "message": f"One of {', '.join(DIGEST_MODES)}."})
     if values.get("time_zone") is not None:
         try:
-            _zone_name(values["time_zone"])
+            check_time_zone(values["time_zone"])
         except Problem as p:
             errors += p.errors or []
     if errors:

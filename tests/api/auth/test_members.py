@@ -247,6 +247,13 @@ async def test_member_edits_own_profile(team: Team) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "New Name" and r.json()["time_zone"] == "Asia/Tokyo"
     assert r.json()["version"] == 2
+    # Names the zone database holds that are not IANA zones to choose: 422, nothing changes.
+    for bad in ("localtime", "Factory", "Europe", "Mars/Olympus"):
+        p = assert_problem(
+            await user.patch(f"/api/v1/members/{user.member_id}", json={"time_zone": bad}), 422
+        )
+        assert [e["field"] for e in p["errors"]] == ["time_zone"], p
+    assert (await user.get(f"/api/v1/members/{user.member_id}")).json()["version"] == 2
 
 
 async def test_patch_with_stale_if_match_is_412(team: Team) -> None:

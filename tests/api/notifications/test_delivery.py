@@ -121,6 +121,8 @@ async def test_preferences_bad_input(owner: Team) -> None:
         ({"types": {"mention": {"fax": True}}}, "types.mention.fax"),
         ({"types": {"mention": {"email": "yes"}}}, None),
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"time_zone": "Europe"}, "time_zone"),  # a folder of the zone database
+        ({"time_zone": "localtime"}, "time_zone"),  # this host's zone, not an IANA name
         ({"phone": "555-1234"}, "phone"),
         ({"dnd": {"start": "25:00", "end": "07:00"}}, None),
         ({"dnd": {"start": "22:00"}}, None),
