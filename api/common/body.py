@@ -189,6 +189,23 @@ def decode_body(
     return convert_strict(struct, obj, nul=nul)
 
 
+def check_json_media_type(content_type: str | None) -> None:
+    """A body labelled as anything but JSON (``application/json``, ``application/*+json``) is a
+    415: a form or plain text is not read as JSON. An unlabelled body is read as JSON."""
+    if content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise Problem(
+        415,
+        f"Send the body as application/json, not {media[:100]!r}.",
+        errors=[{"field": "Content-Type", "message": "Expected application/json."}],
+    )
+
+
 def strict_body(
     struct: type[msgspec.Struct],
     *,
@@ -207,6 +224,9 @@ def strict_body(
             for scope in writes:
                 require_scope(actor, f"{scope}:write")
             require_role(actor, "user")
-        decode_body(struct, await request.body(), optional=optional, nul=nul)
+        body = await request.body()
+        if body.strip():
+            check_json_media_type(request.headers.get("content-type"))
+        decode_body(struct, body, optional=optional, nul=nul)
 
     return check_body

@@ -24,6 +24,15 @@ async def test_malformed_and_missing_bodies(team: Team, spec: Spec) -> None:
         assert_problem(await team.request(method, url, content=b"", headers=JSON), 400)
         for raw in (b"[]", b"1", b'"x"', b"null"):
             assert_problem(await team.request(method, url, content=raw, headers=JSON), 422)
+        # A body labelled as something else than JSON is not read as JSON.
+        for media in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+            r = await team.request(
+                method, url, content=b'{"a": 1}', headers={"content-type": media}
+            )
+            assert assert_problem(r, 415)["errors"][0]["field"] == "Content-Type"
+        for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
+            r = await team.request(method, url, content=b"[]", headers={"content-type": media})
+            assert_problem(r, 422)  # read as JSON (and refused for its shape)
 
 
 async def test_validation_names_every_bad_field(team: Team, sql: Sql) -> None:
