@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import decode_body
+from api.common.body import read_body
 from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
 from api.common.http import current_actor, json_response, read, require_scope, values_of, write
@@ -57,7 +57,7 @@ def _writer(request: Request) -> Actor:
 
 
 async def _body(request: Request, struct: Any) -> Any:
-    return decode_body(struct, await request.body())
+    return await read_body(request, struct)
 
 
 class NotificationsController(Controller):

@@ -135,6 +135,10 @@ async def test_preferences_bad_input(owner: Team) -> None:
         if field:
             assert field in [e["field"] for e in problem["errors"]], problem
     assert_problem(await owner.request("PUT", url, content=b"[1"), 400)
+    r = await owner.request(
+        "PUT", url, content=b'{"digest": "daily"}', headers={"content-type": "text/plain"}
+    )
+    assert_problem(r, 415)
     # Nothing was stored.
     assert (await owner.get(url)).json()["digest"] == "immediate"
 
