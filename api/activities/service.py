@@ -37,7 +37,7 @@ from api.activities.schemas import LOGGABLE_TYPES, METADATA_BY_TYPE, ActivityMet
 from api.common.body import convert_strict, range_errors
 from api.common.context import Actor
 from api.common.errors import Problem, not_found, validation
-from api.common.http import require_role, require_scope
+from api.common.http import require_author, require_role, require_scope
 from api.common.ids import new_id
 from api.common.records import RecordService, check_version, execute, plausible_id
 from warehouse import events
@@ -428,12 +428,7 @@ class ActivityService(RecordService):
                 "This entry is derived from the event log and cannot be changed.",
                 title="Forbidden",
             )
-        if row.get("member_id") != actor.member_id and not actor.at_least("manager"):
-            raise Problem(
-                403,
-                "Only the member who logged this activity (or a manager) can change it.",
-                title="Forbidden",
-            )
+        require_author(actor, row.get("member_id"), "activity")
 
     async def create(
         self,

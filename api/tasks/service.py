@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.body import RANGE_MESSAGE, in_range
 from api.common.context import Actor
 from api.common.errors import Problem, db_problem, not_found, validation
+from api.common.http import require_author
 from api.common.ids import new_id
 from api.common.listing import ListParams
 from api.common.records import (
@@ -1065,12 +1066,7 @@ class TaskService(RecordService):
         if row is None:
             raise not_found("time log", log_id)
         log = dict(row._mapping)
-        if log["member_id"] != actor.member_id and not actor.at_least("manager"):
-            raise Problem(
-                403,
-                "Only the member who logged this time (or a manager) can change it.",
-                title="Forbidden",
-            )
+        require_author(actor, log["member_id"], "time log")
         return log
 
     async def update_time_log(
