@@ -36,7 +36,7 @@ help:
 	@echo "make up     run Leadly here: embedded PostgreSQL, migrations, demo data, API, worker,"
 	@echo "            dashboards (Streamlit, :8501) and Dagster (:3000)"
 	@echo "make test   run the whole test suite (TEST_WORKERS=$(TEST_WORKERS), PYTEST_ARGS=...)"
-	@echo "make lint   ruff check + ruff format --check"
+	@echo "make lint   ruff check + ruff format --check + the import contracts (lint-imports)"
 	@echo "make format ruff format + ruff check --fix"
 	@echo "make bench  run the benchmarks in bench/"
 
@@ -52,7 +52,8 @@ test:
 	exec $$uv run --frozen --no-sync pytest $$xdist $(PYTEST_ARGS)
 
 lint:
-	@$(FIND_UV); $$uv run --frozen --no-sync ruff check . && $$uv run --frozen --no-sync ruff format --check .
+	@$(FIND_UV); $$uv run --frozen --no-sync ruff check . && $$uv run --frozen --no-sync ruff format --check . \
+		&& $$uv run --frozen --no-sync lint-imports --no-cache
 
 format:
 	@$(FIND_UV); $$uv run --frozen --no-sync ruff format . && $$uv run --frozen --no-sync ruff check --fix .

@@ -17,7 +17,6 @@ from api.activities.routes import routers as activities_routers
 from api.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, request_id_middleware
 from api.auth.routes import routers as auth_routers
 from api.call_logs.routes import routers as call_logs_routers
-from api.common.errors import exception_handlers
 from api.contacts.routes import routers as contacts_routers
 from api.deals.routes import routers as deals_routers
 from api.dispatcher import wake
@@ -26,8 +25,9 @@ from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.search.routes import routers as search_routers
-from api.settings import get_settings
 from api.tasks.routes import routers as tasks_routers
+from api.web.errors import exception_handlers
+from leadly.settings import get_settings
 
 ROUTERS: list[Any] = [
     *auth_routers,

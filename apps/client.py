@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 
 PREFIX = "/api/v1"
 
@@ -27,10 +27,7 @@ def api_url() -> str:
     explicit = os.environ.get("LEADLY_API_URL", "").strip()
     if explicit:
         return explicit.rstrip("/")
-    from api.supervisor import display_host
-
-    s = get_settings()
-    return f"http://{display_host(s.api_host)}:{s.api_port}"
+    return get_settings().api_base_url
 
 
 @lru_cache(maxsize=4)

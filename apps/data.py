@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 
 SCHEMA = "analytics_reporting"
 TTL_SECONDS = 60

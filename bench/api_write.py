@@ -113,7 +113,7 @@ async def main() -> None:
         "LEADLY_SECRET_KEY": "bench",
     }
     os.environ.update({"LEADLY_DATABASE_URL": url})
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse import migrate
     from warehouse.db import libpq_url
 
@@ -178,7 +178,7 @@ async def main() -> None:
                 },
             )
             await pool.open(wait=True)
-            from api.common.ids import new_id
+            from leadly.ids import new_id
 
             results: dict[str, dict[int, tuple[float, float, float]]] = {}
             read_ids: list[str] = []

@@ -121,7 +121,7 @@ async def main() -> None:
     os.environ.update({"LEADLY_DATABASE_URL": url})
     server = None
     try:
-        from api.settings import get_settings
+        from leadly.settings import get_settings
         from warehouse import migrate
         from warehouse.db import libpq_url
 

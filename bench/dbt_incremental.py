@@ -304,7 +304,7 @@ def main() -> None:
     tmp: Path | None = None
     try:
         os.environ["LEADLY_DATABASE_URL"] = url
-        from api.settings import get_settings
+        from leadly.settings import get_settings
 
         get_settings.cache_clear()
         settings = replace(get_settings(), database_url=url)

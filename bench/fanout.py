@@ -111,7 +111,7 @@ async def main() -> None:
         "LEADLY_DB_POOL_SIZE": "20",
     }
     os.environ.update({"LEADLY_DATABASE_URL": url})
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse import migrate
 
     get_settings.cache_clear()
@@ -141,7 +141,7 @@ async def main() -> None:
             env=env,
         ),
         subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "api.cli", "worker"],
+            [sys.executable, "-m", "leadly.launcher.cli", "worker"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

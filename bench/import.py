@@ -202,7 +202,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="leadly-bench-file-"))
     csv_path = work / "leads.csv"
     try:
-        from api.settings import get_settings
+        from leadly.settings import get_settings
         from warehouse import migrate
 
         get_settings.cache_clear()

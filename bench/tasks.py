@@ -118,7 +118,7 @@ def run(url: str, args: argparse.Namespace) -> None:
 
 
 def assignee_section(url: str, args: argparse.Namespace) -> None:
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     team = "team_bench"
     t0 = time.perf_counter()
@@ -260,9 +260,9 @@ RAW_BULK = {
 
 
 async def bulk_section(url: str, args: argparse.Namespace) -> None:
-    from api.common.context import Actor
-    from api.settings import get_settings
     from api.tasks.service import parse_shift, task_service
+    from leadly.actor import Actor
+    from leadly.settings import get_settings
     from warehouse.db import api_engine, connect_as, set_tenant
 
     t0 = time.perf_counter()

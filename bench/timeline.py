@@ -430,7 +430,7 @@ async def measure(
 
 async def run_queries(n_records: int, iterations: int, search_iterations: int) -> None:
     from api.activities import objects, service
-    from api.common.context import Actor
+    from leadly.actor import Actor
     from warehouse.db import api_engine, tenant_tx
 
     engine = api_engine()
@@ -498,7 +498,7 @@ async def run_queries(n_records: int, iterations: int, search_iterations: int) -
     common = ["pricing", "budget", "customer", "support", "procurement"]
     in_comments = [f"c{rnd.randrange(20000)}" for _ in range(200)]
 
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse.db import connect_as
 
     results: list[tuple[str, float, float, float | None]] = []
@@ -581,7 +581,7 @@ def main() -> None:
     url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
     try:
         os.environ["LEADLY_DATABASE_URL"] = url
-        from api.settings import get_settings
+        from leadly.settings import get_settings
 
         get_settings.cache_clear()
         from warehouse import migrate

@@ -1,5 +1,5 @@
 """``leadly import``: create (or resume) an import of a local file and run it here, with a
-progress bar. The command itself lives in :mod:`api.cli`; this is its body."""
+progress bar. The command itself lives in :mod:`leadly.launcher.cli`; this is its body."""
 
 from __future__ import annotations
 
@@ -40,11 +40,11 @@ async def prepare(
     resume: bool,
 ) -> tuple[dict[str, Any], bool]:
     """The import to run: an unfinished one of the same file (resumed), else a new one."""
-    from api.common.context import system_actor
-    from api.common.ids import new_id
     from api.imports.service import import_service
     from ingestion import files, probe, runner
     from ingestion.mapping import spec_for
+    from leadly.actor import system_actor
+    from leadly.ids import new_id
     from warehouse.db import api_engine, tenant_tx
 
     spec = spec_for(object_name)

@@ -32,11 +32,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem
 from api.leads.bulk import BatchCounts
 from ingestion.mapping import DEALS
 from ingestion.stage import StageResult
+from leadly.actor import Actor
+from leadly.problem import Problem
 
 #: Fields of the deals import read from the file (``custom.<key>`` too): the mapping's targets.
 FIELDS = tuple(DEALS.fields)
@@ -259,7 +259,7 @@ def _write(
     workdir: Path,
     folder: Path,
 ) -> tuple[int, int, Path]:
-    from api.common.ids import new_id
+    from leadly.ids import new_id
 
     folder.mkdir(parents=True, exist_ok=True)
     rejects_path = workdir / "rejects.copy.csv"
@@ -314,7 +314,7 @@ async def load_batch(
 ) -> tuple[BatchCounts, int]:
     """Write a batch's rows through the deal service, one savepoint each; returns the counts
     and the number of rows the gate rejected (recorded in ``raw.import_rejects``)."""
-    from api.common.crud import decode_item
+    from api.common.validate import decode_item
     from api.deals.schemas import DealCreate
     from api.deals.service import deal_service
 

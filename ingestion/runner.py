@@ -32,11 +32,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.common.context import Actor, system_actor
 from api.imports.service import import_service
-from api.settings import get_settings
 from ingestion import mapping as mapping_mod
 from ingestion.files import FileProblem
+from leadly.actor import Actor, system_actor
+from leadly.settings import get_settings
 from warehouse.db import api_engine, tenant_tx
 
 log = logging.getLogger("leadly.imports")

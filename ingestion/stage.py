@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.settings import get_settings
 from ingestion.files import FileProblem, Prepared
 from ingestion.mapping import NULL_TOKENS, ObjectSpec, sources
+from leadly.settings import get_settings
 
 SPARE_COLUMNS = 8
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

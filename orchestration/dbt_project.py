@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from dagster_dbt import DbtProject
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from leadly.settings import Settings
 
 TARGET_PATH = Path("target") / "dagster"
 """Where Dagster's manifest lives, relative to the dbt project folder (git-ignored)."""

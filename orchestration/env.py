@@ -1,7 +1,7 @@
 """Dagster's environment: its home folder and instance config, the commands that run the
 webserver and the daemon, and the orchestration settings read from ``LEADLY_*`` variables.
 
-No Dagster import here: ``leadly up`` (api/supervisor.py) calls these helpers to start Dagster in
+No Dagster import here: ``leadly up`` (leadly/launcher/supervisor.py) calls these helpers to start Dagster in
 child processes without paying for Dagster's import in its own process.
 
 - :func:`dagster_home` — ``<LEADLY_DATA_DIR>/dagster`` with a generated ``dagster.yaml``.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from leadly.settings import Settings
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 """The module the webserver and daemon load (``-m``); it exposes ``defs``."""
@@ -67,7 +67,7 @@ retention:
 def _settings(settings: Settings | None) -> Settings:
     if settings is not None:
         return settings
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     return get_settings()
 

@@ -77,7 +77,7 @@ class PostgresResource(dg.ConfigurableResource):
     """Admin URL of the database (host, port, name); empty: the Leadly settings'."""
 
     def _role(self) -> str:
-        from api.settings import get_settings
+        from leadly.settings import get_settings
 
         return self.role or get_settings().analytics_db_role
 

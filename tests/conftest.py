@@ -80,7 +80,7 @@ def database_url() -> Iterator[str]:
 
 def _clear_caches() -> None:
     from api.auth import crypto, throttle
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse import db
 
     get_settings.cache_clear()

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 from warehouse.events import watch_commits
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult

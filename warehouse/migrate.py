@@ -11,7 +11,7 @@ import psycopg
 from alembic import command
 from alembic.config import Config
 
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 from warehouse.db import Roles, bootstrap_roles, database_url, libpq_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"

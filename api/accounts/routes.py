@@ -1,6 +1,6 @@
 from api.accounts.schemas import Account, AccountCreate, AccountUpdate
 from api.accounts.service import account_service
-from api.common.crud import crud_controller
+from api.web.crud import crud_controller
 
 AccountsController = crud_controller(account_service, AccountCreate, AccountUpdate, Account)
 

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import validation
 from api.common.records import RecordService
 from api.common.refs import check_refs
+from leadly.actor import Actor
+from leadly.problem import validation
 from warehouse.models import Account, TeamMember
 
 # Mailbox providers: an address there says nothing about the company (never match an account).

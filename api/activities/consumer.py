@@ -26,8 +26,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import text
 
-from api.common.ids import new_id
 from api.dispatcher.registry import Consumer, DispatchedEvent
+from leadly.ids import new_id
 from warehouse.db import api_engine, tenant_tx
 
 NAME = "activity_timeline"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
 from api.common.records import plausible_id
+from leadly.actor import Actor
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,11 @@ from api.activities.schemas import (
     TimelinePage,
 )
 from api.activities.service import TimelineQuery, activity_service
-from api.common.body import strict_body
-from api.common.crud import crud_controller
-from api.common.errors import Problem
-from api.common.http import (
-    current_actor,
-    if_match,
-    json_response,
-    read,
-    require_scope,
-    write,
-)
+from api.common.guards import require_scope
+from api.web.body import strict_body
+from api.web.crud import crud_controller
+from api.web.http import current_actor, if_match, json_response, read, write
+from leadly.problem import Problem
 
 ACTIVITY_TYPES = frozenset(get_args(ActivityType))
 TIMELINE_PARAMS = frozenset(

@@ -34,12 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.activities import objects
 from api.activities.schemas import LOGGABLE_TYPES, METADATA_BY_TYPE, ActivityMetadata
-from api.common.body import convert_strict, range_errors
-from api.common.context import Actor
-from api.common.errors import Problem, not_found, validation
-from api.common.http import require_author, require_role, require_scope
-from api.common.ids import new_id
+from api.common.guards import require_author, require_role, require_scope
 from api.common.records import RecordService, check_version, execute, plausible_id
+from api.common.validate import convert_strict, range_errors
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found, validation
 from warehouse import events
 from warehouse.events import EventRecord, diff
 from warehouse.models import Activity, ActivityComment, Mention, TeamMember

@@ -11,7 +11,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 
 # OWASP Password Storage Cheat Sheet: Argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)

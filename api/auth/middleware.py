@@ -13,7 +13,7 @@ from litestar.middleware._utils import should_bypass_middleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.service import authenticate_in
-from api.common.http import REQUEST_CONN
+from api.common.scope import REQUEST_CONN
 from warehouse.db import api_engine
 
 PUBLIC_PATHS = [
@@ -30,7 +30,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
     A connection is checked out, the credential is resolved and the tenant set in one statement
     (``authenticate_in``), and the open transaction is handed to the route through
-    :data:`api.common.http.REQUEST_CONN`; ``read``/``write`` finish it. The connection goes back
+    :data:`api.web.http.REQUEST_CONN`; ``read``/``write`` finish it. The connection goes back
     to the pool when the response is sent.
     """
 

@@ -12,11 +12,12 @@ from litestar.params import Parameter
 
 from api.auth import schemas as s
 from api.auth import service
-from api.common.body import strict_body
-from api.common.context import Actor
-from api.common.errors import validation
-from api.common.http import current_actor, if_match, json_response, read, values_of, write
+from api.common.guards import values_of
 from api.common.listing import parse_params
+from api.web.body import strict_body
+from api.web.http import current_actor, if_match, json_response, read, write
+from leadly.actor import Actor
+from leadly.problem import validation
 from warehouse.db import api_engine, tenant_tx
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import crypto
-from api.common.context import ROLE_RANK, Actor, system_actor
-from api.common.errors import Problem, not_found, validation
-from api.common.http import tenant_scope
-from api.common.ids import new_id
 from api.common.records import RecordService
-from api.common.zones import check_time_zone
-from api.settings import get_settings
+from api.common.scope import tenant_scope
+from leadly.actor import ROLE_RANK, Actor, system_actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found, validation
+from leadly.settings import get_settings
+from leadly.zones import check_time_zone
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord, diff

@@ -12,7 +12,7 @@ import time
 from functools import lru_cache
 from typing import Protocol
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 
 
 class Counter(Protocol):

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
 from api.leads.bulk import BatchCounts
+from leadly.actor import Actor
 
 CREATED_FIELDS = (
     "id",

@@ -1,6 +1,6 @@
 from api.call_logs.schemas import CallLog, CallLogCreate, CallLogUpdate
 from api.call_logs.service import call_log_service
-from api.common.crud import crud_controller
+from api.web.crud import crud_controller
 
 CallLogsController = crud_controller(
     call_log_service, CallLogCreate, CallLogUpdate, CallLog, tag="call logs"

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import validation
 from api.common.records import RecordService
 from api.common.refs import check_refs
+from leadly.actor import Actor
+from leadly.problem import validation
 from warehouse.models import CallLog, Contact, Lead, TeamMember
 
 REFS = {

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem
+from leadly.actor import Actor
+from leadly.problem import Problem
 
 
 async def find_by_email(

@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from api.common.errors import Problem
+from leadly.problem import Problem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000

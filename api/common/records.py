@@ -18,11 +18,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem, db_problem, not_found
-from api.common.ids import new_id
 from api.common.listing import Lister, ListParams
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found
 from warehouse import events
+from warehouse.errors import db_problem
 from warehouse.events import EventRecord, diff
 
 HIDDEN = frozenset({"team_id", "deleted_at"})

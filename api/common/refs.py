@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import validation
 from api.common.records import plausible_id
+from leadly.actor import Actor
+from leadly.problem import validation
 
 
 async def check_refs(

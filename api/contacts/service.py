@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
 from api.common.dedupe import check_email_unique, find_by_email
-from api.common.errors import validation
 from api.common.records import RecordService
 from api.common.refs import check_refs
+from leadly.actor import Actor
+from leadly.problem import validation
 from warehouse.models import Account, Contact, TeamMember
 
 REFS = {

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from api.common.context import system_actor
 from api.dispatcher.registry import Consumer, DispatchedEvent
+from leadly.actor import system_actor
 from warehouse.db import api_engine, tenant_tx
 from warehouse.models import CallLog
 from warehouse.models.activities import Activity

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.common.context import Actor
 from api.deals.service import deal_service
+from leadly.actor import Actor
 from warehouse.db import tenant_tx
 
 # Where demo deals end up (default pipeline keys) and how often.

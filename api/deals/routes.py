@@ -5,19 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import strict_body
-from api.common.crud import check_writable, crud_controller
-from api.common.errors import Problem
-from api.common.http import (
-    current_actor,
-    if_match,
-    json_response,
-    read,
-    record_response,
-    require_scope,
-    values_of,
-    write,
-)
+from api.common.guards import require_scope, values_of
 from api.common.records import plausible_id
 from api.deals.schemas import (
     Deal,
@@ -30,6 +18,10 @@ from api.deals.schemas import (
 )
 from api.deals.service import deal_service
 from api.pipelines.routes import routers as pipeline_routers
+from api.web.body import strict_body
+from api.web.crud import check_writable, crud_controller
+from api.web.http import current_actor, if_match, json_response, read, record_response, write
+from leadly.problem import Problem
 
 DealsController = crud_controller(deal_service, DealCreate, DealUpdate, Deal)
 

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
+from leadly.actor import Actor
 from warehouse.models import CallLog
 from warehouse.models.activities import Activity
 

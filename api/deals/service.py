@@ -31,13 +31,13 @@ import msgspec
 from sqlalchemy import delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor, system_actor
-from api.common.errors import Problem, not_found, validation
-from api.common.ids import new_id
 from api.common.listing import ListParams
 from api.common.records import READ_ONLY, RecordService, check_version, execute, plausible_id
 from api.common.refs import check_refs
 from api.deals import rules
+from leadly.actor import Actor, system_actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found, validation
 from warehouse import events
 from warehouse.events import EventRecord, diff, jsonable
 from warehouse.models import Account, Contact, Lead, TeamMember

@@ -9,11 +9,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.http import current_actor, json_response, read, require_role, require_scope, write
+from api.common.guards import require_role, require_scope
 from api.common.listing import parse_params
 from api.dispatcher import service
 from api.dispatcher.schemas import ConsumerList, Failure, FailureList
+from api.web.http import current_actor, json_response, read, write
+from leadly.actor import Actor
 
 STATUS_DOC = "Only failures in these states: retrying, dead or resolved (comma-separated)."
 

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem, not_found
-from api.common.ids import new_id
 from api.common.listing import Lister, ListParams
 from api.dispatcher.registry import DispatchedEvent
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found
 from warehouse import events
 from warehouse.events import EventRecord
 from warehouse.models import DispatchFailure, Event

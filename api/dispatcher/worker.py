@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.dispatcher import service, wake
 from api.dispatcher.registry import Consumer, DispatchedEvent, load_consumers
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 from warehouse import events
 from warehouse.db import database_url, make_async_engine
 

@@ -28,21 +28,16 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common import idempotency
-from api.common.crud import check_writable
-from api.common.errors import Problem, validation
-from api.common.http import (
-    REQUEST_CONN,
-    current_actor,
-    json_response,
-    read,
-    require_scope,
-    tenant_scope,
-)
-from api.common.ids import new_id
+from api.common.guards import require_scope
 from api.common.listing import check_known_params, parse_params
+from api.common.scope import REQUEST_CONN, tenant_scope
 from api.imports.schemas import Import, ImportPage, Preview
 from api.imports.service import import_service
+from api.web import idempotency
+from api.web.crud import check_writable
+from api.web.http import current_actor, json_response, read
+from leadly.ids import new_id
+from leadly.problem import Problem, validation
 
 POLICIES = ("skip", "update", "merge")
 FORM_FIELDS = frozenset({"file", "object", "mapping", "duplicate_policy"})
@@ -93,7 +88,7 @@ def _file_problem(e: Exception) -> Problem:
 
 
 async def _receive(request: Request, dest: Path) -> tuple[Any, Any]:
-    from api.imports.upload import receive
+    from api.web.upload import receive
     from ingestion.runner import max_bytes
 
     upload = await receive(request, dest, max_bytes())

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
+from leadly.actor import Actor
 
 # The lead fields an import takes from a file, in the table's order, with their kind: the one
 # list the DuckDB staging (ingestion/stage.py), the landing table's COPY and the writes below

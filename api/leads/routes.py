@@ -7,22 +7,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import strict_body
-from api.common.crud import check_writable, crud_controller
-from api.common.errors import Problem
-from api.common.http import (
-    REQUEST_CONN,
-    current_actor,
-    json_response,
-    record_response,
-    require_scope,
-    tenant_scope,
-    values_of,
-    write,
-)
+from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
+from api.common.scope import REQUEST_CONN, tenant_scope
 from api.leads.schemas import ConvertIn, ConvertOut, Lead, LeadCreate, LeadUpdate, MergeIn
 from api.leads.service import lead_service
+from api.web.body import strict_body
+from api.web.crud import check_writable, crud_controller
+from api.web.http import current_actor, json_response, record_response, write
+from leadly.problem import Problem
 
 LeadsController = crud_controller(lead_service, LeadCreate, LeadUpdate, Lead)
 

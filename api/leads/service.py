@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.accounts.service import account_service, domain_of_email, normalise_domain
 from api.call_logs.service import call_log_service
-from api.common.context import Actor
 from api.common.dedupe import check_email_unique
-from api.common.errors import Problem, not_found, validation
 from api.common.records import RecordService
 from api.common.refs import check_refs
 from api.contacts.service import contact_service
+from leadly.actor import Actor
+from leadly.problem import Problem, not_found, validation
 from warehouse import events
 from warehouse.models import Account, Lead, TeamMember
 

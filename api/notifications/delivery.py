@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.notifications import service
 from api.notifications.service import MemberPrefs
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 from warehouse.db import tenant_tx
 
 log = logging.getLogger("leadly.notifications.delivery")

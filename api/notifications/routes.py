@@ -13,10 +13,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import read_body
-from api.common.context import Actor
-from api.common.errors import Problem, not_found, validation
-from api.common.http import current_actor, json_response, read, require_scope, values_of, write
+from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
 from api.notifications import service
 from api.notifications.schemas import (
@@ -39,6 +36,10 @@ from api.notifications.service import engine
 from api.realtime import gateway
 from api.realtime.broker import member_channel, message
 from api.realtime.routes import routers as realtime_routers
+from api.web.body import read_body
+from api.web.http import current_actor, json_response, read, write
+from leadly.actor import Actor
+from leadly.problem import Problem, not_found, validation
 from warehouse.db import tenant_tx
 
 STATUS_DOC = "unread | read | archived (default: every notification not archived)."
@@ -273,7 +274,7 @@ class PushController(Controller):
     @get("/vapid-public-key", operation_id="vapid_public_key")
     async def vapid_key(self, request: Request) -> Response[dict[str, str]]:
         """The application server key browsers subscribe with."""
-        from api.settings import get_settings
+        from leadly.settings import get_settings
 
         _reader(request)
         key = get_settings().vapid_public_key

@@ -24,13 +24,13 @@ from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.common.context import Actor
-from api.common.errors import Problem, not_found, validation
-from api.common.ids import new_id
 from api.common.listing import Lister, ListParams
 from api.common.records import actor_event
-from api.common.zones import check_time_zone
 from api.realtime import broker
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found, validation
+from leadly.zones import check_time_zone
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord

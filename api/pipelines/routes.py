@@ -3,20 +3,7 @@
 from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import strict_body
-from api.common.crud import check_writable, crud_controller
-from api.common.errors import Problem
-from api.common.http import (
-    current_actor,
-    if_match,
-    json_response,
-    read,
-    record_response,
-    require_role,
-    require_scope,
-    values_of,
-    write,
-)
+from api.common.guards import require_role, require_scope, values_of
 from api.common.listing import parse_params
 from api.deals.service import deal_service
 from api.pipelines.schemas import (
@@ -29,6 +16,10 @@ from api.pipelines.schemas import (
     StageUpdate,
 )
 from api.pipelines.service import pipeline_service
+from api.web.body import strict_body
+from api.web.crud import check_writable, crud_controller
+from api.web.http import current_actor, if_match, json_response, read, record_response, write
+from leadly.problem import Problem
 
 PipelinesController = crud_controller(pipeline_service, PipelineCreate, PipelineUpdate, Pipeline)
 

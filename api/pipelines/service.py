@@ -14,11 +14,11 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem, not_found, validation
 from api.common.records import RecordService, check_version
 from api.deals import rules
 from api.pipelines.schemas import StageIn
+from leadly.actor import Actor
+from leadly.problem import Problem, not_found, validation
 from warehouse.models.deals import Deal, Pipeline
 
 DEFAULT_NAME = "Sales pipeline"

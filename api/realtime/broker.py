@@ -30,7 +30,7 @@ from litestar.channels.backends.psycopg import PsycoPgChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from psycopg import AsyncConnection
 
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 
 log = logging.getLogger("leadly.realtime")
 

@@ -29,9 +29,9 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from api.auth.service import authenticate_in
-from api.common.context import Actor
 from api.realtime import broker, tickets
-from api.settings import get_settings
+from leadly.actor import Actor
+from leadly.settings import get_settings
 from warehouse.db import api_engine
 
 log = logging.getLogger("leadly.realtime")

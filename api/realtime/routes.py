@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.http import current_actor, json_response, write
 from api.realtime import tickets
 from api.realtime.gateway import ws
+from api.web.http import current_actor, json_response, write
 
 
 class Ticket(msgspec.Struct, kw_only=True):

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import crypto
-from api.common.context import Actor
-from api.common.ids import looks_like_id, new_id
+from leadly.actor import Actor
+from leadly.ids import looks_like_id, new_id
 from warehouse.db import api_engine, tenant_tx
 
 TICKET_PREFIX = "rtk_"

@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.activities import service
 from api.activities.routes import TIMELINE_PARAMS, parse_query
 from api.activities.schemas import SearchPage
-from api.common.errors import Problem
-from api.common.http import current_actor, json_response, read, require_scope
+from api.common.guards import require_scope
+from api.web.http import current_actor, json_response, read
+from leadly.problem import Problem
 
 MAX_QUERY = 500
 SEARCH_PARAMS = (TIMELINE_PARAMS - {"group_by"}) | {"q"}

@@ -29,15 +29,15 @@ from api.auth import crypto
 from api.auth.service import member_service, signup
 from api.call_logs.schemas import CallLogCreate
 from api.call_logs.service import call_log_service
-from api.common.context import Actor
-from api.common.ids import new_id
 from api.common.records import RecordService
 from api.contacts.schemas import ContactCreate
 from api.contacts.service import contact_service
 from api.leads.schemas import LeadCreate
 from api.leads.service import lead_service
 from api.seed import DEMO_EMAIL, DemoSizes
-from api.settings import get_settings
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.settings import get_settings
 from warehouse.db import api_engine, tenant_tx
 
 DEMO_TEAM_NAME = "Leadly Demo"

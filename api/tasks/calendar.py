@@ -17,11 +17,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth.crypto import new_token, token_hash
-from api.common.context import Actor
-from api.common.errors import not_found
-from api.common.ids import new_id
 from api.common.records import actor_event, plausible_id
 from api.tasks.service import ASSIGNEES, TASKS, task_service, zone
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import not_found
 from warehouse import events
 from warehouse.events import EventRecord, diff
 from warehouse.models import CalendarFeed

@@ -25,8 +25,6 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.common.context import Actor, system_actor
-from api.common.ids import new_id
 from api.common.records import actor_event
 from api.tasks.service import (
     MEMBERS,
@@ -37,6 +35,8 @@ from api.tasks.service import (
     task_service,
     zone,
 )
+from leadly.actor import Actor, system_actor
+from leadly.ids import new_id
 from warehouse import events
 from warehouse.events import EventRecord, diff
 from warehouse.models import MemberTaskSettings, TaskReminder
@@ -271,7 +271,7 @@ async def fire_due_reminders(
     time), once each; one transaction per team. Returns what fired. Safe to run concurrently
     and repeatedly (the Dagster schedule runs it every minute). ``engine``: the API-role
     engine to write with (default: the process's cached one)."""
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse.db import api_engine, database_url, make_async_engine, tenant_tx
 
     moment = (now or datetime.now(UTC)).astimezone(UTC)
@@ -304,8 +304,8 @@ async def set_defaults(
     conn: AsyncConnection, actor: Actor, offsets: list[str], overdue_alerts: bool
 ) -> dict[str, Any]:
     """Replace the caller's default reminders (an event records the change)."""
-    from api.common.errors import validation
     from api.tasks.service import MAX_REMINDER
+    from leadly.problem import validation
 
     offsets = list(dict.fromkeys(offsets))
     bad = [o for o in offsets if offset_delta(o) > MAX_REMINDER]

@@ -8,21 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import strict_body
-from api.common.context import Actor
-from api.common.crud import MAX_BATCH, check_writable, crud_controller
-from api.common.errors import Problem, problem_response, validation
-from api.common.http import (
-    RollbackWith,
-    current_actor,
-    if_match,
-    json_response,
-    read,
-    record_response,
-    require_scope,
-    values_of,
-    write,
-)
+from api.common.guards import require_scope, values_of
 from api.tasks import calendar, reminders
 from api.tasks.schemas import (
     BulkIn,
@@ -44,6 +30,20 @@ from api.tasks.schemas import (
     TimeSummary,
 )
 from api.tasks.service import parse_shift, task_service
+from api.web.body import strict_body
+from api.web.crud import MAX_BATCH, check_writable, crud_controller
+from api.web.errors import problem_response
+from api.web.http import (
+    RollbackWith,
+    current_actor,
+    if_match,
+    json_response,
+    read,
+    record_response,
+    write,
+)
+from leadly.actor import Actor
+from leadly.problem import Problem, validation
 from warehouse.db import api_engine, set_tenant
 
 TasksController = crud_controller(task_service, TaskCreate, TaskUpdate, Task)

@@ -24,11 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import RANGE_MESSAGE, in_range
-from api.common.context import Actor
-from api.common.errors import Problem, db_problem, not_found, validation
-from api.common.http import require_author
-from api.common.ids import new_id
+from api.common.guards import require_author
 from api.common.listing import ListParams
 from api.common.records import (
     READ_ONLY,
@@ -38,8 +34,13 @@ from api.common.records import (
     execute,
     plausible_id,
 )
+from api.common.validate import RANGE_MESSAGE, in_range
 from api.tasks import recurrence
+from leadly.actor import Actor
+from leadly.ids import new_id
+from leadly.problem import Problem, not_found, validation
 from warehouse import events
+from warehouse.errors import db_problem
 from warehouse.events import EventRecord, diff
 from warehouse.models import Task, TaskAssignee, TaskDependency, TeamMember, TimeLog
 

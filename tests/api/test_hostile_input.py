@@ -53,7 +53,7 @@ def _document() -> dict[str, Any]:
     """The OpenAPI document, built at collection time so each operation is its own test (the
     test then checks it is exactly the one the running app serves)."""
     from api.app import create_app
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     try:
         return create_app().openapi_schema.to_schema()

@@ -78,7 +78,7 @@ def api_url(database_url: str) -> Iterator[str]:
         "LEADLY_API_WORKERS": "1",
     }
     base = f"http://127.0.0.1:{port}"
-    with child([sys.executable, "-m", "api.cli", "api"], env, "api") as (proc, log):
+    with child([sys.executable, "-m", "leadly.launcher.cli", "api"], env, "api") as (proc, log):
         wait_http(base + "/api/v1/health", proc, log)
         os.environ["LEADLY_API_URL"] = base
         try:
@@ -91,7 +91,9 @@ def api_url(database_url: str) -> Iterator[str]:
 def worker(api_url: str) -> Iterator[None]:
     """The dispatcher worker (``leadly worker``): it runs the imports uploaded to the API. Only
     while the module that asks for it runs, so other tests' deliveries are left alone."""
-    with child([sys.executable, "-m", "api.cli", "worker"], dict(os.environ), "worker") as (
+    with child(
+        [sys.executable, "-m", "leadly.launcher.cli", "worker"], dict(os.environ), "worker"
+    ) as (
         proc,
         log,
     ):

@@ -21,7 +21,7 @@ def leadly_cmd(*args: str) -> list[str]:
     """The installed ``leadly`` script (what users run), or the module if it is not installed."""
     if LEADLY.exists():
         return [str(LEADLY), *args]
-    return [sys.executable, "-m", "api.cli", *args]
+    return [sys.executable, "-m", "leadly.launcher.cli", *args]
 
 
 def run_leadly(

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from api.seed.demo import MEMBERS, OUTCOMES, SOURCES, STATUSES, _Generator
-from api.settings import get_settings
+from leadly.settings import get_settings
 from tests.cli.conftest import ok, run_leadly
 from warehouse.db import connect_as
 

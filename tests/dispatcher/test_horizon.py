@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 from tests.conftest import Team
 from tests.dispatcher.conftest import append_events
 from warehouse import events

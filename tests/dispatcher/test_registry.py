@@ -8,7 +8,7 @@ import pytest
 
 from api.dispatcher import registry as registry_module
 from api.dispatcher.registry import Consumer, DispatchedEvent, Registry, load_consumers
-from api.settings import Settings
+from leadly.settings import Settings
 
 
 async def _noop(event: DispatchedEvent) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.dispatcher import worker
 from api.dispatcher.registry import DispatchedEvent
 from api.dispatcher.worker import RetryPolicy
-from api.settings import Settings
+from leadly.settings import Settings
 from tests.conftest import Team
 from tests.dispatcher.conftest import (
     FAST,

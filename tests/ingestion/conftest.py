@@ -12,7 +12,7 @@ import httpx
 import msgspec
 import pytest
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 from tests.api.records.conftest import Sql, db, sql  # noqa: F401 - fixtures
 from tests.conftest import Team
 

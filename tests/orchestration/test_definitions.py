@@ -188,7 +188,7 @@ def test_schedule_skips_while_a_dbt_build_is_queued(defs: dg.Definitions) -> Non
 
 
 def test_dagster_home_and_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.settings import Settings
+    from leadly.settings import Settings
 
     settings = Settings(data_dir=str(tmp_path), dagster_port=3999, api_host="127.0.0.1")
     home = env.dagster_home(settings)

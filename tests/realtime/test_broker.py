@@ -13,7 +13,7 @@ import pytest
 from litestar.channels import ChannelsPlugin
 
 from api.realtime import broker
-from api.settings import get_settings
+from leadly.settings import get_settings
 
 pytestmark = pytest.mark.xdist_group("realtime")
 

@@ -126,7 +126,7 @@ async def test_listen_notify_fallback(servers: dict[str, Server], http: Any) -> 
     """Without Redis the API process subscribes with LISTEN; NOTIFY from another process (and
     from its own routes) reaches the socket."""
     from api.realtime import broker
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     pg = servers["pg"]
     owner = await make_team(http)

@@ -12,7 +12,7 @@ def run_notifications_now() -> dict[str, Any]:
     function with its own event loop, callable from any synchronous code."""
     from api.dispatcher import wake
     from api.notifications import delivery, reminders, service
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse.db import database_url, make_async_engine
 
     async def run() -> dict[str, Any]:

@@ -10,8 +10,8 @@ def fire_reminders_now() -> int:
     function (no CLI, no Dagster context): it runs its own event loop and engine, so it can be
     called from any synchronous code."""
     from api.dispatcher import wake
-    from api.settings import get_settings
     from api.tasks.reminders import fire_due_reminders
+    from leadly.settings import get_settings
     from warehouse.db import database_url, make_async_engine
 
     async def run() -> int:

@@ -160,8 +160,8 @@ async def test_mentions_and_read_state(team: Team, mate: Team, other_team: Team)
 
 async def test_add_comment_is_importable_with_all_the_rules(team: Team, mate: Team) -> None:
     from api.activities.service import add_comment
-    from api.common.context import Actor
-    from api.common.errors import Problem
+    from leadly.actor import Actor
+    from leadly.problem import Problem
     from warehouse.db import api_engine, tenant_tx
 
     lead = await new_lead(team)

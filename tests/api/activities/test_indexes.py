@@ -17,9 +17,9 @@ from psycopg.rows import dict_row
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
 from api.activities.service import TimelineQuery, activity_service, timeline_statement
-from api.common.context import Actor
 from api.common.listing import parse_params
-from api.settings import get_settings
+from leadly.actor import Actor
+from leadly.settings import get_settings
 
 TEAM = f"team_tl_explain_{secrets.token_hex(4)}"
 ACTOR = Actor(team_id=TEAM, member_id="mem_tl_explain", role="owner")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from api.settings import get_settings
+from leadly.settings import get_settings
 from tests.api.auth.conftest import sql
 from tests.conftest import Team
 from warehouse.db import connect_as

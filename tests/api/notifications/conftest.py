@@ -169,7 +169,7 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         "LEADLY_NOTIFICATION_HTTP_TIMEOUT": "5",
     }
     os.environ.update(env)
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -189,7 +189,7 @@ async def notification_worker(services: Services, app: Any) -> AsyncIterator[asy
     the consumers' locks, and a real ``leadly worker`` could not take over)."""
     from api.dispatcher import worker
     from api.notifications.producers import consumers
-    from api.settings import get_settings
+    from leadly.settings import get_settings
     from warehouse.db import make_async_engine
 
     s = get_settings()
@@ -327,7 +327,7 @@ async def append_event(team_id: str, **kw: Any) -> None:
 
 
 def ulid_id(prefix: str) -> str:
-    from api.common.ids import new_id
+    from leadly.ids import new_id
 
     return new_id(prefix)
 

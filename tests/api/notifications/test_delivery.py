@@ -357,7 +357,7 @@ async def test_retries_backoff_and_failure_log(owner: Team, services: Services) 
     )
     lead_id = await assign_lead(owner, member, "Retry")
     n = await wait_for_notification(member, lambda n: n["related_to_id"] == lead_id)
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     max_attempts = get_settings().worker_max_attempts
     rows = {d["channel"]: d for d in await settled(member, n["id"], count=4)}

@@ -76,7 +76,7 @@ async def test_the_reminder_scan_is_an_index_probe_per_team(database_url: str) -
     from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
     from api.notifications import reminders
-    from api.settings import get_settings
+    from leadly.settings import get_settings
 
     team = f"team_rem_{secrets.token_hex(4)}"
     now = datetime.now(UTC)

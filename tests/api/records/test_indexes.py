@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
-from api.common.context import Actor
 from api.common.listing import parse_params
 from api.common.records import RecordService
-from api.settings import get_settings
+from leadly.actor import Actor
+from leadly.settings import get_settings
 from tests.api.records.conftest import Sql
 
 TABLES = ("leads", "contacts", "accounts", "call_logs")

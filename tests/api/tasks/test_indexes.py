@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
-from api.common.context import Actor
 from api.common.listing import parse_params
-from api.settings import get_settings
 from api.tasks.service import task_service
+from leadly.actor import Actor
+from leadly.settings import get_settings
 from tests.api.tasks.conftest import Sql
 
 TEAM = f"team_task_explain_{secrets.token_hex(4)}"

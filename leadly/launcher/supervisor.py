@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from api.settings import Settings
+from leadly.settings import Settings, display_host
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,6 @@ REPORTS_BUILD: tuple[str, ...] = (
 """The background job of ``leadly up``: ``dbt build`` of every model (warehouse.dbt.run_dbt)."""
 
 
-def display_host(host: str) -> str:
-    """A host a browser can reach for a bind address (``0.0.0.0`` → ``127.0.0.1``)."""
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
-
-
 # --------------------------------------------------------------------------- ports
 
 
@@ -159,7 +150,7 @@ class Supervisor:
         self.jobs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, service: Service) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "api.cli", *service.command]
+        cmd = [sys.executable, "-m", "leadly.launcher.cli", *service.command]
         proc = subprocess.Popen(cmd, env=self.env, preexec_fn=_child_setup)
         self.procs[service.name] = proc
         return proc

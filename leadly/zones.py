@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from api.common.errors import validation
+from leadly.problem import validation
 
 #: Names the zone database holds that are not zones to choose: this host's own zone (a link
 #: that differs from host to host) and the placeholder zones.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from litestar import Request
 
-from api.common.errors import Problem
+from leadly.problem import Problem
 
 FIELD_LIMIT = 1 << 20
 MULTIPART_OVERHEAD = 64 * 1024

@@ -199,6 +199,11 @@ class Settings:
     transaction); 1 writes them one after the other."""
 
     @property
+    def api_base_url(self) -> str:
+        """The API's address as a browser or a client on this host reaches it."""
+        return f"http://{display_host(self.api_host)}:{self.api_port}"
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser()
 
@@ -224,3 +229,12 @@ class Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+def display_host(host: str) -> str:
+    """A host a browser can reach for a bind address (``0.0.0.0`` → ``127.0.0.1``)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
