@@ -51,10 +51,9 @@ async def health() -> dict[str, str]:
 
 
 async def _dispose_engine(app: Litestar) -> None:
-    from warehouse.db import _cached_async_engine
+    from warehouse.db import dispose_engines
 
-    for engine in list(_cached_async_engine.cache_info() and []):
-        await engine.dispose()
+    await dispose_engines()
 
 
 def create_app() -> Litestar:
@@ -84,6 +83,7 @@ def create_app() -> Litestar:
             ),
             security=[{"bearer": []}],
         ),
+        on_shutdown=[_dispose_engine],
         debug=False,
     )
 

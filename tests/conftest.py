@@ -84,7 +84,7 @@ def _clear_caches() -> None:
     from warehouse import db
 
     get_settings.cache_clear()
-    db._cached_async_engine.cache_clear()
+    db.forget_engines()
     throttle.counter.cache_clear()
     crypto._key.cache_clear()
 

@@ -18,11 +18,11 @@ servers with trust or peer authentication such as the embedded one).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -32,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from leadly.settings import Settings, get_settings
 from warehouse.events import watch_commits
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -228,14 +230,60 @@ def enable_tenant_rls(
 # --------------------------------------------------------------------------- runtime
 
 
-@lru_cache(maxsize=4)
-def _cached_async_engine(url: str, role: str, pool_size: int) -> AsyncEngine:
-    return make_async_engine(url, role, pool_size)
+_engines: dict[tuple[str, str, int, int | None], AsyncEngine] = {}
+
+
+def _loop_key() -> int | None:
+    try:
+        return id(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
+def engine(
+    role: str = "api", *, pool_size: int | None = None, settings: Settings | None = None
+) -> AsyncEngine:
+    """The process's engine for a role (``api``: row-level security per team; ``worker``: the
+    dispatcher's cross-team reads) on the running event loop: one per role and loop, so the API,
+    the worker, Dagster jobs and the CLI share one factory, and a job that runs its own loop
+    (:func:`run`) gets its own pool, closed with it."""
+    s = settings or get_settings()
+    name = {"api": s.api_db_role, "worker": s.worker_db_role}[role]
+    size = pool_size or (s.db_pool_size if role == "api" else 2)
+    key = (database_url(s), name, size, _loop_key())
+    found = _engines.get(key)
+    if found is None:
+        found = _engines[key] = make_async_engine(key[0], name, size)
+    return found
 
 
 def api_engine(settings: Settings | None = None) -> AsyncEngine:
-    s = settings or get_settings()
-    return _cached_async_engine(database_url(s), s.api_db_role, s.db_pool_size)
+    return engine("api", settings=settings)
+
+
+async def dispose_engines() -> None:
+    """Close every engine opened on the running event loop (or outside any loop)."""
+    loop = _loop_key()
+    for key in [k for k in _engines if k[3] == loop or k[3] is None]:
+        await _engines.pop(key).dispose()
+
+
+def forget_engines() -> None:
+    """Drop every cached engine without closing it (after a fork, or when settings change)."""
+    _engines.clear()
+
+
+def run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine on a fresh event loop, then close the engines opened on it: the one way a
+    Dagster job or a CLI verb gets its engines and its loop."""
+
+    async def main() -> T:
+        try:
+            return await make()
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(main())
 
 
 async def set_tenant(conn: AsyncConnection, team_id: str, member_id: str | None = None) -> None:

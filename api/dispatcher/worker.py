@@ -35,7 +35,7 @@ from api.dispatcher import service, wake
 from api.dispatcher.registry import Consumer, DispatchedEvent, load_consumers
 from leadly.settings import Settings, get_settings
 from warehouse import events
-from warehouse.db import database_url, make_async_engine
+from warehouse.db import engine as db_engine
 
 log = logging.getLogger("leadly.dispatcher")
 
@@ -332,7 +332,7 @@ async def run(
         return
     own_engine = engine is None
     if engine is None:
-        engine = make_async_engine(database_url(s), s.worker_db_role, pool_size=len(chosen) + 1)
+        engine = db_engine("worker", pool_size=len(chosen) + 1, settings=s)
     retry = policy or RetryPolicy.from_settings(s)
     waker = wake.Waker()
     runners = [

@@ -49,7 +49,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.notifications import service
 from api.notifications.service import MemberPrefs
 from leadly.settings import Settings, get_settings
-from warehouse.db import tenant_tx
+from warehouse.db import api_engine, tenant_tx
+from warehouse.db import engine as db_engine
 
 log = logging.getLogger("leadly.notifications.delivery")
 
@@ -189,7 +190,7 @@ async def apply_sms_status(
     if not hmac.compare_digest(expected, signature):
         raise PermissionError("The X-Twilio-Signature does not match.")
     status = TWILIO_FINAL.get(params.get("MessageStatus", ""))
-    async with tenant_tx(service.engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         row = (
             await conn.execute(
                 text(
@@ -375,7 +376,7 @@ async def send_push(
 
 
 async def _drop_subscription(sub: dict[str, Any]) -> None:
-    async with tenant_tx(service.engine(), sub["team_id"]) as conn:
+    async with tenant_tx(api_engine(), sub["team_id"]) as conn:
         await conn.execute(
             text("DELETE FROM app.push_subscriptions WHERE team_id = :t AND id = :id"),
             {"t": sub["team_id"], "id": sub["id"]},
@@ -404,7 +405,7 @@ def backoff(attempts: int, s: Settings) -> float:
 
 
 async def _claim(team_id: str, cond: str, params: dict[str, Any], limit: int = 200) -> list[dict]:
-    async with tenant_tx(service.engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         rows = await conn.execute(
             text(_CLAIM.format(cond=cond)),
             {"t": team_id, "lease": LEASE_SECONDS, "limit": limit, **params},
@@ -450,7 +451,7 @@ async def _set(conn: AsyncConnection, team_id: str, row_id: str, values: dict[st
 
 
 async def _record(team_id: str, row_id: str, values: dict[str, Any]) -> None:
-    async with tenant_tx(service.engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         await _set(conn, team_id, row_id, values)
 
 
@@ -468,7 +469,7 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
     if not rows:
         return []
     s = get_settings()
-    async with tenant_tx(service.engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         ns, prefs, subs = await _context(conn, team_id, rows)
     now = datetime.now(UTC)
     retry_errors: list[str] = []
@@ -564,34 +565,11 @@ async def deliver_notification(team_id: str, notification_id: str) -> None:
 
 async def _due_teams(cond: str) -> list[str]:
     """Teams with due rows (read across teams as the worker role)."""
-    from warehouse.db import database_url
-
-    engine = _worker_engine(database_url())
-    async with engine.connect() as conn:
+    async with db_engine("worker").connect() as conn:
         rows = await conn.execute(
             text(f"SELECT DISTINCT team_id FROM app.notification_deliveries WHERE {cond}")
         )
         return [r.team_id for r in rows]
-
-
-_engines: dict[tuple[str, int], Any] = {}
-
-
-def _worker_engine(url: str) -> Any:
-    from warehouse.db import make_async_engine
-
-    loop = id(asyncio.get_running_loop())
-    key = (url, loop)
-    if key not in _engines:
-        _engines[key] = make_async_engine(url, get_settings().worker_db_role, pool_size=2)
-    return _engines[key]
-
-
-async def dispose_engines() -> None:
-    """Close the worker-role engine this module opened for the running event loop."""
-    loop = id(asyncio.get_running_loop())
-    for key in [k for k in _engines if k[1] == loop]:
-        await _engines.pop(key).dispose()
 
 
 _DUE = "status = 'pending' AND digest IS NULL AND next_attempt_at <= now()"
@@ -624,7 +602,7 @@ async def send_digests() -> dict[str, int]:
     s = get_settings()
     counts = {"digests": 0, "items": 0, "failed": 0}
     for team_id in await _due_teams(_DIGEST_DUE):
-        async with tenant_tx(service.engine(), team_id) as conn:
+        async with tenant_tx(api_engine(), team_id) as conn:
             member_ids = [
                 r.member_id
                 for r in await conn.execute(
@@ -649,7 +627,7 @@ async def send_digests() -> dict[str, int]:
 
 
 async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settings) -> int | None:
-    async with tenant_tx(service.engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         ns, prefs, _ = await _context(conn, team_id, rows)
     p = prefs.get(member_id)
     now = datetime.now(UTC)

@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from api.notifications import service
 from warehouse import events
-from warehouse.db import tenant_tx
+from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord
 
 LEAD_MINUTES = 15
@@ -57,10 +56,9 @@ _TEAMS = text(
 
 
 async def _teams(now: datetime) -> list[str]:
-    from api.notifications.delivery import _worker_engine
-    from warehouse.db import database_url
+    from warehouse.db import engine as db_engine
 
-    async with _worker_engine(database_url()).connect() as conn:
+    async with db_engine("worker").connect() as conn:
         exists = (
             await conn.execute(text("SELECT to_regclass('app.activities') IS NOT NULL"))
         ).scalar()
@@ -78,7 +76,7 @@ async def fire_meeting_reminders(
     teams = team_ids if team_ids is not None else await _teams(moment)
     fired: list[dict[str, Any]] = []
     for team in teams:
-        async with tenant_tx(service.engine(), team) as conn:
+        async with tenant_tx(api_engine(), team) as conn:
             # One runner per team at a time, so a meeting fires once.
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),

@@ -32,7 +32,6 @@ from api.notifications.schemas import (
     Watch,
     WatchIn,
 )
-from api.notifications.service import engine
 from api.realtime import gateway
 from api.realtime.broker import member_channel, message
 from api.realtime.routes import routers as realtime_routers
@@ -40,7 +39,7 @@ from api.web.body import read_body
 from api.web.http import current_actor, json_response, read, write
 from leadly.actor import Actor
 from leadly.problem import Problem, not_found, validation
-from warehouse.db import tenant_tx
+from warehouse.db import api_engine, tenant_tx
 
 STATUS_DOC = "unread | read | archived (default: every notification not archived)."
 
@@ -189,7 +188,7 @@ class NotificationsController(Controller):
 
         response = await write(request, actor, run)
         if response.status_code < 300:  # the notification was marked read: push it
-            async with tenant_tx(engine(), actor.team_id, actor.member_id) as conn:
+            async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
                 row = await service.get(conn, actor, notification_id)
             await service.publish_updated(actor.team_id, actor.member_id, [row])
         return response

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.listing import Lister, ListParams
 from api.common.records import actor_event
@@ -52,15 +51,6 @@ from warehouse.models.notifications import (
 )
 
 log = logging.getLogger("leadly.notifications")
-
-#: The engine notification code runs on: the API role's cached engine, unless a caller with its
-#: own event loop (the Dagster job) sets one for its run.
-ENGINE: ContextVar[AsyncEngine | None] = ContextVar("leadly_notifications_engine", default=None)
-
-
-def engine() -> AsyncEngine:
-    return ENGINE.get() or api_engine()
-
 
 notifications = Notification.__table__
 preferences = NotificationPreference.__table__
@@ -321,7 +311,7 @@ async def create(team_id: str, drafts: Sequence[Draft]) -> list[dict[str, Any]]:
     docstring); the notifications actually created."""
     if not drafts:
         return []
-    async with tenant_tx(engine(), team_id) as conn:
+    async with tenant_tx(api_engine(), team_id) as conn:
         made = await create_in(conn, team_id, drafts)
     await publish(made)
     return made.notifications
@@ -479,7 +469,7 @@ async def publish_created(
 
 async def publish_count(team_id: str, member_id: str, count: int | None = None) -> None:
     if count is None:
-        async with tenant_tx(engine(), team_id, member_id) as conn:
+        async with tenant_tx(api_engine(), team_id, member_id) as conn:
             count = await _unread(conn, team_id, member_id)
     await broker.publish_quietly(
         broker.member_channel(team_id, member_id), broker.message("unread_count", {"count": count})
@@ -719,10 +709,9 @@ async def wake_snoozed() -> dict[str, int]:
     ``woken``) and push ``notification.updated`` + ``unread_count`` to its member. Run every
     minute by Dagster; a snoozed notification is hidden only until its time even before it
     runs."""
-    from api.notifications.delivery import _worker_engine
-    from warehouse.db import database_url
+    from warehouse.db import engine as db_engine
 
-    async with _worker_engine(database_url()).connect() as wconn:
+    async with db_engine("worker").connect() as wconn:
         teams = [
             r.team_id
             for r in await wconn.execute(
@@ -734,7 +723,7 @@ async def wake_snoozed() -> dict[str, int]:
         ]
     woken = 0
     for team_id in teams:
-        async with tenant_tx(engine(), team_id) as conn:
+        async with tenant_tx(api_engine(), team_id) as conn:
             c = notifications.c
             old = {
                 r.id: r.snoozed_until

@@ -271,21 +271,16 @@ async def fire_due_reminders(
     time), once each; one transaction per team. Returns what fired. Safe to run concurrently
     and repeatedly (the Dagster schedule runs it every minute). ``engine``: the API-role
     engine to write with (default: the process's cached one)."""
-    from leadly.settings import get_settings
-    from warehouse.db import api_engine, database_url, make_async_engine, tenant_tx
+    from warehouse.db import api_engine, tenant_tx
+    from warehouse.db import engine as db_engine
 
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     if team_ids is None:
-        s = get_settings()
-        worker = make_async_engine(database_url(s), s.worker_db_role, pool_size=1)
-        try:
-            async with worker.connect() as conn:
-                rows = await conn.execute(
-                    CANDIDATE_TEAMS, {"lo": moment - LOOKBACK, "hi": moment + HORIZON}
-                )
-                teams = [r.team_id for r in rows]
-        finally:
-            await worker.dispose()
+        async with db_engine("worker").connect() as conn:
+            rows = await conn.execute(
+                CANDIDATE_TEAMS, {"lo": moment - LOOKBACK, "hi": moment + HORIZON}
+            )
+            teams = [r.team_id for r in rows]
     else:
         teams = list(team_ids)
     out: list[dict[str, Any]] = []

@@ -8,7 +8,6 @@ and the child processes start quickly.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -61,18 +60,12 @@ def use_database() -> tuple[Settings, bool]:
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine on a fresh event loop and close the API engine's pool on that loop."""
+    """Run a coroutine on a fresh event loop (closing its engines after), friendly errors."""
 
-    async def runner() -> T:
-        from warehouse.db import api_engine
-
-        try:
-            return await make()
-        finally:
-            await api_engine().dispose()
+    from warehouse.db import run
 
     try:
-        return asyncio.run(runner())
+        return run(make)
     except Exception as e:
         raise _friendly(e) from e
 

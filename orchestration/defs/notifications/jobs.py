@@ -1,7 +1,6 @@
 """The notifications job: meeting reminders, snoozes that ended, due deliveries and digests (see
 :mod:`api.notifications.delivery` and :mod:`api.notifications.reminders`)."""
 
-import asyncio
 from typing import Any
 
 import dagster as dg
@@ -12,28 +11,19 @@ def run_notifications_now() -> dict[str, Any]:
     function with its own event loop, callable from any synchronous code."""
     from api.dispatcher import wake
     from api.notifications import delivery, reminders, service
-    from leadly.settings import get_settings
-    from warehouse.db import database_url, make_async_engine
+    from warehouse.db import run
 
-    async def run() -> dict[str, Any]:
-        # Engines of this run's own event loop, closed with it.
-        s = get_settings()
-        engine = make_async_engine(database_url(s), s.api_db_role, pool_size=2)
-        token = service.ENGINE.set(engine)
-        try:
-            # The meeting reminders' events wake the worker at once (closes the broker after).
-            async with wake.publishing():
-                fired = await reminders.fire_meeting_reminders()
-                woken = await service.wake_snoozed()
-                due = await delivery.deliver_due()
-                digests = await delivery.send_digests()
-                return {"meeting_reminders": len(fired), **woken, **due, **digests}
-        finally:
-            service.ENGINE.reset(token)
-            await engine.dispose()
-            await delivery.dispose_engines()
+    async def once() -> dict[str, Any]:
+        # The meeting reminders' events wake the worker at once (closes the broker after).
+        async with wake.publishing():
+            fired = await reminders.fire_meeting_reminders()
+            woken = await service.wake_snoozed()
+            due = await delivery.deliver_due()
+            digests = await delivery.send_digests()
+            return {"meeting_reminders": len(fired), **woken, **due, **digests}
 
-    return asyncio.run(run())
+    # Its own event loop and engines (warehouse.db.run closes them with the loop).
+    return run(once)
 
 
 @dg.op(description="Meeting reminders, held-back deliveries (DND, snooze, retries), digests.")

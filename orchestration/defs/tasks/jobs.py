@@ -1,7 +1,5 @@
 """The reminder job: one op that fires what fell due (see :mod:`api.tasks.reminders`)."""
 
-import asyncio
-
 import dagster as dg
 
 
@@ -11,19 +9,13 @@ def fire_reminders_now() -> int:
     called from any synchronous code."""
     from api.dispatcher import wake
     from api.tasks.reminders import fire_due_reminders
-    from leadly.settings import get_settings
-    from warehouse.db import database_url, make_async_engine
+    from warehouse.db import run
 
-    async def run() -> int:
-        s = get_settings()
-        engine = make_async_engine(database_url(s), s.api_db_role, pool_size=2)
-        try:
-            async with wake.publishing():  # the worker hears of the reminders at once
-                return len(await fire_due_reminders(engine=engine))
-        finally:
-            await engine.dispose()
+    async def once() -> int:
+        async with wake.publishing():  # the worker hears of the reminders at once
+            return len(await fire_due_reminders())
 
-    return asyncio.run(run())
+    return run(once)
 
 
 @dg.op(description="Fire due task reminders and overdue alerts (reminder_fired events).")
