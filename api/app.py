@@ -26,6 +26,7 @@ from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.search.routes import routers as search_routers
 from api.tasks.routes import routers as tasks_routers
+from api.web import access_log
 from api.web.errors import exception_handlers
 from leadly.settings import get_settings
 
@@ -59,6 +60,7 @@ async def _dispose_engine(app: Litestar) -> None:
 def create_app() -> Litestar:
     settings = get_settings()
     wake.install()  # the dispatcher hears of each commit that appended events
+    access_log.install()  # feed tokens and socket tickets stay out of the access log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return Litestar(
         route_handlers=[health, *ROUTERS],

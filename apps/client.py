@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from leadly import forwarded
 from leadly.settings import get_settings
 
 PREFIX = "/api/v1"
@@ -132,9 +133,14 @@ class ApiClient:
 
     # ------------------------------------------------------------------ auth
 
-    def login(self, email: str, password: str) -> dict[str, Any]:
-        """``{token, expires_at, member}``; also keeps the token on this client."""
-        out = self.post("/auth/login", json={"email": email, "password": password})
+    def login(self, email: str, password: str, client_address: str | None = None) -> dict[str, Any]:
+        """``{token, expires_at, member}``; also keeps the token on this client.
+        ``client_address``: the browser's address, vouched for to the API's login throttle
+        (signed with the shared secret key: ``leadly.forwarded``)."""
+        headers = {}
+        if client_address:
+            headers[forwarded.HEADER] = forwarded.sign(client_address, get_settings().secret_key)
+        out = self.post("/auth/login", json={"email": email, "password": password}, headers=headers)
         self.token = out["token"]
         return out
 

@@ -69,7 +69,7 @@ def current() -> Session | None:
 def sign_in(email: str, password: str) -> Session:
     """Log in through the API and keep the session; raises :class:`ApiError`."""
     client = ApiClient()
-    out = client.login(email.strip(), password)
+    out = client.login(email.strip(), password, client_address=st.context.ip_address)
     me = client.me()
     st.session_state[TOKEN] = out["token"]
     st.session_state[ME] = me

@@ -177,6 +177,23 @@ class Settings:
     notification_http_timeout: float = 10.0
     """Seconds a Twilio/Slack/Teams/push request may take before the delivery counts failed."""
 
+    # --- security (docs/security.md) ---
+    env: str = "development"
+    """``production`` refuses to start with the default secret key or the demo password (so does
+    any API bound to a non-loopback address)."""
+
+    allow_private_targets: bool = False
+    """Let server-side requests to member-supplied URLs (Slack, Teams, push, webhooks) reach
+    loopback, private and other non-public addresses, over plain http too, and Slack/Teams URLs
+    of any host. For tests and on-premises installs only: it re-opens SSRF to the internal network."""
+
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose ``X-Forwarded-For`` is believed (empty:
+    none; the peer address is the client)."""
+
+    signup_max_per_ip: int = 20
+    """Sign-ups one client address may make in an hour (429 after)."""
+
     realtime_revalidate_seconds: float = 30.0
     """How often an open WebSocket's session or API key is checked again (a revoked or expired
     credential, or a deactivated member, closes it)."""
@@ -221,6 +238,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif hint is float:
                 values[f.name] = float(raw)
+            elif hint is bool:
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw
         return cls(**values)

@@ -12,6 +12,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import crypto
+from api.auth.emails import normalize_email
+from api.auth.passwords import check_password
 from api.common.records import RecordService
 from api.common.scope import tenant_scope
 from leadly.actor import ROLE_RANK, Actor, system_actor
@@ -141,13 +143,18 @@ async def signup(
     ip: str | None = None,
 ) -> dict[str, Any]:
     check_time_zone(time_zone)
+    check_password(password)
+    if ip is not None:  # sign-ups per address: the 409 for a taken email must not be a free oracle
+        await _limit_signups(ip)
     team_id = new_id("team")
     member_id = new_id("mem")
     actor = Actor(team_id=team_id, member_id=member_id, role="owner", request_id=request_id)
     pw = await crypto.hash_password_async(password)
     async with tenant_tx(api_engine(), team_id, member_id) as conn:
         exists = (
-            await conn.execute(text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": email})
+            await conn.execute(
+                text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": normalize_email(email)}
+            )
         ).first()
         if exists:
             raise Problem(
@@ -167,6 +174,7 @@ async def signup(
             {
                 "id": member_id,
                 "email": email,
+                "email_normalized": normalize_email(email),
                 "name": name,
                 "password_hash": pw,
                 "role_id": role_ids["owner"],
@@ -225,6 +233,7 @@ async def login(
     s = get_settings()
     c = throttle.counter()
     window = s.login_window_seconds
+    email = normalize_email(email)
     acct_key, ip_key = throttle.account_key(email), throttle.ip_key(ip)
     # Reserve this attempt first (atomic increment), so parallel guesses cannot all pass a
     # read-then-check; a successful attempt gives its slot back below.
@@ -279,6 +288,20 @@ async def login(
         issued = await issue_session(conn, row.team_id, row.member_id, user_agent, ip)
         member = await _member_out(conn, actor, row.member_id)
     return {"token": issued.token, "expires_at": issued.expires_at, "member": member}
+
+
+async def _limit_signups(ip: str) -> None:
+    from api.auth import throttle
+
+    count, retry = await throttle.counter().hit(throttle.signup_key(ip), 3600)
+    if count > get_settings().signup_max_per_ip:
+        raise Problem(
+            429,
+            "Too many sign-ups from this address. Try again later.",
+            title="Too Many Requests",
+            headers={"Retry-After": str(retry)},
+            retry_after=retry,
+        )
 
 
 def _throttled(retry: int) -> Problem:
@@ -566,11 +589,15 @@ async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> 
         raise Problem(403, "Only an owner or admin can invite members.", title="Forbidden")
     if role == "owner" and actor.role != "owner":
         raise Problem(403, "Only an owner can invite an owner.", title="Forbidden")
+    # Only this team's members are looked at (row-level security): whether another team has a
+    # login with this email is not the inviter's to learn; accepting such an invitation fails.
     taken = (
-        await conn.execute(text("SELECT 1 FROM app.auth_login_lookup(:e)"), {"e": email})
+        await conn.execute(
+            select(members.c.id).where(members.c.email_normalized == normalize_email(email))
+        )
     ).first()
     if taken:
-        raise Problem(409, "A member with this email already exists.", title="Conflict")
+        raise Problem(409, "A member of your team has this email already.", title="Conflict")
     role_id = (
         await conn.execute(
             select(roles.c.id).where(roles.c.team_id == actor.team_id, roles.c.key == role)
@@ -617,6 +644,7 @@ async def accept_invitation(
     ip: str | None,
 ) -> dict[str, Any]:
     check_time_zone(time_zone)
+    check_password(password)
     engine = api_engine()
     async with engine.connect() as conn:
         inv = (
@@ -656,6 +684,7 @@ async def accept_invitation(
             {
                 "id": member_id,
                 "email": inv.email,
+                "email_normalized": normalize_email(inv.email),
                 "name": name,
                 "password_hash": pw,
                 "role_id": inv.role_id,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
+from api.auth.emails import normalize_email
 from leadly.settings import get_settings
 
 
@@ -23,24 +25,45 @@ class Counter(Protocol):
 
 
 class MemoryCounter:
-    def __init__(self) -> None:
+    """Counters in process memory. A window that has ended is dropped: at most every
+    ``sweep_every`` hits, every ended window goes, so memory follows the keys of the current
+    windows, not every address or account ever seen."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sweep_every: int = 256) -> None:
         self._data: dict[str, tuple[int, float]] = {}
+        self._ends: dict[str, float] = {}
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._hits = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def _get(self, key: str, window: int) -> tuple[int, float]:
         count, start = self._data.get(key, (0, 0.0))
-        now = time.monotonic()
+        now = self._clock()
         if now - start >= window:
             count, start = 0, now
         return count, start
 
+    def _sweep(self) -> None:
+        now = self._clock()
+        for key in [k for k, end in self._ends.items() if end <= now]:
+            self._data.pop(key, None)
+            self._ends.pop(key, None)
+
     async def hit(self, key: str, window: int) -> tuple[int, int]:
+        self._hits += 1
+        if self._hits % self._sweep_every == 0:
+            self._sweep()
         count, start = self._get(key, window)
         self._data[key] = (count + 1, start)
-        return count + 1, max(1, int(start + window - time.monotonic()))
+        self._ends[key] = start + window
+        return count + 1, max(1, int(start + window - self._clock()))
 
     async def peek(self, key: str, window: int) -> tuple[int, int]:
         count, start = self._get(key, window)
-        return count, max(1, int(start + window - time.monotonic()))
+        return count, max(1, int(start + window - self._clock()))
 
     async def undo(self, key: str) -> None:
         """Take back one :meth:`hit` (the attempt turned out not to count)."""
@@ -50,6 +73,7 @@ class MemoryCounter:
 
     async def reset(self, key: str) -> None:
         self._data.pop(key, None)
+        self._ends.pop(key, None)
 
 
 class RedisCounter:
@@ -101,12 +125,17 @@ def counter() -> Counter:
 
 
 def _h(value: str) -> str:
-    return hashlib.sha256(value.lower().encode()).hexdigest()[:32]
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def account_key(email: str) -> str:
-    return f"login:acct:{_h(email)}"
+    """The account counter's key: ``email`` normalised (``api.auth.emails``) as login matches it."""
+    return f"login:acct:{_h(normalize_email(email))}"
 
 
 def ip_key(ip: str) -> str:
     return f"login:ip:{_h(ip)}"
+
+
+def signup_key(ip: str) -> str:
+    return f"signup:ip:{_h(ip)}"

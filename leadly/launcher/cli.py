@@ -358,6 +358,10 @@ def api(reload: bool) -> None:
         port=s.api_port,
         workers=None if reload else s.api_workers,
         reload=reload,
+        # X-Forwarded-For is believed only from the proxies LEADLY_TRUSTED_PROXIES names
+        # (uvicorn's default trusts 127.0.0.1, so any local client could forge its address).
+        proxy_headers=bool(s.trusted_proxies.strip()),
+        forwarded_allow_ips=s.trusted_proxies.strip() or "",
     )
 
 

@@ -51,6 +51,8 @@ class Role(TenantMixin, TimestampsMixin, Base):
 class TeamMember(TenantMixin, TimestampsMixin, VersionMixin, Base):
     __tablename__ = "team_members"
     email: Mapped[str] = mapped_column(Text, nullable=False)
+    email_normalized: Mapped[str] = mapped_column(Text, nullable=False)
+    """``api.auth.emails.normalize_email(email)``: what logins and their uniqueness compare."""
     name: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str | None] = mapped_column(Text)
     role_id: Mapped[str] = mapped_column(Text, nullable=False)
@@ -61,7 +63,7 @@ class TeamMember(TenantMixin, TimestampsMixin, VersionMixin, Base):
         ForeignKeyConstraint(["team_id"], ["app.teams.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["team_id", "role_id"], ["app.roles.team_id", "app.roles.id"]),
         # One login identity per email across Leadly: login does not ask for a team.
-        Index("uq_team_members_email", func.lower(text("email")), unique=True),
+        Index("uq_team_members_email_normalized", "email_normalized", unique=True),
         Index("ix_team_members_team_role", "team_id", "role_id"),
     )
 
