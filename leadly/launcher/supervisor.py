@@ -7,19 +7,24 @@ that answers when it is ready and the URLs printed once it is. Adding a service 
 
 Besides the services, ``leadly up`` runs one job in the background: :data:`REPORTS_BUILD`, a
 ``dbt build`` of the analytics models, so the dashboards show the data as soon as it finishes.
+
+:class:`Supervisor` runs them as child processes. A service that stops on its own once it has
+started is restarted after a backoff and watched until it answers its health path again;
+:class:`RestartPolicy` (settings ``restart_*``) says how long to wait and when to give up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -141,18 +146,111 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child between fork
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class Supervisor:
-    """Starts services as ``leadly <command>`` child processes and stops them together."""
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of a child's process group (its own children, uvicorn workers)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+
+def exit_status(code: int) -> str:
+    """``exit code 1``, or ``killed by SIGKILL, exit code -9`` for a signal."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}, exit code {code}"
+    return f"exit code {code}"
+
+
+class ServiceFailed(RuntimeError):
+    """A service failed to start, or crashed too often: ``leadly up`` stops everything."""
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a service that stopped on its own is started again, and when to give up.
+
+    After the n-th crash of a service within ``window`` seconds it is restarted in
+    ``min(backoff_max, backoff * 2**(n-1))`` seconds; its ``max_crashes``-th crash within the
+    window stops everything. Older crashes are forgotten: a service that has run for a whole
+    window without crashing starts again from the first delay.
+    """
+
+    max_crashes: int = 5
+    window: float = 60.0
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RestartPolicy:
+        return cls(
+            max_crashes=max(1, s.restart_max_crashes),
+            window=s.restart_window_seconds,
+            backoff=max(0.0, s.restart_backoff_seconds),
+            backoff_max=s.restart_backoff_max_seconds,
+        )
+
+    def after_crash(self, crashes: list[float], now: float) -> float | None:
+        """Record a crash at ``now`` in a service's ``crashes`` (forgetting those older than the
+        window) and return the seconds to wait before restarting it; None: give up."""
+        crashes[:] = [*(t for t in crashes if now - t < self.window), now]
+        if len(crashes) >= self.max_crashes:
+            return None
+        return min(self.backoff_max, self.backoff * 2.0 ** min(len(crashes) - 1, 60))
+
+
+@dataclass
+class _Child:
+    """A service's current process and its history under :class:`Supervisor`."""
+
+    service: Service
+    proc: subprocess.Popen[bytes]
+    started: float
+    up: bool = False
+    """Answered its health path (services without one: at once) since it was last started."""
+    restarts: int = 0
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    """Set while a crashed service waits out its backoff."""
+
+
+class Supervisor:
+    """Runs services as ``leadly <command>`` child processes, restarts those that stop on their
+    own (:class:`RestartPolicy`) and stops them together.
+
+    Nothing here sleeps to wait out a backoff: :meth:`check` compares ``clock()`` with the time a
+    restart is due, so the caller's loop (and a test's clock) sets the pace.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: RestartPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        say: Callable[[str], None] = print,
+        warn: Callable[[str], None] = functools.partial(print, file=sys.stderr),
+        start_timeout: float = 90.0,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or RestartPolicy.from_settings(settings)
         self.env = dict(os.environ if env is None else env)
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.clock = clock
+        self.say = say
+        self.warn = warn
+        self.start_timeout = start_timeout
+        self.children: dict[str, _Child] = {}
         self.jobs: dict[str, subprocess.Popen[bytes]] = {}
+        self._http = httpx.Client(timeout=2.0)
+
+    def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "leadly.launcher.cli", *service.command]
+        return subprocess.Popen(cmd, env=self.env, preexec_fn=_child_setup)
 
     def start(self, service: Service) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "leadly.launcher.cli", *service.command]
-        proc = subprocess.Popen(cmd, env=self.env, preexec_fn=_child_setup)
-        self.procs[service.name] = proc
+        proc = self._spawn(service)
+        self.children[service.name] = _Child(
+            service, proc, self.clock(), up=service.health_path is None
+        )
         return proc
 
     def start_job(
@@ -162,8 +260,8 @@ class Supervisor:
         log: Path,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """A one-shot background process writing to ``log``; its exit stops nothing (see
-        :meth:`exited`), and :meth:`stop` ends it with the services."""
+        """A one-shot background process writing to ``log``; its exit is not a crash (nothing
+        restarts it), and :meth:`stop` ends it with the services."""
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -177,38 +275,91 @@ class Supervisor:
         self.jobs[name] = proc
         return proc
 
-    def exited(self) -> tuple[str, int] | None:
-        """The first child that has exited, with its exit code."""
-        for name, proc in self.procs.items():
-            code = proc.poll()
-            if code is not None:
-                return name, code
-        return None
+    def health_url(self, service: Service) -> str | None:
+        base = service.base_url(self.settings)
+        return base + service.health_path if base and service.health_path else None
 
-    def wait_healthy(self, service: Service, settings: Settings, timeout: float = 90.0) -> None:
-        """Block until ``service`` answers its health path; raise if it exits or times out."""
-        base = service.base_url(settings)
-        if base is None or service.health_path is None:
+    # ----------------------------------------------------------------------- the loop
+
+    def check(self) -> None:
+        """One round over the services: notice the ones that stopped (and schedule their
+        restart), restart those whose backoff is over, and ask the starting ones for their
+        health path. Raises :class:`ServiceFailed` when a service fails to start or has
+        crashed ``max_crashes`` times within the window."""
+        for child in list(self.children.values()):
+            now = self.clock()
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._restart(child, now)
+            elif (code := child.proc.poll()) is not None:
+                self._crashed(child, code, now)
+            elif not child.up:
+                self._probe(child, now)
+
+    def wait_healthy(self, service: Service, poll: float = 0.2) -> None:
+        """Run :meth:`check` until ``service`` answers its health path."""
+        child = self.children[service.name]
+        while True:
+            self.check()
+            if child.up and child.restart_at is None:
+                return
+            time.sleep(poll)
+
+    def _crashed(self, child: _Child, code: int, now: float) -> None:
+        name = child.service.name
+        _kill_group(child.proc)
+        if not child.up and child.restarts == 0:
+            raise ServiceFailed(f"{name} exited while starting ({exit_status(code)})")
+        delay = self.policy.after_crash(child.crashes, now)
+        if delay is None:
+            raise ServiceFailed(
+                f"{name} stopped unexpectedly {len(child.crashes)} times within "
+                f"{self.policy.window:g}s (last: {exit_status(code)}); giving up, shutting down."
+            )
+        child.restart_at = now + delay
+        self.warn(
+            f"{name} stopped unexpectedly ({exit_status(code)}); "
+            f"restart {child.restarts + 1} in {delay:g}s."
+        )
+
+    def _restart(self, child: _Child, now: float) -> None:
+        child.proc = self._spawn(child.service)
+        child.started = now
+        child.restarts += 1
+        child.restart_at = None
+        child.up = child.service.health_path is None
+        pid, n = child.proc.pid, child.restarts
+        url = self.health_url(child.service)
+        waiting = f"; waiting for {url}" if url else ""
+        self.say(f"{child.service.name} restarted (pid {pid}, restart {n}){waiting}.")
+
+    def _probe(self, child: _Child, now: float) -> None:
+        name, url = child.service.name, self.health_url(child.service)
+        if url is None:
+            child.up = True
             return
-        url = base + service.health_path
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                proc = self.procs.get(service.name)
-                if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{service.name} exited with code {proc.returncode} while starting"
-                    )
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(url).is_success:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{service.name} did not answer {url} within {timeout:.0f}s")
-                time.sleep(0.2)
+        with contextlib.suppress(httpx.HTTPError):
+            if self._http.get(url).is_success:
+                child.up = True
+                if child.restarts:
+                    self.say(f"{name} is back (pid {child.proc.pid}): {url} answers.")
+                return
+        if now - child.started > self.start_timeout:
+            message = f"{name} did not answer {url} within {self.start_timeout:.0f}s"
+            if child.restarts == 0:
+                raise ServiceFailed(message)
+            # Stopped here, it counts as one more crash on the next round.
+            self.warn(f"{message}; stopping it.")
+            _kill_group(child.proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(5)
+
+    # ----------------------------------------------------------------------- stopping
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every running child, wait up to ``timeout``, then SIGKILL what is left."""
-        alive = [p for p in (*self.jobs.values(), *self.procs.values()) if p.poll() is None]
+        procs = [*self.jobs.values(), *(child.proc for child in self.children.values())]
+        alive = [p for p in procs if p.poll() is None]
         for proc in alive:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -217,12 +368,11 @@ class Supervisor:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                _kill_group(proc)
                 proc.wait()
         # Anything a child left behind in its process group goes too.
-        for proc in (*self.jobs.values(), *self.procs.values()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        self.procs.clear()
+        for proc in procs:
+            _kill_group(proc)
+        self.children.clear()
         self.jobs.clear()
+        self._http.close()

@@ -6,14 +6,17 @@ data on the next start. And it refuses to start when one of its ports is taken."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -79,10 +82,11 @@ class Up:
         log: Path,
         *,
         as_background_job: bool = False,
+        env: Mapping[str, str] | None = None,
     ):
         """``ports``: API, dashboards, Dagster. ``as_background_job``: start it the way
         ``leadly up &`` in a script does, with SIGINT ignored on entry; Ctrl-C/SIGINT must
-        still stop it."""
+        still stop it. ``env``: more settings."""
         port, ui_port, dagster_port = ports
         self.base = f"http://127.0.0.1:{port}"
         self.ui = f"http://127.0.0.1:{ui_port}"
@@ -91,7 +95,7 @@ class Up:
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 leadly_cmd("up"),
-                env=up_env(data_dir, port, ui_port, dagster_port),
+                env={**up_env(data_dir, port, ui_port, dagster_port), **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_ignore_sigint if as_background_job else None,
@@ -117,6 +121,20 @@ class Up:
             assert self.proc.poll() is None, f"leadly up exited early:\n{self.output()}"
             assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n{self.output()}"
             time.sleep(0.5)
+
+    def wait_match(self, pattern: str, count: int = 1, timeout: float = 300) -> list[Any]:
+        """The matches of ``pattern`` (a multi-line regex) once the output has ``count``."""
+        deadline = time.monotonic() + timeout
+        while len(found := re.findall(pattern, self.output(), re.MULTILINE)) < count:
+            assert self.proc.poll() is None, f"leadly up exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"no {pattern!r} after {timeout}s:\n{self.output()}"
+            time.sleep(0.3)
+        return found
+
+    def pids(self) -> dict[str, int]:
+        """Service name -> pid, from the ``Starting API (pid 1), worker (pid 2) ...`` lines."""
+        found = re.findall(r"(?:^Starting |, )([\w ]+) \(pid (\d+)\)", self.output(), re.M)
+        return {name: int(pid) for name, pid in found}
 
     def interrupt(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -244,3 +262,122 @@ def test_up_refuses_a_taken_port(data_dir: Path) -> None:
     assert f"port {port} (API, LEADLY_API_PORT) is already in use" in result.stderr
     assert f"port {ui_port} (Streamlit, LEADLY_UI_PORT) is already in use" in result.stderr
     assert not (data_dir / "data").exists(), "nothing may start when a port is taken"
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (its parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class Writer(threading.Thread):
+    """Creates leads through the API, one after the other, until stopped; counts the successes
+    and passes over the failures (the API is down for a while)."""
+
+    def __init__(self, base: str, token: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.token = base, token
+        self.written = 0
+        self.failure = ""
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=10) as client:
+            while not self.done.is_set():
+                try:
+                    r = client.post("/api/v1/leads", json={"first_name": f"Load {self.written}"})
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+                    continue
+                if r.status_code != 201:
+                    self.failure = f"{r.status_code} {r.text}"
+                    return
+                self.written += 1
+
+    def wait_written(self, count: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while self.written < count:
+            assert self.is_alive(), f"the writer stopped: {self.failure}"
+            assert time.monotonic() < deadline, f"{self.written} leads written, not {count}"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(30)
+
+
+def test_up_restarts_a_killed_api_and_leaves_the_rest_running(data_dir: Path) -> None:
+    up = Up(data_dir, (free_port(), free_port(), free_port()), data_dir / "up.log")
+    try:
+        up.wait_ready()
+        pids = up.pids()
+        others = {name: pid for name, pid in pids.items() if name != "API"}
+        assert {"worker", "Streamlit", "Dagster"} <= others.keys(), up.output()
+        r = httpx.post(f"{up.base}/api/v1/auth/login", json=demo_login(), timeout=10)
+        assert r.status_code == 200, r.text
+
+        writer = Writer(up.base, r.json()["token"])
+        writer.start()
+        try:
+            writer.wait_written(1)  # under write load
+            os.kill(pids["API"], signal.SIGKILL)
+            [new_pid] = up.wait_match(r"^API is back \(pid (\d+)\)")
+            written = writer.written
+            writer.wait_written(written + 1)  # the new API process takes writes
+        finally:
+            writer.stop()
+
+        assert int(new_pid) != pids["API"] and running(int(new_pid))
+        assert httpx.get(f"{up.base}/api/v1/health", timeout=10).json() == {"status": "ok"}
+        out = up.output()
+        assert "API stopped unexpectedly (killed by SIGKILL, exit code -9); restart 1 in 1s." in out
+        assert (
+            f"API restarted (pid {new_pid}, restart 1); waiting for {up.base}/api/v1/health" in out
+        )
+        for name, pid in others.items():
+            assert running(pid), f"{name} (pid {pid}) is gone:\n{out}"
+            assert f"{name} stopped unexpectedly" not in out
+        assert httpx.get(f"{up.ui}/_stcore/health", timeout=10).text == "ok"
+
+        assert up.interrupt() == 0, up.output()
+        assert "Leadly stopped." in up.output()
+        assert not running(int(new_pid))
+    finally:
+        up.kill()
+
+
+def test_up_gives_up_on_a_service_that_keeps_crashing(data_dir: Path) -> None:
+    # No backoff to wait out, and a window no machine is slow enough to leave.
+    settings = {
+        "LEADLY_RESTART_MAX_CRASHES": "3",
+        "LEADLY_RESTART_WINDOW_SECONDS": "3600",
+        "LEADLY_RESTART_BACKOFF_SECONDS": "0",
+    }
+    ports = (free_port(), free_port(), free_port())
+    up = Up(data_dir, ports, data_dir / "up.log", env=settings)
+    try:
+        up.wait_ready()
+        pid = up.pids()["worker"]
+        for restart in (1, 2):
+            os.kill(pid, signal.SIGKILL)
+            found = up.wait_match(r"^worker restarted \(pid (\d+), restart (\d+)\)", restart)
+            assert found[-1][1] == str(restart)
+            pid = int(found[-1][0])
+        os.kill(pid, signal.SIGKILL)
+        assert up.proc.wait(120) == 1, up.output()
+    finally:
+        up.kill()
+    out = up.output()
+    assert "worker stopped unexpectedly (killed by SIGKILL, exit code -9); restart 2 in 0s." in out
+    assert (
+        "worker stopped unexpectedly 3 times within 3600s (last: killed by SIGKILL, exit code "
+        "-9); giving up, shutting down." in out
+    )
+    assert "Leadly stopped." not in out
+    assert not postmaster_running(data_dir)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{up.base}/api/v1/health", timeout=2)
