@@ -260,7 +260,7 @@ RAW_BULK = {
 
 
 async def bulk_section(url: str, args: argparse.Namespace) -> None:
-    from api.tasks.service import parse_shift, task_service
+    from api.tasks.bulk import bulk_action, parse_shift
     from leadly.actor import Actor
     from leadly.settings import get_settings
     from warehouse.db import api_engine, connect_as, set_tenant
@@ -283,7 +283,7 @@ async def bulk_section(url: str, args: argparse.Namespace) -> None:
             await conn.begin()
             await set_tenant(conn, BULK_TEAM, BULK_OWNER)
             t = time.perf_counter()
-            results, ok = await task_service.bulk(conn, actor, action, ids, opts[action])
+            results, ok = await bulk_action(conn, actor, action, ids, opts[action])
             elapsed = time.perf_counter() - t
             await conn.rollback()
         assert ok and len(results) == len(ids), [r for r in results if r["status"] != 200][:3]

@@ -17,13 +17,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth.crypto import new_token, token_hash
-from api.common.records import actor_event, plausible_id
-from api.tasks.service import ASSIGNEES, TASKS, task_service, zone
+from api.common.records import plausible_id
+from api.tasks.basics import zone
+from api.tasks.service import ASSIGNEES, TASKS, row_event, task_service
 from leadly.actor import Actor
 from leadly.ids import new_id
 from leadly.problem import not_found
 from warehouse import events
-from warehouse.events import EventRecord, diff
 from warehouse.models import CalendarFeed
 
 if TYPE_CHECKING:
@@ -43,11 +43,6 @@ STATUS = {
 _OUT = [c for c in FEEDS.c if c.name not in ("team_id", "token_hash")]
 
 
-def _event(actor: Actor, action: str, before: Any, after: Any) -> EventRecord:
-    obj = after or before
-    return actor_event(actor, "calendar_feed", obj["id"], action, diff(before, after))
-
-
 async def create_feed(
     conn: AsyncConnection, actor: Actor, name: str | None, base_url: str
 ) -> dict[str, Any]:
@@ -64,7 +59,7 @@ async def create_feed(
         .returning(*_OUT)
     )
     row = dict(res.one()._mapping)
-    await events.append(conn, _event(actor, "created", None, row))
+    await events.append(conn, row_event(actor, "calendar_feed", "created", None, row))
     return {**row, "url": f"{base_url.rstrip('/')}{FEED_PATH}{token}.ics"}
 
 
@@ -96,7 +91,10 @@ async def revoke_feed(conn: AsyncConnection, actor: Actor, feed_id: str) -> None
         .returning(*_OUT)
     )
     await events.append(
-        conn, _event(actor, "deleted", dict(current._mapping), dict(res.one()._mapping))
+        conn,
+        row_event(
+            actor, "calendar_feed", "deleted", dict(current._mapping), dict(res.one()._mapping)
+        ),
     )
 
 

@@ -5,16 +5,32 @@ day at 09:00" stays 09:00 local across daylight-saving changes. ``UNTIL`` is sto
 (``...Z``, as RFC 5545 requires with a zoned DTSTART); a floating or date-only ``UNTIL`` given
 by a client is read in the task's zone (a date means the end of that day) and rewritten.
 Exceptions (EXDATE) are occurrence start times that are skipped.
+
+The operations on a task's series take the task service (``tasks``) they work through: finishing
+an occurrence creates the next one (:func:`spawn_next`, called by the service's update), a "this
+and following" edit splits the series (:func:`split_series`), :func:`upcoming` lists what is
+next.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import YEARLY, rrule, rruleset, rrulestr
+from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.tasks.basics import DONE, zone
+from leadly.actor import Actor
+from leadly.problem import Problem, validation
+from warehouse.models import Task
+
+if TYPE_CHECKING:
+    from api.tasks.service import TaskService
 
 ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _UNTIL = re.compile(r"UNTIL=([0-9T]+Z?)", re.IGNORECASE)
@@ -184,3 +200,148 @@ def with_until(rule: str, until: datetime) -> str:
     ]
     parts.append("UNTIL=" + until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return ";".join(parts)
+
+
+# ---------------------------------------------------------------------- a task's series
+
+TASKS: Table = Task.__table__
+# What a copy keeps of its task: the next occurrence (with SERIES too) and each copied subtask.
+COPIED = (
+    "title",
+    "description",
+    "priority",
+    "assignee_ids",
+    "related_to_type",
+    "related_to_id",
+    "tags",
+    "estimated_hours",
+    "reminders",
+    "custom",
+)
+SERIES = ("parent_task_id", "recurrence_rule", "recurrence_exdates")
+
+
+def _copy(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    out = {f: row.get(f) for f in fields}
+    if out.get("estimated_hours") is not None:
+        out["estimated_hours"] = float(out["estimated_hours"])
+    return out
+
+
+async def spawn_next(
+    tasks: TaskService, conn: AsyncConnection, actor: Actor, done: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Create the occurrence after ``done`` (subtasks copied); None when the series ended."""
+    tz = zone(done["time_zone"])
+    anchor = done.get("occurrence_at") or done["due_at"]
+    start = done.get("series_start_at") or done["due_at"]
+    slot = next_after(
+        done["recurrence_rule"], start, tz, done.get("recurrence_exdates") or [], anchor
+    )
+    if slot is None:
+        return None
+    nxt = await tasks.create(
+        conn,
+        actor,
+        {
+            **_copy(done, COPIED + SERIES),
+            "status": "todo",
+            "due_at": slot,
+            "series_id": done.get("series_id") or done["id"],
+            "series_start_at": start,
+            "occurrence_at": slot,
+        },
+        data={"recurrence_of": done["id"]},
+    )
+    shift = slot - (done.get("due_at") or anchor)
+    await _copy_subtasks(tasks, conn, actor, done["id"], nxt["id"], shift)
+    return nxt
+
+
+async def _copy_subtasks(
+    tasks: TaskService,
+    conn: AsyncConnection,
+    actor: Actor,
+    from_id: str,
+    to_id: str,
+    shift: timedelta,
+) -> None:
+    rows = await conn.execute(
+        tasks._select.where(
+            TASKS.c.team_id == actor.team_id,
+            TASKS.c.parent_task_id == from_id,
+            TASKS.c.deleted_at.is_(None),
+        ).order_by(TASKS.c.created_at, TASKS.c.id)
+    )
+    for sub in [dict(r._mapping) for r in rows]:
+        values = _copy(sub, COPIED)
+        values["due_at"] = sub["due_at"] + shift if sub["due_at"] else None
+        copy = await tasks.create(
+            conn,
+            actor,
+            {**values, "status": "todo", "parent_task_id": to_id},
+            data={"recurrence_of": sub["id"]},
+        )
+        await _copy_subtasks(tasks, conn, actor, sub["id"], copy["id"], shift)
+
+
+async def split_series(
+    tasks: TaskService, conn: AsyncConnection, actor: Actor, id: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A "this and following" edit: the series ends before this occurrence (earlier
+    occurrences keep the old rule, ending with UNTIL), and this occurrence starts a new
+    series with the edits applied; later occurrences follow from it."""
+    current = await tasks.get(conn, actor, id, for_update=True)
+    if not current["recurrence_rule"]:
+        raise Problem(
+            409,
+            f"Task {id!r} is not an occurrence of a recurring series.",
+            title="Conflict",
+        )
+    if current["status"] in DONE:
+        raise Problem(409, "A finished occurrence cannot start a new series.", title="Conflict")
+    old_rule = current["recurrence_rule"]
+    slot = current["occurrence_at"] or current["due_at"]
+    earlier = await conn.execute(
+        select(TASKS.c.id).where(
+            TASKS.c.team_id == actor.team_id,
+            TASKS.c.series_id == current["series_id"],
+            TASKS.c.id != id,
+            TASKS.c.deleted_at.is_(None),
+            or_(TASKS.c.occurrence_at < slot, TASKS.c.occurrence_at.is_(None)),
+        )
+    )
+    ended = with_until(old_rule, slot - timedelta(seconds=1))
+    for other in [r.id for r in earlier]:
+        prev = await tasks.get(conn, actor, other, for_update=True)
+        await tasks.apply(conn, actor, prev, {"recurrence_rule": ended}, "updated")
+    values = dict(values)
+    await tasks.validate(conn, actor, values, current)
+    rule = values.get("recurrence_rule", old_rule)
+    due = values.get("due_at", current["due_at"])
+    if rule is None:
+        values.update(series_id=None, series_start_at=None, occurrence_at=None)
+    else:
+        if due is None:
+            raise validation([{"field": "due_at", "message": "A recurring task needs a due_at."}])
+        values.update(series_id=id, series_start_at=due, occurrence_at=due, recurrence_rule=rule)
+    row = await tasks.apply(conn, actor, current, values, "updated")
+    return (await tasks.decorate(conn, actor, [row]))[0]
+
+
+async def upcoming(
+    tasks: TaskService, conn: AsyncConnection, actor: Actor, id: str, limit: int
+) -> list[datetime]:
+    """The next ``limit`` occurrences of the task's series after this one (none when the task
+    does not recur)."""
+    task = await tasks.get(conn, actor, id)
+    if not task["recurrence_rule"]:
+        return []
+    return occurrences(
+        task["recurrence_rule"],
+        task["series_start_at"] or task["due_at"],
+        zone(task["time_zone"]),
+        task["recurrence_exdates"],
+        limit=limit,
+        after=(task["occurrence_at"] or task["due_at"]) - timedelta(seconds=1),
+    )

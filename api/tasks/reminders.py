@@ -26,17 +26,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.common.records import actor_event
-from api.tasks.service import (
-    MEMBERS,
-    OPEN,
-    TASKS,
-    local_shift,
-    offset_delta,
-    task_service,
-    zone,
-)
+from api.tasks.basics import MAX_REMINDER, OPEN, local_shift, offset_delta, zone
+from api.tasks.service import MEMBERS, TASKS, task_service
+from leadly import clock
 from leadly.actor import Actor, system_actor
 from leadly.ids import new_id
+from leadly.problem import validation
 from warehouse import events
 from warehouse.events import EventRecord, diff
 from warehouse.models import MemberTaskSettings, TaskReminder
@@ -159,7 +154,7 @@ async def for_task(conn: AsyncConnection, actor: Actor, task_id: str) -> list[di
         ).mappings()
     }
     settings = await member_settings(conn, actor.team_id, recipients(task))
-    now = datetime.now(UTC)
+    now = clock.now()
     out = []
     for p in planned(task, settings):
         done = fired.pop(_key(p), None)
@@ -268,13 +263,13 @@ async def fire_due_reminders(
     engine: AsyncEngine | None = None,
 ) -> list[dict[str, Any]]:
     """Fire every reminder and overdue alert that fell due by ``now`` (default: the current
-    time), once each; one transaction per team. Returns what fired. Safe to run concurrently
+    time, :func:`leadly.clock.now`), once each; one transaction per team. Returns what fired. Safe to run concurrently
     and repeatedly (the Dagster schedule runs it every minute). ``engine``: the API-role
     engine to write with (default: the process's cached one)."""
     from warehouse.db import api_engine, tenant_tx
     from warehouse.db import engine as db_engine
 
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     if team_ids is None:
         async with db_engine("worker").connect() as conn:
             rows = await conn.execute(
@@ -299,9 +294,6 @@ async def set_defaults(
     conn: AsyncConnection, actor: Actor, offsets: list[str], overdue_alerts: bool
 ) -> dict[str, Any]:
     """Replace the caller's default reminders (an event records the change)."""
-    from api.tasks.service import MAX_REMINDER
-    from leadly.problem import validation
-
     offsets = list(dict.fromkeys(offsets))
     bad = [o for o in offsets if offset_delta(o) > MAX_REMINDER]
     if bad:

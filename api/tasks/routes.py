@@ -9,7 +9,8 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.guards import require_scope, values_of
-from api.tasks import calendar, reminders
+from api.tasks import calendar, dependencies, recurrence, reminders, time_logs
+from api.tasks.bulk import bulk_action, parse_shift
 from api.tasks.schemas import (
     BulkIn,
     BulkOut,
@@ -29,7 +30,7 @@ from api.tasks.schemas import (
     TimeLogUpdate,
     TimeSummary,
 )
-from api.tasks.service import parse_shift, task_service
+from api.tasks.service import task_service
 from api.web.body import strict_body
 from api.web.crud import MAX_BATCH, check_writable, crud_controller
 from api.web.errors import problem_response
@@ -117,7 +118,7 @@ class TaskActionsController(Controller):
         opts = _bulk_options(data)
 
         async def run(conn: AsyncConnection) -> Response:
-            results, ok = await task_service.bulk(conn, actor, data.action, data.ids, opts)
+            results, ok = await bulk_action(conn, actor, data.action, data.ids, opts)
             if not ok:
                 failed = sum(1 for r in results if r["status"] >= 400)
                 p = Problem(
@@ -145,7 +146,7 @@ class TaskActionsController(Controller):
         actor = _writer(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await task_service.add_dependency(
+            row = await dependencies.add_dependency(
                 conn, actor, task_id, data.depends_on_task_id, data.type
             )
             return json_response(row, 201)
@@ -157,7 +158,7 @@ class TaskActionsController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await task_service.dependencies(conn, actor, task_id))
+            return json_response(await dependencies.dependencies(conn, actor, task_id))
 
         return await read(actor, run)
 
@@ -166,7 +167,7 @@ class TaskActionsController(Controller):
         actor = _writer(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            await task_service.remove_dependency(conn, actor, task_id, dependency_id)
+            await dependencies.remove_dependency(conn, actor, task_id, dependency_id)
             return Response(content=b"", status_code=204)
 
         await write(request, actor, run)
@@ -179,7 +180,7 @@ class TaskActionsController(Controller):
         actor = _writer(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await task_service.start_timer(conn, actor, task_id), 201)
+            return json_response(await time_logs.start_timer(conn, actor, task_id), 201)
 
         return await write(request, actor, run)
 
@@ -188,7 +189,7 @@ class TaskActionsController(Controller):
         actor = _writer(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await task_service.stop_timer(conn, actor, task_id))
+            return json_response(await time_logs.stop_timer(conn, actor, task_id))
 
         return await write(request, actor, run)
 
@@ -203,7 +204,7 @@ class TaskActionsController(Controller):
         actor = _writer(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await task_service.add_time_log(conn, actor, task_id, values_of(data))
+            row = await time_logs.add_time_log(conn, actor, task_id, values_of(data))
             return json_response(row, 201)
 
         return await write(request, actor, run)
@@ -228,7 +229,7 @@ class TaskActionsController(Controller):
             )
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await task_service.update_time_log(
+            row = await time_logs.update_time_log(
                 conn, actor, task_id, time_log_id, values, if_match=expected
             )
             return record_response(row)
@@ -243,7 +244,7 @@ class TaskActionsController(Controller):
         expected = if_match(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            await task_service.delete_time_log(conn, actor, task_id, time_log_id, if_match=expected)
+            await time_logs.delete_time_log(conn, actor, task_id, time_log_id, if_match=expected)
             return Response(content=b"", status_code=204)
 
         await write(request, actor, run)
@@ -253,7 +254,7 @@ class TaskActionsController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await task_service.time_logs(conn, actor, task_id))
+            return json_response(await time_logs.time_logs(conn, actor, task_id))
 
         return await read(actor, run)
 
@@ -263,7 +264,7 @@ class TaskActionsController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await task_service.time_summary(conn, actor, task_id))
+            return json_response(await time_logs.time_summary(conn, actor, task_id))
 
         return await read(actor, run)
 
@@ -282,7 +283,7 @@ class TaskActionsController(Controller):
             )
 
         async def run(conn: AsyncConnection) -> Response:
-            dates = await task_service.occurrences(conn, actor, task_id, int(raw))
+            dates = await recurrence.upcoming(task_service, conn, actor, task_id, int(raw))
             return json_response([d.astimezone(UTC) for d in dates])
 
         return await read(actor, run)
@@ -300,7 +301,7 @@ class TaskActionsController(Controller):
 
         async def run(conn: AsyncConnection) -> Response:
             return record_response(
-                await task_service.split_series(conn, actor, task_id, values_of(data))
+                await recurrence.split_series(task_service, conn, actor, task_id, values_of(data))
             )
 
         return await write(request, actor, run)

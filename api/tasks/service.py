@@ -1,55 +1,42 @@
-"""Tasks: the record service plus dependencies, recurrence, time tracking and bulk actions.
+"""Tasks: the record service, its views and its rules (assignees, time zones, related records,
+parents, recurrence rules, status timestamps and the dependencies that block a status change).
 
 Every write appends its event in the same transaction: tasks as ``task`` created/updated/
 deleted (``changes`` of ``[before, after]``, so a status change is ``changes.status`` and an
-assignment ``changes.assignee_ids``), dependencies as ``task_dependency``, time logs as
-``time_log`` (``data.task_id``; ``deleted`` when a log is removed: the row goes, the event keeps
-it). Reminders append ``task``/``reminder_fired`` (see :mod:`api.tasks.reminders`).
+assignment ``changes.assignee_ids``). The rest of the package works through :data:`task_service`:
+dependencies (:mod:`api.tasks.dependencies`, ``task_dependency`` events), timers and time logs
+(:mod:`api.tasks.time_logs`, ``time_log`` events), series (:mod:`api.tasks.recurrence`), bulk
+actions (:mod:`api.tasks.bulk`), reminders (:mod:`api.tasks.reminders`, ``task``/
+``reminder_fired``) and calendar feeds (:mod:`api.tasks.calendar`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from psycopg.pq import TransactionStatus
-from sqlalchemy import Table, and_, any_, bindparam, column, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Table, and_, any_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_author
 from api.common.listing import ListParams
 from api.common.records import (
     READ_ONLY,
     RecordService,
     actor_event,
     check_version,
-    execute,
     plausible_id,
 )
-from api.common.validate import RANGE_MESSAGE, in_range
 from api.tasks import recurrence
+from api.tasks.basics import DONE, MAX_REMINDER, OPEN, localize, offset_delta, tx_now, zone
 from leadly.actor import Actor
 from leadly.ids import new_id
-from leadly.problem import Problem, not_found, validation
-from warehouse import events
-from warehouse.errors import db_problem
+from leadly.problem import Problem, validation
 from warehouse.events import EventRecord, diff
-from warehouse.models import Task, TaskAssignee, TaskDependency, TeamMember, TimeLog
+from warehouse.models import Task, TaskAssignee, TeamMember
 
-OPEN = ("todo", "in_progress", "waiting")
-DONE = ("completed", "cancelled")
 TASKS: Table = Task.__table__
 ASSIGNEES: Table = TaskAssignee.__table__
-DEPS: Table = TaskDependency.__table__
-LOGS: Table = TimeLog.__table__
 MEMBERS: Table = TeamMember.__table__
 # Set by the service, never by a client.
 SYSTEM_FIELDS = frozenset(
@@ -65,75 +52,21 @@ SYSTEM_FIELDS = frozenset(
         "due_set_at",
     }
 )
-MAX_REMINDER = timedelta(weeks=4)
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ValueError, OSError, KeyError):
-        return ZoneInfo("UTC")
-
-
-def offset_delta(label: str) -> timedelta:
-    n, unit = int(label[:-1]), label[-1]
-    return timedelta(weeks=n) if unit == "w" else n * _UNITS[unit]
-
-
-def local_shift(moment: datetime, delta: timedelta, tz: ZoneInfo, *, calendar: bool) -> datetime:
-    """``moment + delta``; a ``calendar`` shift (days/weeks) keeps the wall-clock time in
-    ``tz`` across daylight-saving changes, an exact one adds elapsed time."""
-    if not calendar:
-        return (moment + delta).astimezone(UTC)
-    local = moment.astimezone(tz).replace(tzinfo=None) + delta
-    return local.replace(tzinfo=tz).astimezone(UTC)
-
-
-def localize(value: datetime, tz: ZoneInfo) -> datetime:
-    """An offset-less timestamp read in ``tz`` (a time skipped by DST moves forward)."""
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    return value.replace(tzinfo=tz).astimezone(UTC)
-
-
-_DURATION = re.compile(
-    r"^(?P<sign>[+-])?P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
-    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
-)
-
-
-def parse_shift(raw: str) -> tuple[timedelta, timedelta]:
-    """ISO 8601 duration → (calendar part: weeks/days, exact part: hours/minutes/seconds)."""
-    m = _DURATION.match(raw.strip().upper())
-    if not m or raw.strip().upper().rstrip("T").endswith(("P", "-P", "+P")) or raw.endswith("T"):
-        raise validation(
-            [{"field": "shift_by", "message": "Not an ISO 8601 duration such as P1D or -PT2H."}]
-        )
-    g = {k: int(v) if v and k != "sign" else 0 for k, v in m.groupdict().items()}
-    sign = -1 if m.group("sign") == "-" else 1
-    try:
-        cal = timedelta(weeks=g["w"], days=g["d"]) * sign
-        exact = timedelta(hours=g["h"], minutes=g["m"], seconds=g["s"]) * sign
-    except OverflowError:  # more days than a timedelta holds (about 2.7 million years)
-        cal = exact = timedelta.max
-    if abs(cal) > timedelta(days=3660) or abs(exact) > timedelta(days=3660):
-        raise validation([{"field": "shift_by", "message": "Shift by at most ten years."}])
-    if not cal and not exact:
-        raise validation([{"field": "shift_by", "message": "The duration is zero."}])
-    return cal, exact
-
-
-async def tx_now(conn: AsyncConnection) -> datetime:
-    """The transaction's timestamp (``now()``), as every row written in it records (read
-    once per transaction)."""
-    tx = conn.get_transaction()
-    cached = conn.info.get("leadly_tx_now")
-    if cached is not None and tx is not None and cached[0] is tx:
-        return cached[1]
-    now = (await conn.execute(select(func.now()))).scalar_one()
-    conn.info["leadly_tx_now"] = (tx, now)
-    return now
+def row_event(
+    actor: Actor,
+    object_type: str,
+    action: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    data: dict[str, Any] | None = None,
+) -> EventRecord:
+    """The event of a row of ``object_type`` (a dependency, a time log, a feed) going from
+    ``before`` to ``after`` (None: created / deleted)."""
+    obj = after or before
+    assert obj is not None
+    return actor_event(actor, object_type, obj["id"], action, diff(before, after), data=data)
 
 
 # The unfinished tasks a task depends on (one plain statement: it runs once per status change).
@@ -284,40 +217,21 @@ class TaskService(RecordService):
             for r in rows
         }
 
-    async def time_summary(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
-        task = await self.get(conn, actor, id)
-        r = (await self.rollup(conn, actor, [id]))[id]
-        return {
-            "task_id": id,
-            "estimated_hours": task["estimated_hours"],
-            "own_actual_hours": r["own"],
-            "actual_hours": r["actual"],
-            "estimated_hours_total": r["estimated"],
-            "subtask_count": r["subtasks"],
-        }
-
     # ------------------------------------------------------------------ validation
 
     async def member_zones(
         self, conn: AsyncConnection, actor: Actor, ids: Iterable[str]
     ) -> dict[str, str]:
+        """The time zone of each of ``ids`` that names a member of the team."""
         wanted = [i for i in ids if plausible_id(i)]
         if not wanted:
             return {}
-        run = _BULK.get()
-        if run is not None and run.looked_up.issuperset(wanted):
-            # A bulk call read these members once (members do not change during it).
-            return {i: run.zones[i] for i in wanted if i in run.zones}
         rows = await conn.execute(
             select(MEMBERS.c.id, MEMBERS.c.time_zone).where(
                 MEMBERS.c.team_id == actor.team_id, MEMBERS.c.id.in_(wanted)
             )
         )
-        found = {r.id: r.time_zone for r in rows}
-        if run is not None:
-            run.zones.update(found)
-            run.looked_up.update(wanted)
-        return found
+        return {r.id: r.time_zone for r in rows}
 
     async def validate(
         self,
@@ -394,7 +308,7 @@ class TaskService(RecordService):
                 errors.append(
                     {"field": "parent_task_id", "message": "A task cannot be its own parent."}
                 )
-            elif not await self._exists(conn, actor, parent):
+            elif not await self.exists(conn, actor, parent):
                 errors.append(
                     {"field": "parent_task_id", "message": "No task with this id in your team."}
                 )
@@ -453,7 +367,8 @@ class TaskService(RecordService):
             if new_status == "todo" and cur.get("started_at"):
                 values["started_at"] = None
 
-    async def _exists(self, conn: AsyncConnection, actor: Actor, id: str) -> bool:
+    async def exists(self, conn: AsyncConnection, actor: Actor, id: str) -> bool:
+        """``id`` names a live task ``actor`` can see."""
         if not plausible_id(id):
             return False
         q = self._scoped(actor).where(TASKS.c.id == id)
@@ -505,6 +420,13 @@ class TaskService(RecordService):
             return {"field": "related_to_id", "message": f"No {rtype} with this id in your team."}
         return None
 
+    async def unfinished_blockers(
+        self, conn: AsyncConnection, actor: Actor, task_id: str
+    ) -> Iterable[Any]:
+        """The rows of :data:`BLOCKERS` for ``task_id`` (a bulk call reads them once for all
+        its ids: :mod:`api.tasks.bulk`)."""
+        return await conn.execute(BLOCKERS, {"team": actor.team_id, "task": task_id})
+
     async def check_unblocked(
         self, conn: AsyncConnection, actor: Actor, task_id: str, new_status: str
     ) -> None:
@@ -512,16 +434,7 @@ class TaskService(RecordService):
         types = {"finish_to_start", "start_to_start"}
         if new_status == "completed":
             types.add("finish_to_finish")
-        run = _BULK.get()
-        if run is not None and run.defer and run.blockers is not None and task_id in run.blockers:
-            # A bulk call read every id's blockers at its start; the ones it has finished
-            # since (earlier ids of the call) no longer block, as a fresh read would show.
-            found: Iterable[Any] = [
-                r for r in run.blockers[task_id] if r.depends_on_task_id not in run.finished
-            ]
-        else:
-            found = await conn.execute(BLOCKERS, {"team": actor.team_id, "task": task_id})
-        rows = [r for r in found if r.type in types]
+        rows = [r for r in await self.unfinished_blockers(conn, actor, task_id) if r.type in types]
         blockers = [
             {"task_id": r.depends_on_task_id, "type": r.type, "status": r.status}
             for r in rows
@@ -584,42 +497,11 @@ class TaskService(RecordService):
             and (values.get("recurrence_rule", current["recurrence_rule"]))
             and not current["next_occurrence_id"]
         ):
-            nxt = await self.spawn_next(conn, actor, {**current, **values})
+            nxt = await recurrence.spawn_next(self, conn, actor, {**current, **values})
             if nxt is not None:
                 values["next_occurrence_id"] = nxt["id"]
         row = await self.apply(conn, actor, current, values, action)
         return (await self.decorate(conn, actor, [row]))[0] if rollup else row
-
-    async def apply(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        current: Mapping[str, Any],
-        values: Mapping[str, Any],
-        action: str,
-        data: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """RecordService.apply; inside :meth:`bulk` the event is kept and appended with the
-        others in one statement at the end (same transaction), and the row itself is written
-        with the others by :meth:`_bulk_flush` (the answer is the row as it will be)."""
-        run = _BULK.get()
-        if run is None:
-            return await super().apply(conn, actor, current, values, action, data)
-        if run.defer:
-            run.pending.append((current, dict(values), action, data))
-            if values.get("status") in DONE:
-                run.finished.add(current["id"])
-            return {**current, **values}
-        t = self.table
-        stmt = (
-            update(t)
-            .where(t.c.team_id == actor.team_id, t.c.id == current["id"])
-            .values(**values, version=t.c.version + 1, updated_at=func.now())
-            .returning(*self.public_columns.values())
-        )
-        row = dict((await execute(conn, stmt)).one()._mapping)
-        run.events.append(self._event(actor, current["id"], action, diff(current, row), data))
-        return row
 
     async def delete(
         self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
@@ -660,857 +542,6 @@ class TaskService(RecordService):
         for child in [r.id for r in children]:
             await self.restore(conn, actor, child)
         return (await self.decorate(conn, actor, [row]))[0]
-
-    # ------------------------------------------------------------------ recurrence
-
-    async def spawn_next(
-        self, conn: AsyncConnection, actor: Actor, done: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """Create the occurrence after ``done`` (subtasks copied); None when the series ended."""
-        tz = zone(done["time_zone"])
-        anchor = done.get("occurrence_at") or done["due_at"]
-        start = done.get("series_start_at") or done["due_at"]
-        slot = recurrence.next_after(
-            done["recurrence_rule"], start, tz, done.get("recurrence_exdates") or [], anchor
-        )
-        if slot is None:
-            return None
-        copy = {
-            f: done.get(f)
-            for f in (
-                "title",
-                "description",
-                "priority",
-                "assignee_ids",
-                "related_to_type",
-                "related_to_id",
-                "tags",
-                "parent_task_id",
-                "estimated_hours",
-                "recurrence_rule",
-                "recurrence_exdates",
-                "reminders",
-                "custom",
-            )
-        }
-        if copy["estimated_hours"] is not None:
-            copy["estimated_hours"] = float(copy["estimated_hours"])
-        nxt = await self.create(
-            conn,
-            actor,
-            {
-                **copy,
-                "status": "todo",
-                "due_at": slot,
-                "series_id": done.get("series_id") or done["id"],
-                "series_start_at": start,
-                "occurrence_at": slot,
-            },
-            data={"recurrence_of": done["id"]},
-        )
-        shift = slot - (done.get("due_at") or anchor)
-        await self._copy_subtasks(conn, actor, done["id"], nxt["id"], shift)
-        return nxt
-
-    async def _copy_subtasks(
-        self, conn: AsyncConnection, actor: Actor, from_id: str, to_id: str, shift: timedelta
-    ) -> None:
-        rows = await conn.execute(
-            self._select.where(
-                TASKS.c.team_id == actor.team_id,
-                TASKS.c.parent_task_id == from_id,
-                TASKS.c.deleted_at.is_(None),
-            ).order_by(TASKS.c.created_at, TASKS.c.id)
-        )
-        for sub in [dict(r._mapping) for r in rows]:
-            values = {
-                f: sub[f]
-                for f in (
-                    "title",
-                    "description",
-                    "priority",
-                    "assignee_ids",
-                    "related_to_type",
-                    "related_to_id",
-                    "tags",
-                    "reminders",
-                    "custom",
-                )
-            }
-            values["estimated_hours"] = (
-                float(sub["estimated_hours"]) if sub["estimated_hours"] is not None else None
-            )
-            values["due_at"] = sub["due_at"] + shift if sub["due_at"] else None
-            copy = await self.create(
-                conn,
-                actor,
-                {**values, "status": "todo", "parent_task_id": to_id},
-                data={"recurrence_of": sub["id"]},
-            )
-            await self._copy_subtasks(conn, actor, sub["id"], copy["id"], shift)
-
-    async def split_series(
-        self, conn: AsyncConnection, actor: Actor, id: str, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A "this and following" edit: the series ends before this occurrence (earlier
-        occurrences keep the old rule, ending with UNTIL), and this occurrence starts a new
-        series with the edits applied; later occurrences follow from it."""
-        current = await self.get(conn, actor, id, for_update=True)
-        if not current["recurrence_rule"]:
-            raise Problem(
-                409,
-                f"Task {id!r} is not an occurrence of a recurring series.",
-                title="Conflict",
-            )
-        if current["status"] in DONE:
-            raise Problem(409, "A finished occurrence cannot start a new series.", title="Conflict")
-        old_rule = current["recurrence_rule"]
-        slot = current["occurrence_at"] or current["due_at"]
-        earlier = await conn.execute(
-            select(TASKS.c.id).where(
-                TASKS.c.team_id == actor.team_id,
-                TASKS.c.series_id == current["series_id"],
-                TASKS.c.id != id,
-                TASKS.c.deleted_at.is_(None),
-                or_(TASKS.c.occurrence_at < slot, TASKS.c.occurrence_at.is_(None)),
-            )
-        )
-        ended = recurrence.with_until(old_rule, slot - timedelta(seconds=1))
-        for other in [r.id for r in earlier]:
-            prev = await super().get(conn, actor, other, for_update=True)
-            await self.apply(conn, actor, prev, {"recurrence_rule": ended}, "updated")
-        values = dict(values)
-        await self.validate(conn, actor, values, current)
-        rule = values.get("recurrence_rule", old_rule)
-        due = values.get("due_at", current["due_at"])
-        if rule is None:
-            values.update(series_id=None, series_start_at=None, occurrence_at=None)
-        else:
-            if due is None:
-                raise validation(
-                    [{"field": "due_at", "message": "A recurring task needs a due_at."}]
-                )
-            values.update(
-                series_id=id, series_start_at=due, occurrence_at=due, recurrence_rule=rule
-            )
-        row = await self.apply(conn, actor, current, values, "updated")
-        return (await self.decorate(conn, actor, [row]))[0]
-
-    async def occurrences(
-        self, conn: AsyncConnection, actor: Actor, id: str, limit: int
-    ) -> list[datetime]:
-        task = await self.get(conn, actor, id)
-        if not task["recurrence_rule"]:
-            return []
-        return recurrence.occurrences(
-            task["recurrence_rule"],
-            task["series_start_at"] or task["due_at"],
-            zone(task["time_zone"]),
-            task["recurrence_exdates"],
-            limit=limit,
-            after=(task["occurrence_at"] or task["due_at"]) - timedelta(seconds=1),
-        )
-
-    # ------------------------------------------------------------------ dependencies
-
-    async def add_dependency(
-        self, conn: AsyncConnection, actor: Actor, id: str, depends_on: str, type_: str
-    ) -> dict[str, Any]:
-        await self.get(conn, actor, id)
-        if depends_on == id:
-            raise validation(
-                [{"field": "depends_on_task_id", "message": "A task cannot depend on itself."}]
-            )
-        if not await self._exists(conn, actor, depends_on):
-            raise validation(
-                [{"field": "depends_on_task_id", "message": "No task with this id in your team."}]
-            )
-        # Serialise dependency writes of the team so two concurrent additions cannot close a
-        # cycle that neither sees.
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended('task_deps:' || :t, 0))"),
-            {"t": actor.team_id},
-        )
-        cycle = await conn.execute(
-            text(
-                """
-                WITH RECURSIVE up(id) AS (
-                  SELECT depends_on_task_id FROM app.task_dependencies
-                  WHERE team_id = :team AND task_id = :start
-                  UNION
-                  SELECT d.depends_on_task_id FROM app.task_dependencies d
-                  JOIN up ON d.team_id = :team AND d.task_id = up.id
-                )
-                SELECT 1 FROM up WHERE id = :target LIMIT 1
-                """
-            ),
-            {"team": actor.team_id, "start": depends_on, "target": id},
-        )
-        if cycle.first() is not None:
-            raise validation(
-                [
-                    {
-                        "field": "depends_on_task_id",
-                        "message": f"{depends_on!r} already depends on {id!r} (directly or "
-                        "through other tasks): this would make a cycle.",
-                    }
-                ],
-                "The dependency would make a cycle.",
-            )
-        exists = await conn.execute(
-            select(DEPS.c.id).where(
-                DEPS.c.team_id == actor.team_id,
-                DEPS.c.task_id == id,
-                DEPS.c.depends_on_task_id == depends_on,
-            )
-        )
-        if exists.first() is not None:
-            raise Problem(409, f"Task {id!r} already depends on {depends_on!r}.", title="Conflict")
-        row = {
-            "team_id": actor.team_id,
-            "id": new_id("tdep"),
-            "task_id": id,
-            "depends_on_task_id": depends_on,
-            "type": type_,
-            "created_by": actor.member_id if actor.actor_type != "system" else None,
-        }
-        res = await execute(
-            conn, DEPS.insert().values(**row).returning(*[c for c in DEPS.c if c.name != "team_id"])
-        )
-        out = dict(res.one()._mapping)
-        await events.append(conn, self._other_event(actor, "task_dependency", out, "created", None))
-        return out
-
-    async def dependencies(
-        self, conn: AsyncConnection, actor: Actor, id: str
-    ) -> dict[str, list[dict[str, Any]]]:
-        await self.get(conn, actor, id)
-        cols = [c for c in DEPS.c if c.name != "team_id"]
-        rows = await conn.execute(
-            select(*cols)
-            .where(
-                DEPS.c.team_id == actor.team_id,
-                or_(DEPS.c.task_id == id, DEPS.c.depends_on_task_id == id),
-            )
-            .order_by(DEPS.c.created_at, DEPS.c.id)
-        )
-        all_rows = [dict(r._mapping) for r in rows]
-        return {
-            "depends_on": [r for r in all_rows if r["task_id"] == id],
-            "blocks": [r for r in all_rows if r["depends_on_task_id"] == id],
-        }
-
-    async def remove_dependency(
-        self, conn: AsyncConnection, actor: Actor, id: str, dep_id: str
-    ) -> None:
-        await self.get(conn, actor, id)
-        cols = [c for c in DEPS.c if c.name != "team_id"]
-        res = await conn.execute(
-            DEPS.delete()
-            .where(
-                DEPS.c.team_id == actor.team_id,
-                DEPS.c.id == dep_id,
-                or_(DEPS.c.task_id == id, DEPS.c.depends_on_task_id == id),
-            )
-            .returning(*cols)
-        )
-        row = res.first()
-        if row is None:
-            raise not_found("dependency", dep_id)
-        await events.append(
-            conn, self._other_event(actor, "task_dependency", None, "deleted", dict(row._mapping))
-        )
-
-    def _other_event(
-        self,
-        actor: Actor,
-        object_type: str,
-        after: Mapping[str, Any] | None,
-        action: str,
-        before: Mapping[str, Any] | None,
-        data: dict[str, Any] | None = None,
-    ) -> EventRecord:
-        obj = after or before
-        assert obj is not None
-        return actor_event(actor, object_type, obj["id"], action, diff(before, after), data=data)
-
-    # ------------------------------------------------------------------ time tracking
-
-    def _log_out(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in row.items() if k not in ("team_id", "updated_at")}
-        end = row["ended_at"] or datetime.now(UTC)
-        out["hours"] = round((end - row["started_at"]).total_seconds() / 3600, 4)
-        return out
-
-    async def _running(
-        self, conn: AsyncConnection, actor: Actor, *, for_update: bool = False
-    ) -> dict[str, Any] | None:
-        q = select(LOGS).where(
-            LOGS.c.team_id == actor.team_id,
-            LOGS.c.member_id == actor.member_id,
-            LOGS.c.ended_at.is_(None),
-        )
-        if for_update:
-            q = q.with_for_update()
-        row = (await conn.execute(q)).first()
-        return dict(row._mapping) if row else None
-
-    async def start_timer(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
-        await self.get(conn, actor, id)
-        running = await self._running(conn, actor)
-        if running is not None:
-            raise self._timer_running(running)
-        row = {
-            "team_id": actor.team_id,
-            "id": new_id("tlog"),
-            "task_id": id,
-            "member_id": actor.member_id,
-            "started_at": func.now(),
-            "source": "timer",
-        }
-        try:
-            async with conn.begin_nested():
-                res = await conn.execute(LOGS.insert().values(**row).returning(LOGS))
-        except IntegrityError:  # a concurrent start won the partial unique index
-            running = await self._running(conn, actor)
-            if running is None:
-                raise
-            raise self._timer_running(running) from None
-        out = dict(res.one()._mapping)
-        await events.append(conn, self._log_event(actor, "created", None, out))
-        return self._log_out(out)
-
-    def _timer_running(self, running: Mapping[str, Any]) -> Problem:
-        return Problem(
-            409,
-            f"A timer is already running on task {running['task_id']!r}; stop it first "
-            "(one running timer per member).",
-            title="Conflict",
-            running_time_log_id=running["id"],
-            running_task_id=running["task_id"],
-        )
-
-    async def stop_timer(self, conn: AsyncConnection, actor: Actor, id: str) -> dict[str, Any]:
-        await self.get(conn, actor, id)
-        running = await self._running(conn, actor, for_update=True)
-        if running is None or running["task_id"] != id:
-            raise Problem(
-                409,
-                f"No timer of yours is running on task {id!r}.",
-                title="Conflict",
-                running_task_id=running["task_id"] if running else None,
-            )
-        res = await conn.execute(
-            update(LOGS)
-            .where(LOGS.c.team_id == actor.team_id, LOGS.c.id == running["id"])
-            .values(ended_at=func.now(), updated_at=func.now(), version=LOGS.c.version + 1)
-            .returning(LOGS)
-        )
-        out = dict(res.one()._mapping)
-        await events.append(conn, self._log_event(actor, "updated", running, out))
-        return self._log_out(out)
-
-    async def add_time_log(
-        self, conn: AsyncConnection, actor: Actor, id: str, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        task = await self.get(conn, actor, id)
-        tz = zone((await self.member_zones(conn, actor, [actor.member_id])).get(actor.member_id))
-        start = _log_time(values["started_at"], tz, "started_at")
-        end = _log_time(values["ended_at"], tz, "ended_at")
-        errors = _interval_errors(start, end)
-        if errors:
-            raise validation(errors)
-        row = {
-            "team_id": actor.team_id,
-            "id": new_id("tlog"),
-            "task_id": task["id"],
-            "member_id": actor.member_id,
-            "started_at": start,
-            "ended_at": end,
-            "notes": values.get("notes"),
-            "source": "manual",
-        }
-        res = await execute(conn, LOGS.insert().values(**row).returning(LOGS))
-        out = dict(res.one()._mapping)
-        await events.append(conn, self._log_event(actor, "created", None, out))
-        return self._log_out(out)
-
-    async def time_logs(self, conn: AsyncConnection, actor: Actor, id: str) -> list[dict[str, Any]]:
-        await self.get(conn, actor, id)
-        rows = await conn.execute(
-            select(LOGS)
-            .where(LOGS.c.team_id == actor.team_id, LOGS.c.task_id == id)
-            .order_by(LOGS.c.started_at, LOGS.c.id)
-        )
-        return [self._log_out(dict(r._mapping)) for r in rows]
-
-    async def _changeable_log(
-        self, conn: AsyncConnection, actor: Actor, task_id: str, log_id: str
-    ) -> dict[str, Any]:
-        """The time log ``log_id`` of the visible task ``task_id``, locked; 404 when either is
-        unknown (or the log is another task's), 403 unless the caller logged it or is a
-        manager and above (the rule of logged activities)."""
-        await self.get(conn, actor, task_id)
-        row = None
-        if plausible_id(log_id):
-            row = (
-                await conn.execute(
-                    select(LOGS)
-                    .where(
-                        LOGS.c.team_id == actor.team_id,
-                        LOGS.c.id == log_id,
-                        LOGS.c.task_id == task_id,
-                    )
-                    .with_for_update()
-                )
-            ).first()
-        if row is None:
-            raise not_found("time log", log_id)
-        log = dict(row._mapping)
-        require_author(actor, log["member_id"], "time log")
-        return log
-
-    async def update_time_log(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        task_id: str,
-        log_id: str,
-        values: dict[str, Any],
-        *,
-        if_match: int | None = None,
-    ) -> dict[str, Any]:
-        """Edit a log's interval or notes. Setting ``ended_at`` on a running timer's log stops
-        it then; offset-less times are read in the zone of the member who logged it."""
-        current = await self._changeable_log(conn, actor, task_id, log_id)
-        check_version(current, if_match)
-        changes = {k: values[k] for k in ("started_at", "ended_at", "notes") if k in values}
-        if "ended_at" in changes and changes["ended_at"] is None:
-            raise validation([{"field": "ended_at", "message": "ended_at cannot be cleared."}])
-        moved = [k for k in ("started_at", "ended_at") if k in changes]
-        if moved:
-            tz = ZoneInfo("UTC")
-            if any(changes[k].tzinfo is None for k in moved):
-                who = current["member_id"]
-                tz = zone((await self.member_zones(conn, actor, [who])).get(who))
-            for k in moved:
-                changes[k] = _log_time(changes[k], tz, k)
-            start = changes.get("started_at", current["started_at"])
-            end = changes.get("ended_at", current["ended_at"])
-            errors = []
-            if "started_at" in changes and start > await tx_now(conn):
-                errors.append(
-                    {"field": "started_at", "message": "A time log cannot start in the future."}
-                )
-            if end is not None:
-                blame = "ended_at" if "ended_at" in changes else "started_at"
-                errors += _interval_errors(start, end, blame=blame)
-            if errors:
-                raise validation(errors)
-        if not diff(current, {**current, **changes}):
-            return self._log_out(current)
-        res = await execute(
-            conn,
-            update(LOGS)
-            .where(LOGS.c.team_id == actor.team_id, LOGS.c.id == current["id"])
-            .values(**changes, updated_at=func.now(), version=LOGS.c.version + 1)
-            .returning(LOGS),
-        )
-        out = dict(res.one()._mapping)
-        await events.append(conn, self._log_event(actor, "updated", current, out))
-        return self._log_out(out)
-
-    async def delete_time_log(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        task_id: str,
-        log_id: str,
-        *,
-        if_match: int | None = None,
-    ) -> None:
-        """Delete a log (a running timer's log too: the timer is discarded). The row goes;
-        its ``deleted`` event keeps what it was."""
-        current = await self._changeable_log(conn, actor, task_id, log_id)
-        check_version(current, if_match)
-        await conn.execute(
-            LOGS.delete().where(LOGS.c.team_id == actor.team_id, LOGS.c.id == current["id"])
-        )
-        await events.append(conn, self._log_event(actor, "deleted", current, None))
-
-    def _log_event(
-        self,
-        actor: Actor,
-        action: str,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> EventRecord:
-        def strip(r: Mapping[str, Any] | None) -> dict[str, Any] | None:
-            if r is None:
-                return None
-            return {k: v for k, v in r.items() if k not in ("team_id", "updated_at", "version")}
-
-        row = after or before
-        assert row is not None
-        return self._other_event(
-            actor, "time_log", strip(after), action, strip(before), {"task_id": row["task_id"]}
-        )
-
-    # ------------------------------------------------------------------ bulk
-
-    async def bulk(
-        self, conn: AsyncConnection, actor: Actor, action: str, ids: list[str], opts: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Apply ``action`` to every id; returns (results, all succeeded). The caller rolls
-        everything back when one failed.
-
-        No savepoint per id: more than 64 subtransactions in one transaction overflow
-        PostgreSQL's snapshot cache and slow down every session of the server. A rule that
-        refuses an id raises before writing, so the transaction stays usable and the next ids
-        are still tried; after a database error (the transaction is aborted) the remaining ids
-        are reported as not attempted (424).
-
-        Without a round trip per id: what the rules read (members' zones, each id's blockers,
-        subtasks to delete) is read for all ids at the start, each id goes through the same
-        rules in order (an id finished earlier in the call no longer blocks a later one), and
-        the rows are written at the end with one statement per kind of change. Only what a row
-        truly needs runs on its own (the next occurrence of a recurring task). Should the
-        database refuse one of those statements (a constraint), the call is redone row by row
-        (one savepoint around it) so that the answer names the row, as it always did."""
-        wanted = [i for i in ids if plausible_id(i)]
-        rows = await conn.execute(
-            self._scoped(actor)
-            .where(TASKS.c.id.in_(wanted))
-            .order_by(TASKS.c.id)  # one lock order: two bulks cannot deadlock
-            .with_for_update()
-        )
-        visible = {r.id: dict(r._mapping) for r in rows}
-        results: list[dict[str, Any]] = []
-        run = _BulkRun(defer=True)
-        await self._bulk_prefetch(conn, actor, action, opts, visible, run)
-        savepoint = await conn.begin_nested()
-        token = _BULK.set(run)
-        try:
-            ok = await self._bulk_all(conn, actor, action, ids, opts, visible, results)
-            if ok:
-                try:
-                    await self._bulk_flush(conn, actor, run)
-                except DBAPIError as e:
-                    if db_problem(e) is None:
-                        raise
-                    # A rule the database enforces refused a row: redo it row by row.
-                    await savepoint.rollback()
-                    savepoint = await conn.begin_nested()
-                    run = _BulkRun(defer=False)
-                    _BULK.set(run)
-                    results.clear()
-                    ok = await self._bulk_all(conn, actor, action, ids, opts, visible, results)
-        finally:
-            _BULK.reset(token)
-        if not ok:
-            await savepoint.rollback()
-            return results, False
-        await events.append(conn, *run.events)
-        await savepoint.commit()
-        return results, True
-
-    async def _bulk_prefetch(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        action: str,
-        opts: dict[str, Any],
-        visible: dict[str, dict[str, Any]],
-        run: _BulkRun,
-    ) -> None:
-        """Read once what the rules of ``action`` would read for each id."""
-        if action == "delete":
-            await self._bulk_tree(conn, actor, list(visible), run)
-            return
-        members: set[str] = set()
-        if action == "assign":
-            members.update(opts["assignee_ids"])
-            for row in visible.values():
-                members.update(row["assignee_ids"])
-                members.add(row.get("created_by") or actor.member_id)
-        elif action == "complete":
-            for row in visible.values():
-                if row["recurrence_rule"]:  # its next occurrence is created for its assignees
-                    members.update(row["assignee_ids"])
-                    members.add(actor.member_id)
-            run.blockers = {id: [] for id in visible}
-            if visible:
-                found = await conn.execute(
-                    BULK_BLOCKERS, {"team": actor.team_id, "tasks": list(visible)}
-                )
-                for r in found:
-                    run.blockers[r.task_id].append(r)
-        if members:
-            await self.member_zones(conn, actor, sorted(members))
-        await tx_now(conn)
-
-    async def _bulk_tree(
-        self, conn: AsyncConnection, actor: Actor, ids: list[str], run: _BulkRun
-    ) -> None:
-        """Lock the live subtasks (any depth) of ``ids`` in id order and keep who is whose
-        child: a delete takes them along."""
-        run.children = {}
-        if not ids:
-            return
-        rows = await conn.execute(BULK_TREE, {"team": actor.team_id, "ids": ids})
-        for r in rows:
-            if r.parent_task_id is not None:
-                run.children.setdefault(r.parent_task_id, []).append(r.id)
-
-    def _defer_delete(self, actor: Actor, id: str, run: _BulkRun, now: datetime) -> None:
-        """:meth:`delete` of ``id`` and its live subtasks, depth first, one event each; the
-        rows are written by :meth:`_bulk_flush`."""
-        assert run.children is not None
-        stack = [id]
-        while stack:
-            task_id = stack.pop()
-            if task_id in run.deleted:
-                continue
-            run.deleted[task_id] = None
-            run.events.append(
-                self._event(actor, task_id, "deleted", {"deleted_at": [None, now.isoformat()]})
-            )
-            kids = [c for c in run.children.get(task_id, ()) if c not in run.deleted]
-            stack.extend(reversed(kids))
-
-    async def _bulk_flush(self, conn: AsyncConnection, actor: Actor, run: _BulkRun) -> None:
-        """Write what the call decided: the deletions in one statement; the other changes in
-        one statement per set of changed columns (``UPDATE ... FROM jsonb_to_recordset``),
-        whose returned rows give each task's event, in the order of the ids."""
-        if run.deleted:
-            now = await tx_now(conn)
-            await conn.execute(
-                update(TASKS)
-                .where(TASKS.c.team_id == actor.team_id, TASKS.c.id.in_(list(run.deleted)))
-                .values(deleted_at=now, version=TASKS.c.version + 1, updated_at=now)
-            )
-        if not run.pending:
-            return
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for current, values, _action, _data in run.pending:
-            cols = tuple(sorted(values))
-            groups.setdefault(cols, []).append(
-                {"id": current["id"], **{c: _json_value(values[c]) for c in cols}}
-            )
-        written: dict[str, dict[str, Any]] = {}
-        for cols, payload in groups.items():
-            v = (
-                func.jsonb_to_recordset(bindparam("rows", payload, type_=JSONB))
-                .table_valued(
-                    column("id", TASKS.c.id.type), *[column(c, TASKS.c[c].type) for c in cols]
-                )
-                .render_derived(name="v", with_types=True)
-            )
-            stmt = (
-                update(TASKS)
-                .where(TASKS.c.team_id == actor.team_id, TASKS.c.id == v.c.id)
-                .values(
-                    {
-                        **{c: v.c[c] for c in cols},
-                        "version": TASKS.c.version + 1,
-                        "updated_at": func.now(),
-                    }
-                )
-                .returning(*self.public_columns.values())
-            )
-            for r in await conn.execute(stmt):
-                written[r.id] = dict(r._mapping)
-        for current, _values, action, data in run.pending:
-            row = written[current["id"]]
-            run.events.append(self._event(actor, current["id"], action, diff(current, row), data))
-
-    async def _bulk_all(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        action: str,
-        ids: list[str],
-        opts: dict[str, Any],
-        visible: dict[str, dict[str, Any]],
-        results: list[dict[str, Any]],
-    ) -> bool:
-        ok = True
-        for n, id in enumerate(ids):
-            if id not in visible:
-                ok = False
-                results.append({"id": id, "status": 404, "detail": f"No task with id {id!r}."})
-                continue
-            try:
-                status = await self._bulk_one(conn, actor, action, id, opts, visible[id])
-                results.append({"id": id, "status": status})
-            except Problem as p:
-                ok = False
-                r = {"id": id, "status": p.status, "detail": p.detail}
-                if "blocking_task_id" in p.extra:
-                    r["blocking_task_id"] = p.extra["blocking_task_id"]
-                if p.errors:
-                    r["detail"] = "; ".join(f"{e['field']}: {e['message']}" for e in p.errors)
-                results.append(r)
-                if not await _usable(conn):
-                    results += [
-                        {"id": rest, "status": 424, "detail": "Not attempted."}
-                        for rest in ids[n + 1 :]
-                    ]
-                    break
-        return ok
-
-    async def _bulk_one(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        action: str,
-        id: str,
-        opts: dict[str, Any],
-        current: dict[str, Any],
-    ) -> int:
-        """One id of a bulk call; ``current`` is its row as locked at the start (only a delete
-        changes other rows of the call: its subtasks)."""
-        if action == "delete":
-            run = _BULK.get()
-            if run is not None and run.defer:
-                self._defer_delete(actor, id, run, await tx_now(conn))
-            elif await self._exists(conn, actor, id):
-                await self.delete(conn, actor, id)
-            # else: a subtask already deleted with its parent earlier in this call.
-            return 200
-        if action == "complete":
-            await self.update(
-                conn, actor, id, {"status": "completed"}, rollup=False, current=current
-            )
-            return 200
-        if action == "assign":
-            given = list(opts["assignee_ids"])
-            have = list(current["assignee_ids"])
-            mode = opts.get("mode", "replace")
-            new = (
-                given
-                if mode == "replace"
-                else have + [m for m in given if m not in have]
-                if mode == "add"
-                else [m for m in have if m not in given]
-            )
-            await self.update(conn, actor, id, {"assignee_ids": new}, rollup=False, current=current)
-            return 200
-        # reschedule
-        if "due_at" in opts:
-            await self.update(
-                conn, actor, id, {"due_at": opts["due_at"]}, rollup=False, current=current
-            )
-            return 200
-        if current["due_at"] is None:
-            raise validation([{"field": "shift_by", "message": "The task has no due_at to shift."}])
-        cal, exact = opts["shift"]
-        tz = zone(current["time_zone"])
-        try:
-            moved = (
-                local_shift(current["due_at"], cal, tz, calendar=True) if cal else current["due_at"]
-            )
-            moved = (moved + exact).astimezone(UTC)
-        except OverflowError:  # beyond year 9999: out of range as well
-            moved = None
-        if moved is None or not in_range(moved):
-            raise validation([{"field": "shift_by", "message": f"Shifted: {RANGE_MESSAGE}"}])
-        await self.update(conn, actor, id, {"due_at": moved}, rollup=False, current=current)
-        return 200
-
-
-def _log_time(value: datetime, tz: ZoneInfo, field: str) -> datetime:
-    """A time log's bound in UTC (offset-less: read in ``tz``); 422 when out of range."""
-    try:
-        return localize(value, tz)
-    except (OverflowError, ValueError):
-        raise validation([{"field": field, "message": "Out of range."}]) from None
-
-
-def _interval_errors(
-    start: datetime, end: datetime, *, blame: str = "ended_at"
-) -> list[dict[str, Any]]:
-    """A finished log's rules: ``end`` after ``start``, at most 24 hours, not in the future
-    (five minutes of clock skew allowed). ``blame``: the bound the client moved."""
-    errors = []
-    if end <= start:
-        errors.append({"field": blame, "message": "ended_at must be after started_at."})
-    elif end - start > timedelta(hours=24):
-        errors.append({"field": blame, "message": "A time log covers at most 24 hours."})
-    if end > datetime.now(UTC) + timedelta(minutes=5):
-        errors.append({"field": "ended_at", "message": "A time log cannot end in the future."})
-    return errors
-
-
-# Every id's unfinished blockers, read once by a bulk complete (as BLOCKERS per id).
-BULK_BLOCKERS = text(
-    """
-    SELECT d.task_id, d.depends_on_task_id, d.type, p.status, p.started_at
-    FROM app.task_dependencies d
-    JOIN app.tasks p ON p.team_id = d.team_id AND p.id = d.depends_on_task_id
-    WHERE d.team_id = :team AND d.task_id = ANY(:tasks)
-      AND p.deleted_at IS NULL AND p.status NOT IN ('completed', 'cancelled')
-    ORDER BY d.task_id, d.created_at, d.id
-    """
-)
-
-# The tasks of a bulk delete and their live subtasks, any depth (through live tasks, as
-# TaskService.delete walks them), locked in id order.
-BULK_TREE = text(
-    """
-    WITH RECURSIVE tree(id) AS (
-      SELECT unnest(CAST(:ids AS text[]))
-      UNION
-      SELECT c.id FROM app.tasks c
-      JOIN tree ON c.team_id = :team AND c.parent_task_id = tree.id
-      WHERE c.deleted_at IS NULL
-    )
-    SELECT t.id, t.parent_task_id FROM app.tasks t
-    WHERE t.team_id = :team AND t.id IN (SELECT id FROM tree) AND t.deleted_at IS NULL
-    ORDER BY t.id
-    FOR UPDATE OF t
-    """
-)
-
-
-@dataclass
-class _BulkRun:
-    """One bulk call: what it read at its start, and what it will write at its end.
-    ``defer=False``: the row-by-row path (each row written as it goes)."""
-
-    defer: bool
-    events: list[EventRecord] = field(default_factory=list)
-    pending: list[tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None]] = field(
-        default_factory=list
-    )
-    zones: dict[str, str] = field(default_factory=dict)
-    looked_up: set[str] = field(default_factory=set)
-    blockers: dict[str, list[Any]] | None = None
-    finished: set[str] = field(default_factory=set)
-    children: dict[str, list[str]] | None = None
-    deleted: dict[str, None] = field(default_factory=dict)
-
-
-_BULK: ContextVar[_BulkRun | None] = ContextVar("tasks_bulk_run", default=None)
-
-
-def _json_value(value: Any) -> Any:
-    """A column value for ``jsonb_to_recordset`` (read back exactly by the column's type)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
-
-
-async def _usable(conn: AsyncConnection) -> bool:
-    """False when a database error aborted the transaction (read from the driver's state: no
-    round trip)."""
-    raw = await conn.get_raw_connection()
-    status = raw.driver_connection.info.transaction_status  # type: ignore[union-attr]
-    return status not in (TransactionStatus.INERROR, TransactionStatus.UNKNOWN)
 
 
 task_service = TaskService()
