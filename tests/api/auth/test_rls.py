@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from api.auth.emails import normalize_email
 from leadly.settings import get_settings
 from tests.api.auth.conftest import sql
 from tests.conftest import Team
@@ -211,9 +212,10 @@ def test_api_connection_cannot_switch_to_another_role(api_conn: psycopg.Connecti
 async def test_auth_lookups_reveal_only_what_auth_needs(
     api_conn: psycopg.Connection, team: Team
 ) -> None:
-    # The SECURITY DEFINER look-ups run without a team, keyed by a secret (or the login email).
+    # The SECURITY DEFINER look-ups run without a team, keyed by a secret (or the login email,
+    # normalised by the caller).
     row = api_conn.execute(
-        "SELECT * FROM app.auth_login_lookup(%s)", (team.email.upper(),)
+        "SELECT * FROM app.auth_login_lookup(%s)", (normalize_email(team.email.upper()),)
     ).fetchone()
     assert row is not None and row[0] == team.team_id
     assert (
