@@ -34,7 +34,7 @@ import hmac
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from functools import lru_cache
@@ -46,8 +46,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.notifications import service
-from api.notifications.service import MemberPrefs
+from api.notifications.preferences import MemberPrefs, deferral, load_prefs
+from leadly import clock
 from leadly.settings import Settings, get_settings
 from warehouse.db import api_engine, tenant_tx
 from warehouse.db import engine as db_engine
@@ -206,7 +206,7 @@ async def apply_sms_status(
             return True
         values: dict[str, Any] = {"status": status}
         if status == "delivered":
-            values["delivered_at"] = datetime.now(UTC)
+            values["delivered_at"] = clock.now()
         else:
             code = params.get("ErrorCode")
             values["last_error"] = f"Twilio: {params['MessageStatus']}" + (
@@ -397,18 +397,33 @@ WHERE (d.team_id, d.id) IN (
     FOR UPDATE SKIP LOCKED)
 RETURNING d.*
 """
+#: A lease that ran out (a sender that crashed): the database's own time, not the clock's.
 _STALE = "(status = 'sending' AND lease_until < now())"
+#: Whether a row is due is decided by :func:`leadly.clock.now` (a query parameter), so tests
+#: move the clock past do-not-disturb or to a digest's hour instead of waiting for it.
+_NOW = "CAST(:now AS timestamptz)"
 
 
 def backoff(attempts: int, s: Settings) -> float:
     return min(s.worker_retry_max_seconds, s.worker_retry_base_seconds * 2 ** max(attempts - 1, 0))
 
 
+def _failure(row: dict, error: str, permanent: bool, now: datetime, s: Settings) -> dict[str, Any]:
+    """What a failed attempt leaves on its row: ``failed`` (permanent, or the last attempt),
+    else ``pending`` again after the backoff."""
+    dead = permanent or row["attempts"] >= s.worker_max_attempts
+    return {
+        "status": "failed" if dead else "pending",
+        "last_error": error,
+        "next_attempt_at": None if dead else now + timedelta(seconds=backoff(row["attempts"], s)),
+    }
+
+
 async def _claim(team_id: str, cond: str, params: dict[str, Any], limit: int = 200) -> list[dict]:
     async with tenant_tx(api_engine(), team_id) as conn:
         rows = await conn.execute(
             text(_CLAIM.format(cond=cond)),
-            {"t": team_id, "lease": LEASE_SECONDS, "limit": limit, **params},
+            {"t": team_id, "lease": LEASE_SECONDS, "limit": limit, "now": clock.now(), **params},
         )
         return [dict(r._mapping) for r in rows]
 
@@ -424,7 +439,7 @@ async def _context(
             {"t": team_id, "ids": n_ids},
         )
     }
-    prefs = await service.load_prefs(conn, team_id, {r["member_id"] for r in rows})
+    prefs = await load_prefs(conn, team_id, {r["member_id"] for r in rows})
     sub_ids = [r["target"] for r in rows if r["channel"] == "push"]
     subs: dict[str, dict] = {}
     if sub_ids:
@@ -471,7 +486,7 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
     s = get_settings()
     async with tenant_tx(api_engine(), team_id) as conn:
         ns, prefs, subs = await _context(conn, team_id, rows)
-    now = datetime.now(UTC)
+    now = clock.now()
     retry_errors: list[str] = []
     for row in rows:
         n, p = ns.get(row["notification_id"]), prefs.get(row["member_id"])
@@ -491,7 +506,7 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
         if n["snoozed_until"] is not None and n["snoozed_until"] > now:
             await _hold(team_id, row, n["snoozed_until"])
             continue
-        wait = service.deferral(p, n["priority"], now)
+        wait = deferral(p, n["priority"], now)
         if wait > now:
             await _hold(team_id, row, wait)
             continue
@@ -501,20 +516,10 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
             permanent = isinstance(e, DeliveryError) and e.permanent
             error = str(e) if isinstance(e, DeliveryError) else f"{type(e).__name__}: {e}"
             error = error[:MAX_ERROR]
-            dead = permanent or row["attempts"] >= s.worker_max_attempts
-            await _record(
-                team_id,
-                row["id"],
-                {
-                    "status": "failed" if dead else "pending",
-                    "last_error": error,
-                    "next_attempt_at": None
-                    if dead
-                    else now + timedelta(seconds=backoff(row["attempts"], s)),
-                },
-            )
+            failure = _failure(row, error, permanent, now, s)
+            await _record(team_id, row["id"], failure)
             log.warning("delivery %s (%s) failed: %s", row["id"], row["channel"], error)
-            if not dead:
+            if failure["status"] == "pending":
                 retry_errors.append(f"{row['channel']}: {error}")
             continue
         values: dict[str, Any] = {
@@ -554,7 +559,7 @@ async def deliver_notification(team_id: str, notification_id: str) -> None:
     rows = await _claim(
         team_id,
         "notification_id = :n AND digest IS NULL AND ("
-        "(status = 'pending' AND (next_attempt_at <= now() + interval '1 second' OR attempts > 0))"
+        f"(status = 'pending' AND (next_attempt_at <= {_NOW} + interval '1 second' OR attempts > 0))"
         f" OR {_STALE})",
         {"n": notification_id},
     )
@@ -567,12 +572,13 @@ async def _due_teams(cond: str) -> list[str]:
     """Teams with due rows (read across teams as the worker role)."""
     async with db_engine("worker").connect() as conn:
         rows = await conn.execute(
-            text(f"SELECT DISTINCT team_id FROM app.notification_deliveries WHERE {cond}")
+            text(f"SELECT DISTINCT team_id FROM app.notification_deliveries WHERE {cond}"),
+            {"now": clock.now()},
         )
         return [r.team_id for r in rows]
 
 
-_DUE = "status = 'pending' AND digest IS NULL AND next_attempt_at <= now()"
+_DUE = f"status = 'pending' AND digest IS NULL AND next_attempt_at <= {_NOW}"
 
 
 async def deliver_due() -> dict[str, int]:
@@ -593,7 +599,7 @@ async def deliver_due() -> dict[str, int]:
 
 # =========================================================================== digests
 
-_DIGEST_DUE = "status = 'pending' AND digest IS NOT NULL AND next_attempt_at <= now()"
+_DIGEST_DUE = f"status = 'pending' AND digest IS NOT NULL AND next_attempt_at <= {_NOW}"
 
 
 async def send_digests() -> dict[str, int]:
@@ -610,7 +616,7 @@ async def send_digests() -> dict[str, int]:
                         f"SELECT DISTINCT member_id FROM app.notification_deliveries "
                         f"WHERE team_id = :t AND {_DIGEST_DUE}"
                     ),
-                    {"t": team_id},
+                    {"t": team_id, "now": clock.now()},
                 )
             ]
         for member_id in member_ids:
@@ -630,7 +636,7 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
     async with tenant_tx(api_engine(), team_id) as conn:
         ns, prefs, _ = await _context(conn, team_id, rows)
     p = prefs.get(member_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     items, keep = [], []
     for row in rows:
         n = ns.get(row["notification_id"])
@@ -647,9 +653,9 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
         keep.append(row)
     if not keep or p is None:
         return 0
-    if service.deferral(p, "normal", now) > now:
+    if deferral(p, "normal", now) > now:
         for row in keep:
-            await _hold(team_id, row, service.deferral(p, "normal", now))
+            await _hold(team_id, row, deferral(p, "normal", now))
         return 0
     mode = keep[0]["digest"]
     env = templates()
@@ -668,21 +674,9 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
         await asyncio.to_thread(_smtp_send, msg, s)
     except Exception as e:
         error = f"{type(e).__name__}: {e}"[:MAX_ERROR]
+        permanent = isinstance(e, DeliveryError) and e.permanent
         for row in keep:
-            dead = row["attempts"] >= s.worker_max_attempts or (
-                isinstance(e, DeliveryError) and e.permanent
-            )
-            await _record(
-                team_id,
-                row["id"],
-                {
-                    "status": "failed" if dead else "pending",
-                    "last_error": error,
-                    "next_attempt_at": None
-                    if dead
-                    else now + timedelta(seconds=backoff(row["attempts"], s)),
-                },
-            )
+            await _record(team_id, row["id"], _failure(row, error, permanent, now, s))
         return None
     for row in keep:
         await _record(

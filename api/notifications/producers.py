@@ -35,8 +35,8 @@ from typing import Any
 from sqlalchemy import text
 
 from api.dispatcher.registry import Consumer, DispatchedEvent
-from api.notifications import service
-from api.notifications.service import Draft
+from api.notifications.drafts import Draft, create_in, publish
+from api.notifications.watches import watchers_of
 from warehouse.db import api_engine, tenant_tx
 from warehouse.models.notifications import PRIORITIES
 
@@ -270,7 +270,7 @@ async def _deal(conn: Any, event: DispatchedEvent) -> list[Draft]:
     row = await _row(conn, "deals", event.team_id, event.object_id)
     owner = value(event, "owner_id") or (row or {}).get("owner_id")
     recipients = set(_ids(owner)) | set(_ids(event.data.get("watcher_ids")))
-    recipients |= set(await service.watchers_of(conn, event.team_id, "deal", event.object_id))
+    recipients |= set(await watchers_of(conn, event.team_id, "deal", event.object_id))
     recipients.discard(event.actor_id or "")
     if not recipients:
         return []
@@ -388,7 +388,7 @@ async def _watchers(conn: Any, event: DispatchedEvent, already: set[str]) -> lis
         or event.action not in WATCHED_ACTIONS
     ):
         return []
-    watchers = set(await service.watchers_of(conn, event.team_id, "member", event.actor_id))
+    watchers = set(await watchers_of(conn, event.team_id, "member", event.actor_id))
     watchers -= already | {event.actor_id}
     if not watchers:
         return []
@@ -454,8 +454,8 @@ async def produce(event: DispatchedEvent) -> None:
     """Create the notifications an event calls for (idempotent per event and member), in one
     transaction, then push them."""
     async with tenant_tx(api_engine(), event.team_id) as conn:
-        made = await service.create_in(conn, event.team_id, await drafts_for(conn, event))
-    await service.publish(made)
+        made = await create_in(conn, event.team_id, await drafts_for(conn, event))
+    await publish(made)
 
 
 async def deliver(event: DispatchedEvent) -> None:

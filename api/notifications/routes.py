@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
-from api.notifications import service
+from api.notifications import center, delivery_log, preferences, push, watches
 from api.notifications.schemas import (
     Delivery,
     Notification,
@@ -60,6 +60,28 @@ async def _body(request: Request, struct: Any) -> Any:
     return await read_body(request, struct)
 
 
+async def _every_own(request: Request, list_own: Any) -> Response:
+    """One page of all the caller's rows that ``list_own(conn, actor)`` returns."""
+    actor = _reader(request)
+
+    async def run(conn: AsyncConnection) -> Response:
+        data = await list_own(conn, actor)
+        return json_response({"data": data, "next_cursor": None, "has_more": False})
+
+    return await read(actor, run)
+
+
+async def _delete_own(request: Request, delete: Any, id: str) -> Response[None]:
+    """204 once ``delete(conn, actor, id)`` removed the caller's row."""
+    actor = _writer(request)
+
+    async def run(conn: AsyncConnection) -> Response:
+        await delete(conn, actor, id)
+        return Response(content=None, status_code=204)
+
+    return await write(request, actor, run)
+
+
 class NotificationsController(Controller):
     path = "/api/v1/notifications"
     tags = ["notifications"]
@@ -76,11 +98,11 @@ class NotificationsController(Controller):
         Snoozed ones are left out until their ``snoozed_until``."""
         actor = _reader(request)
         check_known_params(request.query_params, extra=("status",))
-        status = service.parse_status(status_filter)
+        status = center.parse_status(status_filter)
         params = parse_params(request.query_params)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.list_for_member(conn, actor, params, status))
+            return json_response(await center.list_for_member(conn, actor, params, status))
 
         return await read(actor, run)
 
@@ -89,7 +111,7 @@ class NotificationsController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response({"count": await service.unread_count(conn, actor)})
+            return json_response({"count": await center.unread_count(conn, actor)})
 
         return await read(actor, run)
 
@@ -100,7 +122,7 @@ class NotificationsController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.get(conn, actor, notification_id))
+            return json_response(await center.get(conn, actor, notification_id))
 
         return await read(actor, run)
 
@@ -118,14 +140,14 @@ class NotificationsController(Controller):
         state: dict[str, Any] = {}
 
         async def run(conn: AsyncConnection) -> Response:
-            rows = await service.mark_read(conn, actor, ids, all_)
-            count = await service.unread_count(conn, actor)
+            rows = await center.mark_read(conn, actor, ids, all_)
+            count = await center.unread_count(conn, actor)
             state.update(rows=rows, count=count)
             return json_response({"updated": len(rows), "unread_count": count})
 
         response = await write(request, actor, run)
         if state:
-            await service.publish_updated(actor.team_id, actor.member_id, state["rows"])
+            await center.publish_updated(actor.team_id, actor.member_id, state["rows"])
         return response
 
     async def _one(self, request: Request, id: str, op: Any) -> Response:
@@ -139,7 +161,7 @@ class NotificationsController(Controller):
 
         response = await write(request, actor, run)
         if "row" in state:
-            await service.publish_updated(actor.team_id, actor.member_id, [state["row"]])
+            await center.publish_updated(actor.team_id, actor.member_id, [state["row"]])
         return response
 
     @post("/{notification_id:str}/unread", status_code=200, operation_id="mark_notification_unread")
@@ -149,7 +171,7 @@ class NotificationsController(Controller):
         return await self._one(
             request,
             notification_id,
-            lambda conn, actor: service.mark_unread(conn, actor, notification_id),
+            lambda conn, actor: center.mark_unread(conn, actor, notification_id),
         )
 
     @post("/{notification_id:str}/archive", status_code=200, operation_id="archive_notification")
@@ -160,7 +182,7 @@ class NotificationsController(Controller):
         return await self._one(
             request,
             notification_id,
-            lambda conn, actor: service.archive(conn, actor, notification_id),
+            lambda conn, actor: center.archive(conn, actor, notification_id),
         )
 
     @post("/{notification_id:str}/snooze", status_code=200, operation_id="snooze_notification")
@@ -173,7 +195,7 @@ class NotificationsController(Controller):
         return await self._one(
             request,
             notification_id,
-            lambda conn, actor: service.snooze(conn, actor, notification_id, body.until),
+            lambda conn, actor: center.snooze(conn, actor, notification_id, body.until),
         )
 
     @post("/{notification_id:str}/reply", status_code=201, operation_id="reply_to_mention")
@@ -184,13 +206,13 @@ class NotificationsController(Controller):
         body: ReplyIn = await _body(request, ReplyIn)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.reply(conn, actor, notification_id, body.text), 201)
+            return json_response(await center.reply(conn, actor, notification_id, body.text), 201)
 
         response = await write(request, actor, run)
         if response.status_code < 300:  # the notification was marked read: push it
             async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
-                row = await service.get(conn, actor, notification_id)
-            await service.publish_updated(actor.team_id, actor.member_id, [row])
+                row = await center.get(conn, actor, notification_id)
+            await center.publish_updated(actor.team_id, actor.member_id, [row])
         return response
 
 
@@ -211,7 +233,7 @@ class PreferencesController(Controller):
         actor = _reader(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.get_prefs(conn, actor))
+            return json_response(await preferences.get_prefs(conn, actor))
 
         return await read(actor, run)
 
@@ -223,7 +245,7 @@ class PreferencesController(Controller):
         values = values_of(body)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.put_prefs(conn, actor, values))
+            return json_response(await preferences.put_prefs(conn, actor, values))
 
         return await write(request, actor, run)
 
@@ -234,13 +256,7 @@ class WatchesController(Controller):
 
     @get("/", operation_id="list_watches")
     async def list_watches(self, request: Request) -> Response[list[Watch]]:
-        actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            data = await service.list_watches(conn, actor)
-            return json_response({"data": data, "next_cursor": None, "has_more": False})
-
-        return await read(actor, run)
+        return await _every_own(request, watches.list_watches)
 
     @post("/", operation_id="create_watch")
     async def create_watch(self, request: Request) -> Response[Watch]:
@@ -250,20 +266,14 @@ class WatchesController(Controller):
         body: WatchIn = await _body(request, WatchIn)
 
         async def run(conn: AsyncConnection) -> Response:
-            row, created = await service.add_watch(conn, actor, body.target_type, body.target_id)
+            row, created = await watches.add_watch(conn, actor, body.target_type, body.target_id)
             return json_response(row, 201 if created else 200)
 
         return await write(request, actor, run)
 
     @delete("/{watch_id:str}", status_code=204, operation_id="delete_watch")
     async def delete_watch(self, request: Request, watch_id: FromPath[str]) -> Response[None]:
-        actor = _writer(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            await service.delete_watch(conn, actor, watch_id)
-            return Response(content=None, status_code=204)
-
-        return await write(request, actor, run)
+        return await _delete_own(request, watches.delete_watch, watch_id)
 
 
 class PushController(Controller):
@@ -283,13 +293,7 @@ class PushController(Controller):
 
     @get("/", operation_id="list_push_subscriptions")
     async def list_subs(self, request: Request) -> Response[list[PushSubscription]]:
-        actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            data = await service.list_push(conn, actor)
-            return json_response({"data": data, "next_cursor": None, "has_more": False})
-
-        return await read(actor, run)
+        return await _every_own(request, push.list_push)
 
     @post("/", operation_id="create_push_subscription")
     async def create_sub(self, request: Request) -> Response[PushSubscription]:
@@ -298,7 +302,7 @@ class PushController(Controller):
         body: PushSubscriptionIn = await _body(request, PushSubscriptionIn)
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await service.add_push(
+            row = await push.add_push(
                 conn,
                 actor,
                 body.endpoint,
@@ -312,13 +316,7 @@ class PushController(Controller):
 
     @delete("/{subscription_id:str}", status_code=204, operation_id="delete_push_subscription")
     async def delete_sub(self, request: Request, subscription_id: FromPath[str]) -> Response[None]:
-        actor = _writer(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            await service.delete_push(conn, actor, subscription_id)
-            return Response(content=None, status_code=204)
-
-        return await write(request, actor, run)
+        return await _delete_own(request, push.delete_push, subscription_id)
 
 
 class DeliveriesController(Controller):
@@ -334,7 +332,7 @@ class DeliveriesController(Controller):
         params = parse_params(request.query_params)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.list_deliveries(conn, actor, params))
+            return json_response(await delivery_log.list_deliveries(conn, actor, params))
 
         return await read(actor, run)
 
@@ -377,7 +375,7 @@ async def _unread_greeting(actor: Actor) -> list[bytes]:
     from warehouse.db import api_engine, tenant_tx
 
     async with tenant_tx(api_engine(), actor.team_id, actor.member_id) as conn:
-        count = await service.unread_count(conn, actor)
+        count = await center.unread_count(conn, actor)
     return [message("unread_count", {"count": count})]
 
 

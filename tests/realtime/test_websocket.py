@@ -220,7 +220,7 @@ async def test_revoked_credentials_close_open_sockets(
 
 
 async def test_snooze_and_its_end_are_pushed(servers: dict[str, Server], http: Any) -> None:
-    from api.notifications.service import wake_snoozed
+    from api.notifications.center import wake_snoozed
 
     a, _ = redis_servers(servers)
     owner = await make_team(http)

@@ -10,14 +10,14 @@ def run_notifications_now() -> dict[str, Any]:
     """Fire due meeting reminders, send due deliveries and digests once; returns counts. A plain
     function with its own event loop, callable from any synchronous code."""
     from api.dispatcher import wake
-    from api.notifications import delivery, reminders, service
+    from api.notifications import center, delivery, reminders
     from warehouse.db import run
 
     async def once() -> dict[str, Any]:
         # The meeting reminders' events wake the worker at once (closes the broker after).
         async with wake.publishing():
             fired = await reminders.fire_meeting_reminders()
-            woken = await service.wake_snoozed()
+            woken = await center.wake_snoozed()
             due = await delivery.deliver_due()
             digests = await delivery.send_digests()
             return {"meeting_reminders": len(fired), **woken, **due, **digests}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email
 import email.policy
 import json
@@ -13,8 +14,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -253,6 +255,56 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for the {what}")
         await asyncio.sleep(interval)
+
+
+async def caught_up(*consumers: str) -> None:
+    """A barrier: wait until each of ``consumers`` (by default the producer, then the
+    deliverer), in turn, has handled every event written so far: its cursor has passed the
+    newest event there was when its turn came (the producer's own ``notification created``
+    events included, for the deliverer). Then what they were going to do is done, and a test
+    can assert that nothing else happened."""
+    from warehouse.db import engine
+
+    for consumer in consumers or ("notifications", "notifications.deliver"):
+        async with engine("worker").connect() as conn:
+            head = (
+                await conn.execute(
+                    text(
+                        "SELECT txid::text AS txid, id FROM app.events "
+                        "ORDER BY txid DESC, id DESC LIMIT 1"
+                    )
+                )
+            ).one()
+
+        async def passed(consumer: str = consumer, head: Any = head) -> bool:
+            async with engine("worker").connect() as conn:
+                return bool(
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT (last_txid, last_event_id) >= (CAST(:t AS xid8), :i) "
+                                "FROM app.consumer_cursors WHERE consumer = :c"
+                            ),
+                            {"t": head.txid, "i": head.id, "c": consumer},
+                        )
+                    ).scalar_one()
+                )
+
+        await eventually(passed, what=f"consumer {consumer} to pass event {head.id}")
+
+
+@contextlib.contextmanager
+def clock_moved(delta: timedelta) -> Iterator[None]:
+    """Within the block, :func:`leadly.clock.now` is ``delta`` later, for the whole process
+    (the API in the test's client, the jobs called directly, the notification worker): a
+    snooze ends, do-not-disturb is over, a digest's hour comes, without waiting for it."""
+    from leadly import clock
+
+    clock.advance(delta)
+    try:
+        yield
+    finally:
+        clock.advance(-delta)
 
 
 # --------------------------------------------------------------------------- members

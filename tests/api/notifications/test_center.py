@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.api.notifications.conftest import add_member, notifications_of, wait_for_notification
+from tests.api.notifications.conftest import (
+    add_member,
+    clock_moved,
+    notifications_of,
+    wait_for_notification,
+)
 from tests.conftest import Team, assert_problem, make_team
 
 pytestmark = pytest.mark.usefixtures("notification_worker")
@@ -116,18 +121,20 @@ async def test_snooze_that_ended_shows_again(crew: dict[str, Any]) -> None:
     rep = crew["rep"]
     items = await notifications_of(rep, status="unread")
     target = items[-1]["id"]
-    until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    from api.notifications.center import wake_snoozed
+
+    until = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
     r = await rep.post(f"/api/v1/notifications/{target}/snooze", json={"until": until})
     assert r.status_code == 200, r.text
     assert target not in [n["id"] for n in await notifications_of(rep)]
-    import asyncio
-
-    await asyncio.sleep(1.2)
-    assert target in [n["id"] for n in await notifications_of(rep, status="unread")]
-    # The minute job wakes it: the snooze is cleared (and pushed to the member's sockets).
-    from api.notifications.service import wake_snoozed
-
-    assert (await wake_snoozed())["woken"] >= 1
+    with clock_moved(timedelta(minutes=9)):  # not yet: hidden, and the minute job leaves it
+        await wake_snoozed()
+        assert target not in [n["id"] for n in await notifications_of(rep)]
+    with clock_moved(timedelta(minutes=11)):
+        # Shown again at once, before the minute job runs.
+        assert target in [n["id"] for n in await notifications_of(rep, status="unread")]
+        # The minute job wakes it: the snooze is cleared (and pushed to the member's sockets).
+        assert (await wake_snoozed())["woken"] >= 1
     r = await rep.get(f"/api/v1/notifications/{target}")
     assert r.json()["snoozed_until"] is None and r.json()["status"] == "unread"
 

@@ -4,15 +4,12 @@ retries with backoff, failure logging, and never twice per notification and chan
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +21,8 @@ from tests.api.notifications.conftest import (
     Services,
     add_member,
     append_event,
+    caught_up,
+    clock_moved,
     deliveries_of,
     eventually,
     notifications_of,
@@ -44,14 +43,6 @@ ALL_TYPES = (
     "member_activity",
     "system",
 )
-
-
-def sql(query: str, *params: Any) -> list[tuple[Any, ...]]:
-    from warehouse.db import libpq_url
-
-    with psycopg.connect(libpq_url(os.environ["LEADLY_DATABASE_URL"]), autocommit=True) as c:
-        cur = c.execute(query, params)
-        return cur.fetchall() if cur.description else []
 
 
 async def prefs(member: Team, **body: Any) -> dict[str, Any]:
@@ -400,7 +391,7 @@ async def test_do_not_disturb_across_time_zones(owner: Team, services: Services)
     (sent,) = await settled(new_york, nn["id"], count=1)
     assert sent["status"] == "sent"
     nt = await wait_for_notification(tokyo, lambda n: n["related_to_id"] == lead_t)
-    await asyncio.sleep(0.3)
+    await caught_up()
     (held,) = [d for d in await deliveries_of(tokyo) if d["notification_id"] == nt["id"]]
     assert held["status"] == "pending" and held["attempts"] == 0
     end_local = datetime.fromisoformat(held["next_attempt_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
@@ -423,14 +414,14 @@ async def test_do_not_disturb_across_time_zones(owner: Team, services: Services)
     assert u["status"] == "sent"
     assert [m["Subject"] for m in services.mail.to(tokyo.email)] == [urgent["title"]]
 
-    # When do-not-disturb ends (the sweep runs after it), the held email goes out.
-    sql(
-        "UPDATE app.notification_deliveries SET next_attempt_at = now() - interval '1 second' "
-        "WHERE id = %s",
-        held["id"],
-    )
-    await prefs(tokyo, dnd=None)
-    await delivery.deliver_due()
+    # Not before do-not-disturb ends; when it has (the sweep runs after it), the email goes.
+    ends = datetime.fromisoformat(held["next_attempt_at"])
+    with clock_moved(ends - datetime.now(UTC) - timedelta(minutes=1)):
+        await delivery.deliver_due()
+    (still,) = [d for d in await deliveries_of(tokyo) if d["notification_id"] == nt["id"]]
+    assert still["status"] == "pending" and still["attempts"] == 0
+    with clock_moved(ends - datetime.now(UTC) + timedelta(minutes=1)):
+        await delivery.deliver_due()
     (done,) = [d for d in await deliveries_of(tokyo) if d["notification_id"] == nt["id"]]
     assert done["status"] == "sent" and done["attempts"] == 1
     assert len(services.mail.to(tokyo.email)) == 2
@@ -459,13 +450,10 @@ async def test_snoozed_and_read_notifications_wait_or_skip(owner: Team, services
     assert r.status_code == 200
     r = await member.post("/api/v1/notifications/read", json={"ids": [n2["id"]]})
     assert r.status_code == 200
-    await prefs(member, dnd=None)
-    sql(
-        "UPDATE app.notification_deliveries SET next_attempt_at = now() - interval '1 second' "
-        "WHERE member_id = %s",
-        member.member_id,
-    )
-    await delivery.deliver_due()
+    await caught_up()
+    # Do-not-disturb is over (it ends within the hour), the snooze is not (3 hours).
+    with clock_moved(timedelta(hours=1, minutes=1)):
+        await delivery.deliver_due()
     rows = {d["notification_id"]: d for d in await deliveries_of(member)}
     assert rows[n2["id"]]["status"] == "skipped"
     assert rows[n1["id"]]["status"] == "pending"
@@ -481,21 +469,27 @@ async def test_hourly_digest(owner: Team, services: Services) -> None:
     await prefs(member, digest="hourly", types={"lead_assigned": {"email": True}})
     ids = [await assign_lead(owner, member, f"Digest{i}") for i in range(3)]
     ns = [await wait_for_notification(member, lambda n, i=i: n["related_to_id"] == i) for i in ids]
-    await asyncio.sleep(0.3)
+    await caught_up()
     rows = await deliveries_of(member)
     assert len(rows) == 3 and all(
         d["status"] == "pending" and d["digest"] == "hourly" for d in rows
     )
-    top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    assert {datetime.fromisoformat(d["next_attempt_at"]) for d in rows} == {top}
+    # Due at the top of the hour after each was made (the same hour for the three).
+    (top,) = {datetime.fromisoformat(d["next_attempt_at"]) for d in rows}
+    assert top.minute == top.second == top.microsecond == 0
+    for n in ns:
+        assert (
+            timedelta(0)
+            < top - datetime.fromisoformat(n["created_at"])
+            <= timedelta(hours=1, minutes=1)
+        )
     r = await member.post("/api/v1/notifications/read", json={"ids": [ns[0]["id"]]})
     assert r.status_code == 200
-    sql(
-        "UPDATE app.notification_deliveries SET next_attempt_at = now() - interval '1 second' "
-        "WHERE member_id = %s",
-        member.member_id,
-    )
-    counts = await delivery.send_digests()
+    with clock_moved(top - datetime.now(UTC) - timedelta(seconds=1)):
+        await delivery.send_digests()
+    assert services.mail.to(member.email) == []  # not before its hour
+    with clock_moved(top - datetime.now(UTC) + timedelta(seconds=1)):
+        counts = await delivery.send_digests()
     assert counts["digests"] >= 1
     (mail,) = services.mail.to(member.email)
     assert mail["Subject"] == "Your Leadly hourly digest: 2 notifications"

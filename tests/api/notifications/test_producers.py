@@ -3,7 +3,6 @@ services write (tasks, activities/mentions, deals, leads, imports, watches), onc
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from tests.api.notifications.conftest import (
     add_member,
     append_event,
+    caught_up,
     notifications_of,
     wait_for_notification,
 )
@@ -49,7 +49,7 @@ async def test_task_assigned_on_create_and_on_added_assignees(crew: dict[str, Te
     nb = await wait_for_notification(b, lambda n: n["related_to_id"] == task["id"])
     assert nb["type"] == "task_assigned"
     # a was already assigned: still one notification; the actor (owner) got none.
-    await asyncio.sleep(0.3)
+    await caught_up("notifications")
     assert len([x for x in await notifications_of(a) if x["related_to_id"] == task["id"]]) == 1
     assert [x for x in await notifications_of(owner) if x["type"] == "task_assigned"] == []
 
@@ -133,7 +133,7 @@ async def test_task_reminder_and_overdue_from_fired_reminders(crew: dict[str, Te
     assert over["priority"] == "high" and over["metadata"]["kind"] == "overdue"
     # Firing again fires nothing new and notifies nobody twice.
     await fire_due_reminders(now=due + timedelta(seconds=2), team_ids=[owner.team_id])
-    await asyncio.sleep(0.3)
+    await caught_up("notifications")
     mine = [n for n in await notifications_of(a) if n["related_to_id"] == task_id]
     assert sorted(n["type"] for n in mine) == ["task_assigned", "task_overdue", "task_reminder"]
 
@@ -274,7 +274,7 @@ async def test_import_completed_is_a_system_notification(crew: dict[str, Team]) 
     # The imported lead is b's: no per-row lead_assigned (the import sums it up).
     r = await a.get("/api/v1/leads", params={"filter[owner_id]": b.member_id})
     assert [x["email"] for x in r.json()["data"]] == ["imp@example.com"]
-    await asyncio.sleep(0.3)
+    await caught_up("notifications")
     assert [x for x in await notifications_of(b) if x["type"] == "lead_assigned"] == []
 
 

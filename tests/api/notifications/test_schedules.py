@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.api.notifications.conftest import add_member, notifications_of, wait_for_notification
+from tests.api.notifications.conftest import (
+    add_member,
+    caught_up,
+    notifications_of,
+    wait_for_notification,
+)
 from tests.conftest import make_team
 
 pytestmark = pytest.mark.usefixtures("notification_worker")
@@ -58,7 +63,7 @@ async def test_job_fires_meeting_reminders_once(http: Any) -> None:
         n = await wait_for_notification(member, lambda n: n["type"] == "meeting_reminder")
         assert n["title"] == "Starting soon: Kick-off" and n["related_to_type"] == "activity"
         assert datetime.fromisoformat(n["metadata"]["starts_at"]) == starts
-    await asyncio.sleep(0.3)
+    await caught_up("notifications")
     assert len([n for n in await notifications_of(guest) if n["type"] == "meeting_reminder"]) == 1
 
 
