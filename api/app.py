@@ -24,7 +24,6 @@ from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
-from api.search.routes import routers as search_routers
 from api.tasks.routes import routers as tasks_routers
 from api.web import access_log
 from api.web.errors import exception_handlers
@@ -39,7 +38,6 @@ ROUTERS: list[Any] = [
     *dispatcher_routers,
     *imports_routers,
     *activities_routers,
-    *search_routers,
     *deals_routers,
     *notifications_routers,
     *tasks_routers,

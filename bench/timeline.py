@@ -13,7 +13,7 @@ with the secondary indexes (timeline, member, date, the GIN full-text indexes) b
 load, then ANALYZE.
 
 Timed, through the code the API runs (a tenant transaction as the API role, row-level security
-on, :func:`api.activities.service.timeline` / :func:`~api.activities.service.search`):
+on, :func:`api.activities.timeline.timeline_page` / :func:`api.activities.search.search`):
 
 - baseline: one activity read by primary key in the same kind of transaction;
 - timeline: the first page (50 entries, newest first) of a random lead's timeline, and a page
@@ -429,7 +429,7 @@ async def measure(
 
 
 async def run_queries(n_records: int, iterations: int, search_iterations: int) -> None:
-    from api.activities import objects, service
+    from api.activities import objects, search, service, timeline
     from leadly.actor import Actor
     from warehouse.db import api_engine, tenant_tx
 
@@ -454,7 +454,9 @@ async def run_queries(n_records: int, iterations: int, search_iterations: int) -
             ).scalars()
         )
         deep = (
-            await service.timeline(conn, actor, obj, records[0], service.TimelineQuery(limit=200))
+            await timeline.timeline_page(
+                conn, actor, obj, records[0], timeline.TimelineQuery(limit=200)
+            )
         )["next_cursor"]
 
     async def baseline(i: int) -> None:
@@ -473,22 +475,22 @@ async def run_queries(n_records: int, iterations: int, search_iterations: int) -
 
     async def page(i: int) -> None:
         async with tenant_tx(engine, TEAM, member) as conn:
-            out = await service.timeline(
-                conn, actor, obj, records[i % len(records)], service.TimelineQuery(limit=50)
+            out = await timeline.timeline_page(
+                conn, actor, obj, records[i % len(records)], timeline.TimelineQuery(limit=50)
             )
             assert out["data"], "empty timeline"
 
     async def deep_page(i: int) -> None:
         async with tenant_tx(engine, TEAM, member) as conn:
-            await service.timeline(
-                conn, actor, obj, records[0], service.TimelineQuery(limit=50, cursor=deep)
+            await timeline.timeline_page(
+                conn, actor, obj, records[0], timeline.TimelineQuery(limit=50, cursor=deep)
             )
 
     def searcher(queries: list[str]) -> Callable[[int], Awaitable[None]]:
         async def go(i: int) -> None:
             async with tenant_tx(engine, TEAM, member) as conn:
-                await service.search(
-                    conn, actor, queries[i % len(queries)], service.TimelineQuery(limit=20)
+                await search.search(
+                    conn, actor, queries[i % len(queries)], timeline.TimelineQuery(limit=20)
                 )
 
         return go

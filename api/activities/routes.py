@@ -1,5 +1,6 @@
-"""Activity routes: the uniform CRUD surface of activities, comment threads, mentions and every
-record's timeline (``GET /api/v1/{objects}/{id}/timeline``)."""
+"""Activity routes: the uniform CRUD surface of activities, comment threads, mentions, every
+record's timeline (``GET /api/v1/{objects}/{id}/timeline``) and full-text search
+(``GET /api/v1/search/activities``)."""
 
 from collections.abc import Mapping
 from typing import Any, get_args
@@ -8,7 +9,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.activities import objects, service
+from api.activities import comments, mentions, objects, search
 from api.activities.schemas import (
     Activity,
     ActivityCreate,
@@ -23,9 +24,11 @@ from api.activities.schemas import (
     MarkReadOut,
     Mention,
     MentionPage,
+    SearchPage,
     TimelinePage,
 )
-from api.activities.service import TimelineQuery, activity_service
+from api.activities.service import activity_service, check_write
+from api.activities.timeline import TimelineQuery, parse_moment, timeline_page
 from api.common.guards import require_scope
 from api.web.body import strict_body
 from api.web.crud import crud_controller
@@ -83,9 +86,9 @@ def parse_query(
             )
         q.types = sorted(set(types))
     if "from" in values:
-        q.start = service._parse_moment(values["from"], "from")
+        q.start = parse_moment(values["from"], "from")
     if "to" in values:
-        q.end = service._parse_moment(values["to"], "to", end=True)
+        q.end = parse_moment(values["to"], "to", end=True)
     for key in ("member_id", "related_to_type", "related_to_id"):
         if key in values:
             v = values[key].strip()
@@ -127,7 +130,7 @@ class CommentsController(Controller):
 
         async def run(conn: AsyncConnection) -> Response:
             return json_response(
-                await service.list_comments(
+                await comments.list_comments(
                     conn, actor, activity_id, limit=q.limit, cursor=q.cursor
                 )
             )
@@ -145,10 +148,10 @@ class CommentsController(Controller):
     ) -> Response[Comment]:
         """Comment, or reply with ``parent_comment_id`` (a comment of the same activity)."""
         actor = current_actor(request)
-        service.check_write(actor)
+        check_write(actor)
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await service.add_comment(
+            row = await comments.add_comment(
                 conn, actor, activity_id, data.text, data.parent_comment_id
             )
             resp = json_response(row, 201, {"ETag": f'"{row["version"]}"'})
@@ -167,11 +170,11 @@ class CommentsController(Controller):
     ) -> Response[Comment]:
         """Edit your own comment (If-Match supported)."""
         actor = current_actor(request)
-        service.check_write(actor)
+        check_write(actor)
         expected = if_match(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            row = await service.edit_comment(
+            row = await comments.edit_comment(
                 conn, actor, activity_id, comment_id, data.text, if_match=expected
             )
             return json_response(row, headers={"ETag": f'"{row["version"]}"'})
@@ -186,11 +189,11 @@ class CommentsController(Controller):
     async def delete_comment(self, request: Request, activity_id: str, comment_id: str) -> None:
         """Delete your own comment; it stays in the thread as a tombstone."""
         actor = current_actor(request)
-        service.check_write(actor)
+        check_write(actor)
         expected = if_match(request)
 
         async def run(conn: AsyncConnection) -> Response:
-            await service.delete_comment(conn, actor, activity_id, comment_id, if_match=expected)
+            await comments.delete_comment(conn, actor, activity_id, comment_id, if_match=expected)
             return Response(content=b"", status_code=204)
 
         await write(request, actor, run)
@@ -214,7 +217,7 @@ class MentionsController(Controller):
 
         async def run(conn: AsyncConnection) -> Response:
             return json_response(
-                await service.list_mentions(
+                await mentions.list_mentions(
                     conn, actor, unread=raw_unread in ("true", "1"), limit=q.limit, cursor=q.cursor
                 )
             )
@@ -227,7 +230,7 @@ class MentionsController(Controller):
         require_scope(actor, "activities:read")
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.get_mention(conn, actor, mention_id))
+            return json_response(await mentions.get_mention(conn, actor, mention_id))
 
         return await read(actor, run)
 
@@ -236,9 +239,9 @@ class MentionsController(Controller):
         require_scope(actor, "activities:read")
 
         async def run(conn: AsyncConnection) -> Response:
-            await service.get_mention(conn, actor, mention_id)  # 404 unless it is mine
-            await service.mark_mentions_read(conn, actor, [mention_id], read=read_)
-            return json_response(await service.get_mention(conn, actor, mention_id))
+            await mentions.get_mention(conn, actor, mention_id)  # 404 unless it is mine
+            await mentions.mark_mentions_read(conn, actor, [mention_id], read=read_)
+            return json_response(await mentions.get_mention(conn, actor, mention_id))
 
         return await write(request, actor, run)
 
@@ -266,7 +269,7 @@ class MentionsController(Controller):
         ids = data.ids if data is not None else None
 
         async def run(conn: AsyncConnection) -> Response:
-            changed = await service.mark_mentions_read(conn, actor, ids)
+            changed = await mentions.mark_mentions_read(conn, actor, ids)
             return json_response({"updated": len(changed)})
 
         return await write(request, actor, run)
@@ -279,7 +282,7 @@ def timeline_handler(obj: objects.TimelineObject) -> HTTPRouteHandler:
         q = parse_query(request.query_params, TIMELINE_PARAMS)
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.timeline(conn, actor, obj, record_id, q))
+            return json_response(await timeline_page(conn, actor, obj, record_id, q))
 
         return await read(actor, run)
 
@@ -306,4 +309,55 @@ def timeline_handler(obj: objects.TimelineObject) -> HTTPRouteHandler:
 
 TIMELINE_ROUTES = [timeline_handler(o) for o in objects.TIMELINE_OBJECTS.values()]
 
-routers = [ActivitiesController, CommentsController, MentionsController, *TIMELINE_ROUTES]
+MAX_QUERY = 500
+SEARCH_PARAMS = (TIMELINE_PARAMS - {"group_by"}) | {"q"}
+
+
+class SearchController(Controller):
+    path = "/api/v1/search"
+    tags = ["search"]
+
+    @get("/activities", operation_id="search_activities")
+    async def activities(self, request: Request) -> Response[SearchPage]:
+        """Activities whose subject, description, outcome or comments match ``q``, best first.
+
+        ``q`` uses web-search syntax: words (all must match, stemmed), ``"a phrase"``,
+        ``word OR word``, ``-word``; anything else is read as words, never as an error. Filters as
+        on a timeline: type, from, to, member_id, related_to_type, related_to_id; limit, cursor.
+        Each hit has the activity, its rank and a snippet (HTML: text escaped, matches in
+        ``<mark>``); ``comment_id`` names the comment when the best match was one."""
+        actor = current_actor(request)
+        require_scope(actor, "activities:read")
+        query = request.query_params
+        raw = query.get("q")
+        if raw is None or not raw.strip():
+            raise Problem(
+                400,
+                "Give the words to search for in q.",
+                errors=[{"field": "q", "message": "Required."}],
+            )
+        if len(raw) > MAX_QUERY or "\x00" in raw:
+            raise Problem(
+                400,
+                f"q must be at most {MAX_QUERY} characters of text.",
+                errors=[{"field": "q", "message": "Too long or not text."}],
+            )
+        if len(query.getall("q")) > 1:
+            raise Problem(
+                400, "q is given more than once.", errors=[{"field": "q", "message": "Twice."}]
+            )
+        q = parse_query(query, SEARCH_PARAMS, default_limit=20)
+
+        async def run(conn: AsyncConnection) -> Response:
+            return json_response(await search.search(conn, actor, raw, q))
+
+        return await read(actor, run)
+
+
+routers = [
+    ActivitiesController,
+    CommentsController,
+    MentionsController,
+    *TIMELINE_ROUTES,
+    SearchController,
+]

@@ -159,7 +159,7 @@ async def test_mentions_and_read_state(team: Team, mate: Team, other_team: Team)
 
 
 async def test_add_comment_is_importable_with_all_the_rules(team: Team, mate: Team) -> None:
-    from api.activities.service import add_comment
+    from api.activities.comments import add_comment
     from leadly.actor import Actor
     from leadly.problem import Problem
     from warehouse.db import api_engine, tenant_tx

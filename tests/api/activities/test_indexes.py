@@ -16,7 +16,8 @@ import pytest
 from psycopg.rows import dict_row
 from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
-from api.activities.service import TimelineQuery, activity_service, timeline_statement
+from api.activities.service import activity_service
+from api.activities.timeline import TimelineQuery, timeline_statement
 from api.common.listing import parse_params
 from leadly.actor import Actor
 from leadly.settings import get_settings

@@ -1,1 +1,0 @@
-"""Full-text search endpoints (``/api/v1/search/...``)."""
