@@ -18,6 +18,10 @@ def _default_data_dir() -> str:
     return str(Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "leadly")
 
 
+#: The published development secret: refused where the API is exposed (docs/security.md).
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -88,7 +92,7 @@ class Settings:
     """Password of the api/worker/analytics login roles (set on bootstrap). Empty: no password,
     for trust/peer authentication (the embedded server, local development)."""
 
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     """Secret used to derive token hashes (HMAC). Set a long random value in production."""
 
     session_idle_timeout_minutes: int = 60 * 24

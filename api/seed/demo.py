@@ -26,6 +26,7 @@ from sqlalchemy import text
 from api.accounts.schemas import AccountCreate
 from api.accounts.service import account_service
 from api.auth import crypto
+from api.auth.emails import normalize_email
 from api.auth.service import member_service, signup
 from api.call_logs.schemas import CallLogCreate
 from api.call_logs.service import call_log_service
@@ -83,7 +84,9 @@ async def demo_team_id(email: str = DEMO_EMAIL) -> str | None:
     """The team of the demo owner, or None when no demo team was loaded."""
     async with api_engine().connect() as conn:
         row = (
-            await conn.execute(text("SELECT team_id FROM app.auth_login_lookup(:e)"), {"e": email})
+            await conn.execute(
+                text("SELECT team_id FROM app.auth_login_lookup(:e)"), {"e": normalize_email(email)}
+            )
         ).first()
         await conn.rollback()
     return row.team_id if row else None

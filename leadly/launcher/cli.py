@@ -350,7 +350,11 @@ def api(reload: bool) -> None:
     """Serve the HTTP/WebSocket API (LEADLY_API_HOST, LEADLY_API_PORT, LEADLY_API_WORKERS)."""
     import uvicorn
 
+    from leadly.launcher import guards
+
     s, _ = use_database()
+    guards.refuse_default_secret(s)
+    guards.refuse_demo_password(s)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -450,8 +454,11 @@ def up(**sizes: int) -> None:
 
     from leadly.launcher.supervisor import SERVICES, Supervisor, busy_ports
 
+    from leadly.launcher import guards
+
     started = time.monotonic()
     s = get_settings()
+    guards.refuse_default_secret(s)
     busy = busy_ports(SERVICES, s)
     if busy:
         for problem in busy:
@@ -478,6 +485,7 @@ def up(**sizes: int) -> None:
             has_demo = load_demo(DemoSizes(**sizes))
         else:
             console.print("Using the existing data (no demo data loaded).")
+        guards.refuse_demo_password(s)
 
         supervisor = Supervisor(
             s,
