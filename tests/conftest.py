@@ -5,6 +5,10 @@
   Unset: an embedded PostgreSQL is started in a temporary folder.
 - ``LEADLY_TEST_REDIS_URL``: Redis for throttling/pub-sub, with a per-run key prefix. Unset:
   the in-process fallbacks are used.
+
+The shared helpers (``eventually``, ``free_port``, ``moment``, ``open_page``...) and the run's
+guards (no test touches the user's data folder, no process outlives the run) are in
+tests/plugin.py.
 """
 
 from __future__ import annotations
@@ -23,18 +27,24 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.plugin import PASSWORD, session_root
+
+pytest_plugins = ["tests.plugin"]
+
 RUN_ID = secrets.token_hex(4)
 
 
-def _admin_url() -> tuple[str, tempfile.TemporaryDirectory[str] | None]:
+def _admin_url() -> tuple[str, Path | None]:
+    """The server the run creates its database on; with no ``LEADLY_TEST_DATABASE_URL``, an
+    embedded one in this process's temporary root (and that folder, to stop it afterwards)."""
     url = os.environ.get("LEADLY_TEST_DATABASE_URL")
     if url:
         return url, None
-    tmp = tempfile.TemporaryDirectory(prefix="leadly-test-pg-")
-    os.chmod(tmp.name, 0o755)
+    folder = Path(tempfile.mkdtemp(prefix="pg-", dir=session_root()))
+    folder.chmod(0o755)
     from warehouse import embedded
 
-    return embedded.start(Path(tmp.name), "postgres"), tmp
+    return embedded.start(folder, "postgres"), folder
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +60,7 @@ def database_url() -> Iterator[str]:
     env = {
         "LEADLY_DATABASE_URL": url,
         "LEADLY_REDIS_PREFIX": f"leadly-test-{RUN_ID}",
-        "LEADLY_DATA_DIR": tempfile.mkdtemp(prefix="leadly-test-data-"),
+        "LEADLY_DATA_DIR": tempfile.mkdtemp(prefix="data-", dir=session_root()),
         "LEADLY_SECRET_KEY": "test-secret",
         # Tests sign up many teams from one address, and their Slack/Teams/push stand-ins
         # listen on loopback: tests that check these guards switch them back on.
@@ -78,8 +88,7 @@ def database_url() -> Iterator[str]:
         if tmp is not None:
             from warehouse import embedded
 
-            embedded.stop(Path(tmp.name))
-            tmp.cleanup()
+            embedded.stop(tmp)
 
 
 def _clear_caches() -> None:
@@ -151,7 +160,7 @@ class Team:
 async def make_team(http: httpx.AsyncClient, name: str | None = None) -> Team:
     tag = secrets.token_hex(4)
     email = f"owner-{tag}@example.com"
-    password = "correct-horse-battery"
+    password = PASSWORD
     r = await http.post(
         "/api/v1/auth/signup",
         json={

@@ -3,15 +3,20 @@ newest event so the same events never count twice."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import psycopg
 import pytest
 
-from orchestration.defs.dbt.sensors import EventCursor, count_new_events
 from orchestration.resources import PostgresResource
 from tests.conftest import Team
+
+if TYPE_CHECKING:
+    # Imported in the tests: importing the sensors loads the dbt assets, which run `dbt parse`
+    # when the manifest is stale, and that resolves the database (at collection time, before
+    # the test database exists: it started the embedded server in the user's data folder).
+    from orchestration.defs.dbt.sensors import EventCursor
 
 # One worker runs every Dagster test (`--dist loadgroup`): definitions and builds load once.
 pytestmark = pytest.mark.xdist_group("orchestration")
@@ -37,6 +42,8 @@ def evaluate(defs: dg.Definitions, cursor: str | None, instance: Any = None) -> 
 
 
 def head(postgres: PostgresResource) -> EventCursor:
+    from orchestration.defs.dbt.sensors import EventCursor, count_new_events
+
     with postgres.connect() as conn:
         return count_new_events(conn, EventCursor(), 1)[1]
 
@@ -44,6 +51,8 @@ def head(postgres: PostgresResource) -> EventCursor:
 async def test_sensor_requests_a_build_past_the_threshold(
     definitions: Any, team: Team, superuser: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from orchestration.defs.dbt.sensors import EventCursor
+
     defs = definitions.defs
     monkeypatch.setenv("LEADLY_DBT_EVENTS_THRESHOLD", "25")
     postgres = PostgresResource()
