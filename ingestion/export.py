@@ -42,9 +42,22 @@ def _is_json(col: Column[Any]) -> bool:
     return isinstance(col.type, JSONB | JSON | ARRAY)
 
 
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Sheets
+#: (``=cmd|' /C calc'!A0``, ``+``, ``-``, ``@``, or a tab or carriage return before one).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(text: str) -> str:
+    """A text cell as a spreadsheet shows it, never run: OWASP's advice, a leading ``'`` when it
+    starts like a formula (docs/imports.md). Numbers are written as numbers, untouched."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def _text(value: Any, json_col: bool) -> str:
     if value is None:
         return ""
+    if isinstance(value, str) and not json_col:
+        return neutralize(value)
     if json_col:
         return _json.encode(value).decode()
     if isinstance(value, datetime):

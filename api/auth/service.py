@@ -25,6 +25,7 @@ from warehouse import events
 from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord, diff
 from warehouse.models import ApiKey, Invitation, Role, Session, Team, TeamMember
+from warehouse.models.tasks import CalendarFeed
 from warehouse.models.tenancy import SYSTEM_ROLES
 
 ROLE_PERMISSIONS = {
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS = {
 
 teams, roles, members = Team.__table__, Role.__table__, TeamMember.__table__
 sessions, api_keys, invitations = Session.__table__, ApiKey.__table__, Invitation.__table__
+calendar_feeds = CalendarFeed.__table__
 
 
 def check_scope(actor: Actor, scope: str) -> None:
@@ -193,7 +195,7 @@ async def signup(
                 )
             ],
         )
-        from api.pipelines.service import pipeline_service  # every team starts with one
+        from api.deals.pipelines import pipeline_service  # every team starts with one
 
         await pipeline_service.create_default(conn, actor)
         issued = await issue_session(conn, team_id, member_id, user_agent, ip)
@@ -411,6 +413,23 @@ async def authenticate(token: str) -> Actor | None:
 # ----------------------------------------------------------------------------- members
 
 
+async def check_member_target(conn: AsyncConnection, actor: Actor, member_id: str) -> None:
+    """Every action on another member's account (profile, role, activation, their API keys and
+    calendar feeds): an admin may act on members up to admin, only an owner on an owner (403)."""
+    if member_id == actor.member_id or actor.role == "owner":
+        return
+    key = (
+        await conn.execute(
+            select(roles.c.key)
+            .select_from(members)
+            .join(roles, (roles.c.team_id == members.c.team_id) & (roles.c.id == members.c.role_id))
+            .where(members.c.team_id == actor.team_id, members.c.id == member_id)
+        )
+    ).scalar()
+    if key == "owner":
+        raise Problem(403, "Only an owner can change an owner's account.", title="Forbidden")
+
+
 async def update_member(
     conn: AsyncConnection,
     actor: Actor,
@@ -432,6 +451,7 @@ async def update_member(
         # so two owners demoting each other cannot both see "another owner remains".
         await conn.execute(select(teams.c.id).where(teams.c.id == actor.team_id).with_for_update())
     target = await member_service.get(conn, actor, member_id, for_update=True)
+    await check_member_target(conn, actor, member_id)
     keys = await member_service.role_keys(conn, actor)
     target_role = keys.get(target["role_id"], "user")
     if "time_zone" in values:
@@ -470,8 +490,9 @@ async def update_member(
         values["role_id"] = by_key[values.pop("role")]
     row = await member_service.update(conn, actor, member_id, values, if_match=if_match)
     if values.get("is_active") is False:
-        # Credentials stop at once: the look-ups check is_active, and we revoke them too.
-        for table in (sessions, api_keys):
+        # Credentials stop at once: the look-ups check is_active, and we revoke them too (the
+        # calendar feeds also check that their member is active).
+        for table in (sessions, api_keys, calendar_feeds):
             await conn.execute(
                 update(table)
                 .where(
@@ -555,6 +576,15 @@ async def list_api_keys(conn: AsyncConnection, actor: Actor) -> list[dict[str, A
 
 async def revoke_api_key(conn: AsyncConnection, actor: Actor, key_id: str) -> None:
     check_scope(actor, "api_keys:write")
+    holder = (
+        await conn.execute(
+            select(api_keys.c.member_id).where(
+                api_keys.c.team_id == actor.team_id, api_keys.c.id == key_id
+            )
+        )
+    ).scalar()
+    if holder is not None and actor.at_least("admin"):
+        await check_member_target(conn, actor, holder)
     q = update(api_keys).where(
         api_keys.c.team_id == actor.team_id,
         api_keys.c.id == key_id,

@@ -252,6 +252,8 @@ class ImportsController(Controller):
         columns: list[str] = list(found.get("columns") or [])
         stem = Path(found.get("file_name") or "import").stem or "import"
 
+        from ingestion.export import neutralize
+
         async def body() -> AsyncIterator[bytes]:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\r\n")
@@ -262,7 +264,7 @@ class ImportsController(Controller):
                     buf.seek(0)
                     buf.truncate()
                     for row_no, reason, values in chunk:
-                        cells = ["" if v is None else str(v) for v in (values or [])]
+                        cells = ["" if v is None else neutralize(str(v)) for v in (values or [])]
                         cells += [""] * (len(columns) - len(cells))
                         w.writerow([row_no, *cells, reason])
                     yield buf.getvalue().encode()

@@ -365,12 +365,12 @@ class DeliveriesController(Controller):
 # --------------------------------------------------------------------------- the socket
 
 
-@gateway.add_channels
+@gateway.add_channels("notifications:read")
 async def _member_channel(actor: Actor) -> list[str]:
     return [member_channel(actor.team_id, actor.member_id)]
 
 
-@gateway.add_greeting
+@gateway.add_greeting("notifications:read")
 async def _unread_greeting(actor: Actor) -> list[bytes]:
     from warehouse.db import api_engine, tenant_tx
 

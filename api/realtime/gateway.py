@@ -2,9 +2,11 @@
 
 A client authenticates with ``Authorization: Bearer <session or API key>`` (non-browser
 clients) or ``?ticket=<single-use ticket>`` (browsers, see :mod:`api.realtime.tickets`); without
-valid credentials the handshake is refused (HTTP 403) before anything is sent. The socket is
-then subscribed to the channels every registered provider names for the member (each feature
-registers its own: notifications add the member's channel, team chat its rooms), each
+valid credentials, or with an API key that has none of the scopes of what the socket carries
+(``notifications:read``), the handshake is refused (HTTP 403) before anything is sent. The
+socket is then subscribed to the channels every registered provider names for the member, for
+each provider whose scope the credential has (each feature registers its own: notifications
+add the member's channel, team chat its rooms), each
 registered greeter sends its first messages (notifications: the current ``unread_count``), and
 from then on every message published to those channels is forwarded as a JSON text frame
 ``{"type": ..., "data": {...}}``. A client may send ``{"type": "ping"}`` and gets
@@ -39,8 +41,10 @@ log = logging.getLogger("leadly.realtime")
 ChannelsProvider = Callable[[Actor], Awaitable[list[str]]]
 Greeter = Callable[[Actor], Awaitable[list[bytes]]]
 
-_providers: list[ChannelsProvider] = []
-_greeters: list[Greeter] = []
+#: (scope, provider): a socket joins a provider's channels only when its credential has the
+#: scope (an API key's scopes; a session has every scope of its role).
+_providers: list[tuple[str, ChannelsProvider]] = []
+_greeters: list[tuple[str, Greeter]] = []
 
 #: Close code sent when a socket's credentials are refused (before the handshake completes the
 #: server answers 403 instead).
@@ -49,18 +53,37 @@ POLICY_VIOLATION = 1008
 SERVICE_RESTART = 1012
 
 
-def add_channels(provider: ChannelsProvider) -> ChannelsProvider:
-    """Register ``async (actor) -> [channel, ...]``: channels every socket of ``actor`` joins."""
-    if provider not in _providers:
-        _providers.append(provider)
-    return provider
+def add_channels(scope: str) -> Callable[[ChannelsProvider], ChannelsProvider]:
+    """Register ``async (actor) -> [channel, ...]``: channels every socket of ``actor`` joins
+    when its credential has ``scope`` (what the channels carry, e.g. ``notifications:read``)."""
+
+    def register(provider: ChannelsProvider) -> ChannelsProvider:
+        if (scope, provider) not in _providers:
+            _providers.append((scope, provider))
+        return provider
+
+    return register
 
 
-def add_greeting(greeter: Greeter) -> Greeter:
-    """Register ``async (actor) -> [message bytes, ...]`` sent first on every new socket."""
-    if greeter not in _greeters:
-        _greeters.append(greeter)
-    return greeter
+def add_greeting(scope: str) -> Callable[[Greeter], Greeter]:
+    """Register ``async (actor) -> [message bytes, ...]`` sent first on every new socket whose
+    credential has ``scope``."""
+
+    def register(greeter: Greeter) -> Greeter:
+        if (scope, greeter) not in _greeters:
+            _greeters.append((scope, greeter))
+        return greeter
+
+    return register
+
+
+def scopes_carried() -> list[str]:
+    """The scopes of what a socket can carry; a credential needs one of them to open one."""
+    return list(dict.fromkeys(scope for scope, _ in _providers))
+
+
+def may_open(actor: Actor) -> bool:
+    return any(actor.has_scope(scope) for scope in scopes_carried())
 
 
 async def _bearer(token: str) -> Actor | None:
@@ -99,15 +122,21 @@ async def ws(socket: WebSocket) -> None:
     if actor is None:
         await socket.close(code=POLICY_VIOLATION, reason="invalid credentials")
         return
+    if not may_open(actor):  # closed before the handshake completes: the client sees 403
+        await socket.close(code=POLICY_VIOLATION, reason="missing scope")
+        return
     channels: list[str] = []
-    for provider in _providers:
-        channels += await provider(actor)
+    for scope, provider in _providers:
+        if actor.has_scope(scope):
+            channels += await provider(actor)
     channels = list(dict.fromkeys(channels))
     plugin = await broker.hub()
     await socket.accept()
     subscriber = await plugin.subscribe(channels) if channels else None
     try:
-        for greeter in _greeters:
+        for scope, greeter in _greeters:
+            if not actor.has_scope(scope):
+                continue
             for msg in await greeter(actor):
                 await socket.send_text(msg.decode())
 

@@ -83,7 +83,10 @@ async def redeem(ticket: str) -> Actor | None:
                     WHERE t.team_id = :t AND t.token_hash = :h AND t.used_at IS NULL
                       AND t.expires_at > now()
                       AND m.team_id = t.team_id AND m.id = t.member_id AND m.is_active
-                    RETURNING t.member_id, r.key AS role_key, t.credential_type, t.credential_id
+                    RETURNING t.member_id, r.key AS role_key, t.credential_type, t.credential_id,
+                      (SELECT k.scopes FROM app.api_keys k
+                       WHERE t.credential_type = 'api_key'
+                         AND k.team_id = t.team_id AND k.id = t.credential_id) AS scopes
                     """
                 ),
                 {"t": team_id, "h": crypto.token_hash(ticket)},
@@ -91,13 +94,17 @@ async def redeem(ticket: str) -> Actor | None:
         ).first()
     if row is None:
         return None
-    return Actor(
+    actor = Actor(
         team_id=team_id,
         member_id=row.member_id,
         role=row.role_key,
         actor_type=row.credential_type or "member",
         credential_id=row.credential_id,
+        # A ticket carries its credential's scopes: a key's ticket is no wider than the key.
+        scopes=frozenset(row.scopes or ()) if row.credential_type == "api_key" else None,
     )
+    # A ticket dies with its session or key (logged out, revoked, expired, member deactivated).
+    return actor if await still_valid(actor) else None
 
 
 _STILL_VALID = text(

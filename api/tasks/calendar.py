@@ -17,12 +17,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth.crypto import new_token, token_hash
+from api.auth.service import check_member_target
 from api.common.records import plausible_id
 from api.tasks.basics import zone
 from api.tasks.service import ASSIGNEES, TASKS, row_event, task_service
 from leadly.actor import Actor
 from leadly.ids import new_id
-from leadly.problem import not_found
+from leadly.problem import Problem, not_found
 from warehouse import events
 from warehouse.models import CalendarFeed
 
@@ -46,6 +47,8 @@ _OUT = [c for c in FEEDS.c if c.name not in ("team_id", "token_hash")]
 async def create_feed(
     conn: AsyncConnection, actor: Actor, name: str | None, base_url: str
 ) -> dict[str, Any]:
+    if actor.actor_type != "member":  # a feed URL is a credential: API keys make none
+        raise Problem(403, "API keys cannot create calendar feeds; sign in.", title="Forbidden")
     token = new_token(FEED_PREFIX)
     res = await conn.execute(
         FEEDS.insert()
@@ -84,6 +87,7 @@ async def revoke_feed(conn: AsyncConnection, actor: Actor, feed_id: str) -> None
     current = (await conn.execute(q.with_for_update())).first()
     if current is None:
         raise not_found("calendar feed", feed_id)
+    await check_member_target(conn, actor, current.member_id)
     res = await conn.execute(
         update(FEEDS)
         .where(FEEDS.c.team_id == actor.team_id, FEEDS.c.id == feed_id)
@@ -114,9 +118,16 @@ async def resolve(conn: AsyncConnection, token: str) -> tuple[str, str] | None:
     return row.team_id, row.member_id
 
 
-async def render(conn: AsyncConnection, actor: Actor) -> bytes:
-    """The member's tasks as an iCalendar document."""
+async def render(conn: AsyncConnection, actor: Actor) -> bytes | None:
+    """The member's tasks as an iCalendar document; None when the member is not active."""
     from icalendar import Calendar  # ~160 ms to import: only feed requests pay for it
+
+    active = await conn.scalar(
+        text("SELECT is_active FROM app.team_members WHERE team_id = :t AND id = :m"),
+        {"t": actor.team_id, "m": actor.member_id},
+    )
+    if not active:
+        return None
 
     rows = await conn.execute(
         task_service._select.where(

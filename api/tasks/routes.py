@@ -407,6 +407,8 @@ class CalendarFeedsController(Controller):
             team_id, member_id = found
             await set_tenant(conn, team_id, member_id)
             body = await calendar.render(conn, Actor(team_id, member_id, "user"))
+            if body is None:  # its member was deactivated: the feed died with them
+                return problem_response(Problem(404, "No such calendar feed."), request)
         return Response(
             content=body,
             media_type="text/calendar; charset=utf-8",

@@ -65,23 +65,33 @@ async def read(actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]
 
 
 async def write(
-    request: Request, actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]
+    request: Request,
+    actor: Actor,
+    fn: Callable[[AsyncConnection], Awaitable[Response]],
+    *,
+    idempotent: bool = True,
 ) -> Response:
     """Run ``fn`` in one tenant transaction; honour ``Idempotency-Key`` on POST.
 
     The key is claimed inside the same transaction as the write, so a retry that races the first
     attempt waits for it and then replays its response; nothing is created twice.
+    ``idempotent=False`` for calls that issue a secret (a calendar feed's URL, a socket
+    ticket): their responses are never stored, so the key is ignored.
     """
     try:
-        return await _write(request, actor, fn)
+        return await _write(request, actor, fn, idempotent)
     except RollbackWith as r:
         return r.response
 
 
 async def _write(
-    request: Request, actor: Actor, fn: Callable[[AsyncConnection], Awaitable[Response]]
+    request: Request,
+    actor: Actor,
+    fn: Callable[[AsyncConnection], Awaitable[Response]],
+    idempotent: bool,
 ) -> Response:
-    key = request.headers.get("idempotency-key") if request.method == "POST" else None
+    post = request.method == "POST" and idempotent
+    key = request.headers.get("idempotency-key") if post else None
     async with tenant_scope(actor) as conn:
         if not key:
             return await fn(conn)
