@@ -479,6 +479,22 @@ async def _hold(team_id: str, row: dict, until: datetime) -> None:
     )
 
 
+_SKIPPED_READ = {"status": "skipped", "last_error": "Already read in the app."}
+
+
+async def _read_or_snoozed(team_id: str, row: dict, n: dict, now: datetime) -> bool:
+    """Settle a row whose notification was read or archived in the app (``skipped``; unless it
+    was never shown there) or is snoozed (held until it wakes); True if it was one of those."""
+    shown_in_app = (n.get("metadata") or {}).get("in_app", True) is not False
+    if shown_in_app and (n["read_at"] is not None or n["archived_at"] is not None):
+        await _record(team_id, row["id"], _SKIPPED_READ)
+        return True
+    if n["snoozed_until"] is not None and n["snoozed_until"] > now:
+        await _hold(team_id, row, n["snoozed_until"])
+        return True
+    return False
+
+
 async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
     """Send claimed rows; the errors of those that will be retried."""
     if not rows:
@@ -497,14 +513,7 @@ async def _send_rows(team_id: str, rows: list[dict]) -> list[str]:
                 {"status": "skipped", "last_error": "The member or notification is gone."},
             )
             continue
-        shown_in_app = (n.get("metadata") or {}).get("in_app", True) is not False
-        if shown_in_app and (n["read_at"] is not None or n["archived_at"] is not None):
-            await _record(
-                team_id, row["id"], {"status": "skipped", "last_error": "Already read in the app."}
-            )
-            continue
-        if n["snoozed_until"] is not None and n["snoozed_until"] > now:
-            await _hold(team_id, row, n["snoozed_until"])
+        if await _read_or_snoozed(team_id, row, n, now):
             continue
         wait = deferral(p, n["priority"], now)
         if wait > now:
@@ -640,14 +649,10 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
     items, keep = [], []
     for row in rows:
         n = ns.get(row["notification_id"])
-        shown = n is not None and (n.get("metadata") or {}).get("in_app", True) is not False
-        if n is None or p is None or (shown and (n["read_at"] or n["archived_at"])):
-            await _record(
-                team_id, row["id"], {"status": "skipped", "last_error": "Already read in the app."}
-            )
+        if n is None or p is None:
+            await _record(team_id, row["id"], _SKIPPED_READ)
             continue
-        if n["snoozed_until"] is not None and n["snoozed_until"] > now:
-            await _hold(team_id, row, n["snoozed_until"])
+        if await _read_or_snoozed(team_id, row, n, now):
             continue
         items.append({"n": n, "url": absolute(n.get("action_url"), s)})
         keep.append(row)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from leadly import clock
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
 from warehouse.events import EventRecord
@@ -72,7 +73,7 @@ async def fire_meeting_reminders(
     now: datetime | None = None, team_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """Append a ``reminder_fired`` event for each meeting starting soon (once per start)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     teams = team_ids if team_ids is not None else await _teams(moment)
     fired: list[dict[str, Any]] = []
     for team in teams:
