@@ -1,4 +1,4 @@
-"""Making notifications, the only way they are created: :func:`create` /  :func:`create_in` turn
+"""Making notifications, the only way they are created: :func:`create` / :func:`create_in` turn
 :class:`Draft` s (made by the dispatcher consumers in :mod:`api.notifications.producers`, never
 by a route) into one row per member (a redelivered source never notifies twice), the outbox
 rows of every external channel the member turned on (due now, after do-not-disturb, or at the
