@@ -195,7 +195,7 @@ async def signup(
                 )
             ],
         )
-        from api.deals.pipelines import pipeline_service  # every team starts with one
+        from api.pipelines.service import pipeline_service  # every team starts with one
 
         await pipeline_service.create_default(conn, actor)
         issued = await issue_session(conn, team_id, member_id, user_agent, ip)
