@@ -272,9 +272,15 @@ def _alive(p: psutil.Process) -> bool:
     return False
 
 
+_EXITS_WITH_ITS_PARENT = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def _is_pytest(p: psutil.Process) -> bool:
-    """An xdist worker of this run (the controller's children while it shuts them down)."""
+    """An xdist worker of this run (the controller's children while it shuts them down), or a
+    helper process of multiprocessing that ends with the pytest process that started it."""
     with contextlib.suppress(psutil.Error):
+        if any(name in " ".join(p.cmdline()) for name in _EXITS_WITH_ITS_PARENT):
+            return True
         return p.environ().get(OWNER_ENV) == str(p.pid)
     return False
 
