@@ -12,9 +12,7 @@ import email.policy
 import json
 import os
 import secrets
-import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,16 +23,11 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tests.conftest import Team
+from tests.plugin import eventually, free_port
 
 PASSWORD = "another-long-passphrase"
 TWILIO_SID = "ACtest0000000000000000000000000000"
 FAIL_PHONE = "+15550000500"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- SMTP
@@ -232,29 +225,6 @@ async def notification_worker(services: Services, app: Any) -> AsyncIterator[asy
         except Exception:
             task.cancel()
         await engine.dispose()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
-    *,
-    within: float = 20.0,
-    interval: float = 0.03,
-    task: asyncio.Task[Any] | None = None,
-    what: str = "condition",
-) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if task is not None and task.done():
-            task.result()
-            raise AssertionError(f"the worker stopped before the {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for the {what}")
-        await asyncio.sleep(interval)
 
 
 async def caught_up(*consumers: str) -> None:

@@ -24,11 +24,11 @@ from tests.api.notifications.conftest import (
     caught_up,
     clock_moved,
     deliveries_of,
-    eventually,
     notifications_of,
     wait_for_notification,
 )
 from tests.conftest import Team, assert_problem, make_team
+from tests.plugin import eventually
 
 pytestmark = pytest.mark.usefixtures("notification_worker")
 
