@@ -48,20 +48,8 @@ versions as (
         history.record_created_at,
         history._loaded_at,
         {{ lead_status_rank("history.state ->> 'status'") }} as status_rank
-    {% if is_incremental() %}
-    -- the changed leads' versions, one index lookup per lead
-    from changed_leads
-    cross join lateral (
-        select *
-        from {{ ref('int_record_history') }} as h
-        where h.team_id = changed_leads.team_id
-          and h.object_type = 'lead'
-          and h.object_id = changed_leads.object_id
-    ) as history
-    {% else %}
-    from {{ ref('int_record_history') }} as history
-    where history.object_type = 'lead'
-    {% endif %}
+    -- the changed leads' versions (building in full: every lead's)
+    from ({{ record_versions('lead', 'changed_leads') }}) as history
 
 ),
 

@@ -18,18 +18,14 @@ members as (
 
 comments as (
 
-    select team_id, activity_id, count(*) as comments_count
-    from {{ ref('stg_app__activity_comments') }}
-    where not is_deleted
-    group by 1, 2
+    {{ count_per_key(ref('stg_app__activity_comments'), 'activity_id', 'comments_count',
+                     'not is_deleted') }}
 
 ),
 
 mentions as (
 
-    select team_id, activity_id, count(*) as mentions_count
-    from {{ ref('stg_app__mentions') }}
-    group by 1, 2
+    {{ count_per_key(ref('stg_app__mentions'), 'activity_id', 'mentions_count') }}
 
 )
 

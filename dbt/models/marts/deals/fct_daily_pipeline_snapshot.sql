@@ -28,8 +28,6 @@
   there on.
 #}
 
-{% set today = analytics_today() %}
-
 with
 
 {% if is_incremental() %}
@@ -70,90 +68,26 @@ rebuild as (
         union all
 
         -- the date moved on since the last run: every live deal gets the days since
-        select team_id, object_id, {{ watermark('snapshot_date', 'date') }} + 1
-        from {{ ref('int_record_history') }}
-        where object_type = 'deal'
-          and is_current
-          and not is_deleted
-          and {{ watermark('snapshot_date', 'date') }} < {{ today }}
+        {{ days_since_last_run('deal') }}
     ) as pending
     group by team_id, deal_id
 
 ),
 {% endif %}
 
-versions as (
-
-    select
-        history.team_id,
-        history.object_type,
-        history.object_id,
-        history.version,
-        history.is_deleted,
-        history.state,
-        {{ utc_date('history.valid_from') }} as first_day,
-        case
-            when history.valid_to is null then {{ today }}
-            else {{ utc_date('history.valid_to') }} - 1
-        end as last_day,
-        {% if is_incremental() -%}
-        rebuild.from_date
-        {%- else -%}
-        null::date as from_date
-        {%- endif %}
-    {% if is_incremental() %}
-    -- the rebuilt deals' versions that cover a day from their from_date (index lookups)
-    from rebuild
-    cross join lateral (
-        select *
-        from {{ ref('int_record_history') }} as h
-        where h.team_id = rebuild.team_id
-          and h.object_type = 'deal'
-          and h.object_id = rebuild.deal_id
-          and (h.valid_to is null or {{ utc_date('h.valid_to') }} > rebuild.from_date)
-    ) as history
-    {% else %}
-    from {{ ref('int_record_history') }} as history
-    where history.object_type = 'deal'
-    {% endif %}
-
-),
-
 deal_days as (
 
-    select versions.*, day::date as snapshot_date
-    from versions
-    cross join lateral generate_series(
-        greatest(versions.first_day, coalesce(versions.from_date, versions.first_day))::timestamp,
-        case
-            when versions.is_deleted then least(versions.first_day, versions.last_day)
-            else least(versions.last_day, {{ today }})
-        end::timestamp,
-        interval '1 day'
-    ) as day
+    -- the deals' states at the end of each day (the rebuilt deals from their from_date)
+    {{ daily_versions('deal', 'rebuild', 'deal_id') }}
 
 ),
 
 pipeline_days as (
 
-    select
-        pipeline.team_id,
-        pipeline.object_id as pipeline_id,
-        day::date as snapshot_date,
-        pipeline.state -> 'stages' as stages
-    from {{ ref('int_record_history') }} as pipeline
-    cross join lateral generate_series(
-        ({{ utc_date('pipeline.valid_from') }})::timestamp,
-        least(
-            case
-                when pipeline.valid_to is null then {{ today }}
-                else {{ utc_date('pipeline.valid_to') }} - 1
-            end,
-            {{ today }}
-        )::timestamp,
-        interval '1 day'
-    ) as day
-    where pipeline.object_type = 'pipeline'
+    -- the pipelines' definitions at the end of each day (a deleted one still defines its
+    -- deals' stages)
+    select team_id, object_id as pipeline_id, snapshot_date, state -> 'stages' as stages
+    from ({{ daily_versions('pipeline', deleted_days='all') }}) as pipeline
 
 ),
 

@@ -26,9 +26,7 @@ logged as (
 
 dependencies as (
 
-    select team_id, task_id, count(*) as dependencies
-    from {{ ref('stg_app__task_dependencies') }}
-    group by 1, 2
+    {{ count_per_key(ref('stg_app__task_dependencies'), 'task_id', 'dependencies') }}
 
 )
 

@@ -15,13 +15,9 @@ renamed as (
         website,
         owner_id,
         domain_normalized,
-        created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
         custom,
-        deleted_at is not null as is_deleted
+        created_by,
+        {{ record_columns() }}
     from source
 
 )

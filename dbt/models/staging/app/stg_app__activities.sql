@@ -22,11 +22,7 @@ renamed as (
         source_event_id,
         source_event_id is not null as is_derived,
         created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
-        deleted_at is not null as is_deleted
+        {{ record_columns() }}
     from source
 
 )

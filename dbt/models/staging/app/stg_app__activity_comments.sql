@@ -15,11 +15,7 @@ renamed as (
         author_id,
         text as comment_text,
         edited_at,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
-        deleted_at is not null as is_deleted
+        {{ record_columns() }}
     from source
 
 )

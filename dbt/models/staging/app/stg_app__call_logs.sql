@@ -21,13 +21,9 @@ renamed as (
         transcript,
         recording_url,
         ai_suggestions,
-        created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
         custom,
-        deleted_at is not null as is_deleted
+        created_by,
+        {{ record_columns() }}
     from source
 
 )

@@ -31,11 +31,7 @@ renamed as (
         source,
         custom,
         created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
-        deleted_at is not null as is_deleted
+        {{ record_columns() }}
     from source
 
 )

@@ -29,13 +29,9 @@ renamed as (
         converted_account_id,
         merged_into_id,
         email_normalized,
-        created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
         custom,
-        deleted_at is not null as is_deleted
+        created_by,
+        {{ record_columns() }}
     from source
 
 )

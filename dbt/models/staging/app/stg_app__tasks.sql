@@ -30,11 +30,7 @@ renamed as (
         occurrence_at,
         next_occurrence_id,
         created_by,
-        created_at,
-        updated_at,
-        version,
-        deleted_at,
-        deleted_at is not null as is_deleted
+        {{ record_columns() }}
     from source
 
 )
