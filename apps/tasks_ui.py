@@ -11,8 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apps.client import ApiClient
+from warehouse.models.tasks import OPEN_STATUSES, TASK_PRIORITIES, TASK_STATUSES
 
-STATUSES = ("todo", "in_progress", "waiting", "completed", "cancelled")
+STATUSES = TASK_STATUSES
+OPEN = OPEN_STATUSES
 STATUS_LABELS = {
     "todo": "To do",
     "in_progress": "In progress",
@@ -20,7 +22,7 @@ STATUS_LABELS = {
     "completed": "Completed",
     "cancelled": "Cancelled",
 }
-PRIORITIES = ("low", "medium", "high", "urgent")
+PRIORITIES = TASK_PRIORITIES
 PRIORITY_ICONS = {"low": "⚪", "medium": "🔵", "high": "🟠", "urgent": "🔴"}
 VIEWS = {
     "mine": "My tasks",

@@ -22,18 +22,9 @@ import streamlit as st
 
 from apps import ui
 from apps.client import ApiClient, ApiError
+from warehouse.models.activities import ACTIVITY_TYPES
 
-TYPES = [
-    "call",
-    "email",
-    "meeting",
-    "note",
-    "task",
-    "status_change",
-    "field_update",
-    "file",
-    "system",
-]
+TYPES = list(ACTIVITY_TYPES)
 LOGGABLE = ["note", "call", "email", "meeting"]
 ICONS = {
     "call": "📞",

@@ -27,6 +27,8 @@ from typing import Any
 from ingestion.files import FileProblem, Prepared
 from ingestion.mapping import NULL_TOKENS, ObjectSpec, sources
 from leadly.settings import get_settings
+from warehouse.models.crm import CALL_DIRECTIONS, IMPORTABLE_LEAD_STATUSES, MAX_CALL_SECONDS
+from warehouse.models.imports import LEAD_FILE_COLUMNS, LEAD_RAW_COLUMNS, LEAD_STAGED_EXTRA
 
 SPARE_COLUMNS = 8
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -35,7 +37,8 @@ PHONE_RE = r"^[0-9+()./\-\sextEXT#*]{3,40}$"
 URL_RE = r"^(https?://)?[^\s/$.?#][^\s]*$"
 TEXT_MAX = 1000
 LONG_TEXT_MAX = 200_000
-LEAD_STATUSES = ("new", "contacted", "qualified", "unqualified")
+_STATUS_NAMES = ", ".join(IMPORTABLE_LEAD_STATUSES)
+_DIRECTION_NAMES = " or ".join(CALL_DIRECTIONS)
 
 # Lead status values seen in CRM exports and spreadsheets, normalised (lower case, letters and
 # digits only). "!converted" marks statuses that mean converted (refused: convert in Leadly).
@@ -325,7 +328,7 @@ class Stager:
                           OR length(t.website) > 2000)
                           THEN 'website: ' || {_quote_value("t.website")} || ' is not a URL' END,
                      CASE WHEN t.status_raw IS NOT NULL AND t.status IS NULL
-                          THEN 'status: ' || {_quote_value("t.status_raw")} || ' is not a lead status (new, contacted, qualified, unqualified)'
+                          THEN 'status: ' || {_quote_value("t.status_raw")} || ' is not a lead status ({_STATUS_NAMES})'
                           WHEN t.status = '!converted'
                           THEN 'status: ' || {_quote_value("t.status_raw")} || ' (converted): convert leads in Leadly, they cannot be imported as converted' END,
                      CASE WHEN t.rating_raw IS NOT NULL AND t.rating_num IS NULL
@@ -447,15 +450,15 @@ class Stager:
                      CASE WHEN t.member_ref IS NOT NULL AND m.id IS NULL
                           THEN 'member: no team member with email, name or id ' || {_quote_value("t.member_ref")} END,
                      CASE WHEN t.direction_raw IS NOT NULL AND t.direction IS NULL
-                          THEN 'direction: ' || {_quote_value("t.direction_raw")} || ' is not inbound or outbound' END,
+                          THEN 'direction: ' || {_quote_value("t.direction_raw")} || ' is not {_DIRECTION_NAMES}' END,
                      CASE WHEN t.phone_number IS NOT NULL AND NOT regexp_full_match(t.phone_number, {_q(PHONE_RE)})
                           THEN 'phone_number: ' || {_quote_value("t.phone_number")} || ' is not a phone number' END,
                      CASE WHEN t.started_raw IS NOT NULL AND t.started_at IS NULL
                           THEN 'started_at: ' || {_quote_value("t.started_raw")} || ' is not a date and time' END,
                      CASE WHEN t.duration_raw IS NOT NULL AND (t.duration_num IS NULL OR isnan(t.duration_num))
                           THEN 'duration: ' || {_quote_value("t.duration_raw")} || ' is not a number of seconds'
-                          WHEN t.duration_num < 0 OR t.duration_num > 86400
-                          THEN 'duration: ' || {_quote_value("t.duration_raw")} || ' is not between 0 and 86400 seconds' END,
+                          WHEN t.duration_num < 0 OR t.duration_num > {MAX_CALL_SECONDS}
+                          THEN 'duration: ' || {_quote_value("t.duration_raw")} || ' is not between 0 and {MAX_CALL_SECONDS} seconds' END,
                      CASE WHEN t.recording_url IS NOT NULL AND NOT regexp_full_match(t.recording_url, {_q(URL_RE)})
                           THEN 'recording_url: ' || {_quote_value("t.recording_url")} || ' is not a URL' END,
                      {self._text_check("outcome", "t.outcome")},
@@ -523,9 +526,7 @@ class Stager:
     def finish_leads(
         self, import_id: str, policy: str, batch_size: int, parts: int = 1
     ) -> StageResult:
-        from api.leads.bulk import FILE_COLUMNS, RAW_COLUMNS, STAGED_EXTRA
-
-        fields = (*FILE_COLUMNS, *STAGED_EXTRA)
+        fields = (*LEAD_FILE_COLUMNS, *LEAD_STAGED_EXTRA)
         good_cols = ", ".join(f"{_GOOD_EXPR.get(c, c)} AS {c}" for c in fields)
         self.db.execute(
             f"CREATE VIEW good AS SELECT row_no, email_key, {good_cols} "
@@ -572,7 +573,7 @@ class Stager:
         # field; concat_ws drops the empty ones), as api.leads.bulk completes them.
         pairs = ", ".join(
             f"'\"{c}\":[null,' || to_json({_CHANGE_EXPR.get(c, c)}) || ']'"
-            for c in ("id", *FILE_COLUMNS)
+            for c in ("id", *LEAD_FILE_COLUMNS)
         )
         values = {
             "import_id": _q(import_id),
@@ -580,7 +581,7 @@ class Stager:
             "changes": f"'{{' || concat_ws(',', {pairs}) || '}}'",
             "lead_id": "id",
         }
-        select = ", ".join(f"{values.get(c, c)} AS {c}" for c in RAW_COLUMNS)
+        select = ", ".join(f"{values.get(c, c)} AS {c}" for c in LEAD_RAW_COLUMNS)
         rows_paths = self._write_rows(
             f"SELECT {select} "
             f"FROM (SELECT *, {seq} AS seq, {_id_sql('lead', seq)} AS id FROM kept)",
@@ -595,7 +596,7 @@ class Stager:
             batches=-(-int(staged) // batch_size),
             rows_paths=rows_paths,
             rejects_path=self._write_rejects(import_id),
-            copy_columns=list(RAW_COLUMNS),
+            copy_columns=list(LEAD_RAW_COLUMNS),
         )
 
     def finish_call_logs(self, import_id: str, batch_size: int, parts: int = 1) -> StageResult:

@@ -1,8 +1,9 @@
 from datetime import datetime
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import Struct
 
 from api.common.fields import Custom, RecordId, Text, Url
+from api.common.structs import partial
 
 
 class AccountCreate(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -14,13 +15,7 @@ class AccountCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class AccountUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Text | UnsetType = UNSET
-    domain: Text | None | UnsetType = UNSET
-    industry: Text | None | UnsetType = UNSET
-    website: Url | None | UnsetType = UNSET
-    owner_id: RecordId | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
+AccountUpdate = partial(AccountCreate, name="AccountUpdate")
 
 
 class Account(Struct, kw_only=True):

@@ -8,21 +8,14 @@ is the tag, so ``{"type": "call", **metadata}`` converts to :class:`CallMetadata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from api.common.fields import LongText, RecordId, Text, Url
+from api.common.structs import partial
+from warehouse.models.activities import ACTIVITY_TYPES
+from warehouse.models.crm import CALL_DIRECTIONS
 
-ActivityType = Literal[
-    "call",
-    "email",
-    "meeting",
-    "note",
-    "task",
-    "status_change",
-    "field_update",
-    "file",
-    "system",
-]
+ActivityType = Literal[ACTIVITY_TYPES]
 #: What people log through ``POST /api/v1/activities``; every other type is derived from the
 #: event log by the timeline consumer and refused on that route.
 LOGGABLE_TYPES = ("call", "email", "meeting", "note", "file")
@@ -43,7 +36,7 @@ class CallMetadata(_Meta, tag="call", kw_only=True):
     outcome: Text | None = None
     """Free text: connected, voicemail, no answer, ..."""
     recording_url: Url | None = None
-    direction: Literal["inbound", "outbound"] | None = None
+    direction: Literal[CALL_DIRECTIONS] | None = None
     phone_number: Annotated[str, Meta(max_length=40)] | None = None
 
 
@@ -148,11 +141,13 @@ class ActivityCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     attendee_ids, location, conference_url}; note {pinned}; file {action, file_name, ...}."""
 
 
-class ActivityUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    subject: Text | None | UnsetType = UNSET
-    description: LongText | None | UnsetType = UNSET
-    occurred_at: AwareDatetime | UnsetType = UNSET
-    metadata: Annotated[dict[str, Any], Meta(max_length=100)] | UnsetType = UNSET
+# An activity's type and record are set when it is logged; its time cannot be cleared.
+ActivityUpdate = partial(
+    ActivityCreate,
+    name="ActivityUpdate",
+    exclude=("type", "related_to_type", "related_to_id"),
+    not_null=("occurred_at",),
+)
 
 
 class Activity(Struct, kw_only=True):

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from warehouse.models.tenancy import SYSTEM_ROLES
+
 # No whitespace or NUL (PostgreSQL text cannot hold NUL, so it would fail deep in the driver).
 Email = Annotated[str, Meta(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", max_length=320)]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
@@ -16,7 +18,7 @@ Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x
 # An IANA name such as ``Europe/Lisbon``; checked against the zone database by the service.
 TimeZone = Annotated[str, Meta(min_length=1, max_length=64)]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
-RoleKey = Literal["owner", "admin", "manager", "user", "guest"]
+RoleKey = Literal[SYSTEM_ROLES]
 Scope = Annotated[str, Meta(pattern=r"^(\*|[a-z_]+:(read|write|\*))$")]
 
 

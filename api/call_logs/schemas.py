@@ -1,12 +1,14 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from api.common.fields import Custom, LongText, Phone, RecordId, Text, Url
+from api.common.structs import partial
+from warehouse.models.crm import CALL_DIRECTIONS, MAX_CALL_SECONDS
 
-Direction = Literal["inbound", "outbound"]
-Duration = Annotated[int, Meta(ge=0, le=86_400)]
+Direction = Literal[CALL_DIRECTIONS]
+Duration = Annotated[int, Meta(ge=0, le=MAX_CALL_SECONDS)]
 
 
 class CallLogCreate(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -25,20 +27,8 @@ class CallLogCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class CallLogUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    lead_id: RecordId | None | UnsetType = UNSET
-    contact_id: RecordId | None | UnsetType = UNSET
-    member_id: RecordId | None | UnsetType = UNSET
-    direction: Direction | UnsetType = UNSET
-    phone_number: Phone | None | UnsetType = UNSET
-    started_at: datetime | UnsetType = UNSET
-    duration: Duration | UnsetType = UNSET
-    outcome: Text | None | UnsetType = UNSET
-    notes: LongText | None | UnsetType = UNSET
-    transcript: LongText | None | UnsetType = UNSET
-    recording_url: Url | None | UnsetType = UNSET
-    ai_suggestions: dict[str, Any] | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
+# started_at: null on create means now; an update cannot clear it.
+CallLogUpdate = partial(CallLogCreate, name="CallLogUpdate", not_null=("started_at",))
 
 
 class CallLog(Struct, kw_only=True):

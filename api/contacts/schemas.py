@@ -1,8 +1,9 @@
 from datetime import datetime
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import Struct
 
 from api.common.fields import Custom, Email, Phone, RecordId, Text
+from api.common.structs import partial
 
 
 class ContactCreate(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -16,15 +17,7 @@ class ContactCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class ContactUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    first_name: Text | None | UnsetType = UNSET
-    last_name: Text | None | UnsetType = UNSET
-    email: Email | None | UnsetType = UNSET
-    phone: Phone | None | UnsetType = UNSET
-    title: Text | None | UnsetType = UNSET
-    account_id: RecordId | None | UnsetType = UNSET
-    owner_id: RecordId | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
+ContactUpdate = partial(ContactCreate, name="ContactUpdate")
 
 
 class Contact(Struct, kw_only=True):

@@ -5,7 +5,9 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
-FailureStatus = Literal["retrying", "dead", "resolved"]
+from warehouse.models.platform import FAILURE_STATUSES
+
+FailureStatus = Literal[FAILURE_STATUSES]
 
 
 class FailureEvent(Struct, kw_only=True, omit_defaults=True):

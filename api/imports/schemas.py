@@ -3,8 +3,10 @@ from typing import Literal
 
 from msgspec import Struct
 
-ImportStatus = Literal["queued", "running", "completed", "failed"]
-DuplicatePolicy = Literal["skip", "update", "merge"]
+from warehouse.models.imports import DUPLICATE_POLICIES, IMPORT_RUNNERS, IMPORT_STATUSES
+
+ImportStatus = Literal[IMPORT_STATUSES]
+DuplicatePolicy = Literal[DUPLICATE_POLICIES]
 
 
 class Import(Struct, kw_only=True):
@@ -23,7 +25,7 @@ class Import(Struct, kw_only=True):
     mapping: dict[str, str | None]
     """The mapping used: every column of the file → the field it fills (null: ignored)."""
     duplicate_policy: DuplicatePolicy
-    runner: Literal["worker", "cli"]
+    runner: Literal[IMPORT_RUNNERS]
     batch_size: int
     batches_total: int | None
     batches_done: int

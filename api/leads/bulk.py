@@ -29,52 +29,21 @@ row, and no per-row JSON is built in PostgreSQL (only the staged text is parsed)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.batches import BatchCounts
 from leadly.actor import Actor
+from warehouse.models.imports import LEAD_FILE_COLUMNS as FILE_COLUMNS
+from warehouse.models.imports import LEAD_FILE_FIELDS as FILE_FIELDS
 
-# The lead fields an import takes from a file, in the table's order, with their kind: the one
-# list the DuckDB staging (ingestion/stage.py), the landing table's COPY and the writes below
-# derive their columns from.
-FILE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("first_name", "text"),
-    ("last_name", "text"),
-    ("email", "email"),
-    ("phone", "text"),
-    ("title", "text"),
-    ("company_name", "text"),
-    ("source", "text"),
-    ("status", "status"),
-    ("rating", "number"),
-    ("reviews_count", "number"),
-    ("website", "text"),
-    ("website_score", "number"),
-    ("industry", "text"),
-    ("location", "text"),
-)
-FILE_COLUMNS = tuple(name for name, _ in FILE_FIELDS)
+# The file's fields and raw.lead_import_rows' columns: warehouse.models.imports.
 TEXT_FIELDS = tuple(name for name, kind in FILE_FIELDS if kind == "text")
 NUMBER_FIELDS = tuple(name for name, kind in FILE_FIELDS if kind == "number")
 # Fields an import writes on an existing lead (email is the match key and stays as it is).
 UPDATED_FIELDS = (*TEXT_FIELDS, "status", *NUMBER_FIELDS, "owner_id", "custom")
-# What a staged row carries besides the file fields: resolved while writing (owner, domain) or
-# kept as is (custom), and the created event's changes of the file fields (JSON text).
-STAGED_EXTRA = ("owner", "custom", "domain")
-# Columns of raw.lead_import_rows in COPY order.
-RAW_COLUMNS = (
-    "import_id",
-    "batch_no",
-    "row_no",
-    "lead_id",
-    "folded",
-    *FILE_COLUMNS,
-    *STAGED_EXTRA,
-    "changes",
-)
 # Public lead fields in a created event (as RecordService writes them): ``id`` and the file
 # fields come with the staged row (``changes``), the rest is resolved by the database.
 CREATED_FIELDS = ("id", *FILE_COLUMNS, "owner_id", "created_by", "created_at", "custom")
@@ -262,16 +231,6 @@ _INSERTED_FOLDED = text(
 _UPDATE = {p: text(_update_sql(p)) for p in ("update", "merge")}
 
 
-@dataclass(frozen=True, slots=True)
-class BatchCounts:
-    """What one batch did, counted in file rows (a folded in-file duplicate is a row too)."""
-
-    imported: int  # rows that created a lead
-    updated: int  # rows applied onto a lead that existed (or was created from an earlier row)
-    skipped: int  # rows whose email belongs to a live lead (policy skip, or a race)
-    changed: int  # existing leads whose values changed (one updated event each)
-
-
 def _params(actor: Actor, import_id: str, batch_no: int) -> dict[str, Any]:
     return {
         "team_id": actor.team_id,
@@ -308,4 +267,4 @@ async def load_batch(
     return BatchCounts(imported, updated, rows - imported - updated, changed)
 
 
-__all__ = ["BatchCounts", "load_batch"]
+__all__ = ["load_batch"]

@@ -1,12 +1,14 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from api.common.fields import Custom, Email, Phone, RecordId, Text, Url
+from api.common.structs import partial
 from api.deals.schemas import ConvertDeal
+from warehouse.models.crm import LEAD_STATUSES
 
-LeadStatus = Literal["new", "contacted", "qualified", "unqualified", "converted"]
+LeadStatus = Literal[LEAD_STATUSES]
 Rating = Annotated[float, Meta(ge=0, le=5)]
 ReviewsCount = Annotated[int, Meta(ge=0, le=100_000_000)]
 WebsiteScore = Annotated[int, Meta(ge=0, le=100)]
@@ -31,23 +33,7 @@ class LeadCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class LeadUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    first_name: Text | None | UnsetType = UNSET
-    last_name: Text | None | UnsetType = UNSET
-    email: Email | None | UnsetType = UNSET
-    phone: Phone | None | UnsetType = UNSET
-    title: Text | None | UnsetType = UNSET
-    company_name: Text | None | UnsetType = UNSET
-    source: Text | None | UnsetType = UNSET
-    status: LeadStatus | UnsetType = UNSET
-    rating: Rating | None | UnsetType = UNSET
-    reviews_count: ReviewsCount | None | UnsetType = UNSET
-    website: Url | None | UnsetType = UNSET
-    website_score: WebsiteScore | None | UnsetType = UNSET
-    industry: Text | None | UnsetType = UNSET
-    location: Text | None | UnsetType = UNSET
-    owner_id: RecordId | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
+LeadUpdate = partial(LeadCreate, name="LeadUpdate")
 
 
 class Lead(Struct, kw_only=True):

@@ -4,10 +4,18 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.common.fields import Custom, LongText, RecordId, Text
+from api.common.structs import partial
+from warehouse.models.tasks import (
+    DEPENDENCY_TYPES,
+    REMINDER_KINDS,
+    TASK_PRIORITIES,
+    TASK_STATUSES,
+    TIME_LOG_SOURCES,
+)
 
-TaskStatus = Literal["todo", "in_progress", "waiting", "completed", "cancelled"]
-TaskPriority = Literal["low", "medium", "high", "urgent"]
-DependencyType = Literal["finish_to_start", "start_to_start", "finish_to_finish"]
+TaskStatus = Literal[TASK_STATUSES]
+TaskPriority = Literal[TASK_PRIORITIES]
+DependencyType = Literal[DEPENDENCY_TYPES]
 Title = Annotated[str, Meta(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")]
 Tag = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00,]+$")]
 ObjectType = Annotated[str, Meta(pattern=r"^[a-z][a-z_]{0,39}$")]
@@ -45,22 +53,7 @@ class TaskCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class TaskUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    title: Title | UnsetType = UNSET
-    description: LongText | None | UnsetType = UNSET
-    status: TaskStatus | UnsetType = UNSET
-    priority: TaskPriority | UnsetType = UNSET
-    due_at: datetime | None | UnsetType = UNSET
-    assignee_ids: Members | UnsetType = UNSET
-    related_to_type: ObjectType | None | UnsetType = UNSET
-    related_to_id: RecordId | None | UnsetType = UNSET
-    tags: Tags | UnsetType = UNSET
-    parent_task_id: RecordId | None | UnsetType = UNSET
-    estimated_hours: Hours | None | UnsetType = UNSET
-    recurrence_rule: Rule | None | UnsetType = UNSET
-    recurrence_exdates: ExDates | UnsetType = UNSET
-    reminders: Offsets | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
+TaskUpdate = partial(TaskCreate, name="TaskUpdate")
 
 
 class Task(Struct, kw_only=True):
@@ -123,13 +116,12 @@ class TimeLogIn(Struct, forbid_unknown_fields=True, kw_only=True):
     notes: LongText | None = None
 
 
-class TimeLogUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    """A PATCH of a time log: at least one field. ``ended_at`` on a running timer's log stops
-    it at that time; it cannot be cleared (null)."""
-
-    started_at: datetime | UnsetType = UNSET
-    ended_at: datetime | UnsetType = UNSET
-    notes: LongText | None | UnsetType = UNSET
+TimeLogUpdate = partial(
+    TimeLogIn,
+    name="TimeLogUpdate",
+    doc="""A PATCH of a time log: at least one field. ``ended_at`` on a running timer's log stops
+    it at that time; it cannot be cleared (null).""",
+)
 
 
 class TimeLog(Struct, kw_only=True):
@@ -140,7 +132,7 @@ class TimeLog(Struct, kw_only=True):
     ended_at: datetime | None
     hours: float
     notes: str | None
-    source: Literal["timer", "manual"]
+    source: Literal[TIME_LOG_SOURCES]
     created_at: datetime
     version: int
 
@@ -187,7 +179,7 @@ class BulkOut(Struct, kw_only=True):
 
 class ReminderOut(Struct, kw_only=True):
     member_id: str
-    kind: Literal["reminder", "overdue"]
+    kind: Literal[REMINDER_KINDS]
     offset: str
     due_at: datetime
     remind_at: datetime

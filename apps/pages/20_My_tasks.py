@@ -22,7 +22,7 @@ view = c1.radio("View", list(T.VIEWS), format_func=T.VIEWS.get, horizontal=True,
 statuses = c2.multiselect(
     "Status",
     T.STATUSES,
-    default=["todo", "in_progress", "waiting"],
+    default=list(T.OPEN),
     format_func=T.STATUS_LABELS.get,
     key="tk_status",
 )

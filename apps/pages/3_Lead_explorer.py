@@ -12,13 +12,13 @@ import streamlit as st
 
 from apps import ui
 from apps.client import ApiClient, ApiError, list_params
+from warehouse.models.crm import LEAD_STATUSES
 
 ui.page("Lead explorer")
 session = ui.require_session()
 api = session.api
 st.title("Lead explorer")
 
-STATUSES = ["new", "contacted", "qualified", "unqualified", "converted"]
 SORTS = {
     "Newest first": "-created_at",
     "Oldest first": "created_at",
@@ -62,7 +62,7 @@ except ApiError as e:
 
 with st.form("lead_filters"):
     c1, c2, c3 = st.columns(3)
-    status = c1.multiselect("Status", STATUSES, key="lx_status")
+    status = c1.multiselect("Status", LEAD_STATUSES, key="lx_status")
     sources = c2.text_input("Sources (comma-separated)", key="lx_sources")
     owner = c3.selectbox(
         "Owner",

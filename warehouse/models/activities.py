@@ -39,6 +39,7 @@ from warehouse.models.base import (
     TenantMixin,
     TimestampsMixin,
     VersionMixin,
+    member_fk,
 )
 
 ACTIVITY_TYPES = (
@@ -67,12 +68,6 @@ ACTIVITY_SEARCH = (
 COMMENT_SEARCH = "app.team_tsvector(team_id, to_tsvector('english'::regconfig, coalesce(text, '')))"
 
 
-def _member_fk(column: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["team_id", column], ["app.team_members.team_id", "app.team_members.id"]
-    )
-
-
 class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
     __tablename__ = "activities"
     type: Mapped[str] = mapped_column(Text, nullable=False)
@@ -97,7 +92,7 @@ class Activity(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base
         Computed("app.meeting_starts_at(type, metadata)", persisted=True),
     )
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id"),
         ForeignKeyConstraint(
             ["team_id", "source_event_id"], ["app.events.team_id", "app.events.id"]
         ),
@@ -150,7 +145,7 @@ class ActivityComment(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixi
             ["team_id", "parent_comment_id"],
             ["app.activity_comments.team_id", "app.activity_comments.id"],
         ),
-        _member_fk("author_id"),
+        member_fk("author_id"),
         Index("ix_activity_comments_team_activity", "team_id", "activity_id", "created_at", "id"),
         Index("ix_activity_comments_team_created", "team_id", "created_at"),
         Index("ix_activity_comments_team_parent", "team_id", "parent_comment_id"),
@@ -169,8 +164,8 @@ class Mention(TenantMixin, Base):
     )
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        _member_fk("member_id"),
-        _member_fk("mentioned_by"),
+        member_fk("member_id"),
+        member_fk("mentioned_by"),
         ForeignKeyConstraint(
             ["team_id", "activity_id"], ["app.activities.team_id", "app.activities.id"]
         ),

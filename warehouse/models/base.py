@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +41,13 @@ class Base(DeclarativeBase):
 
 def now_default() -> Any:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def member_fk(column: str, *, ondelete: str | None = None) -> ForeignKeyConstraint:
+    """``(team_id, column)`` names a member of the same team (``app.team_members``)."""
+    return ForeignKeyConstraint(
+        ["team_id", column], ["app.team_members.team_id", "app.team_members.id"], ondelete=ondelete
+    )
 
 
 class TenantMixin:

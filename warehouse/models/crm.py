@@ -28,15 +28,18 @@ from warehouse.models.base import (
     TenantMixin,
     TimestampsMixin,
     VersionMixin,
+    member_fk,
 )
 
+#: A lead's status (the check constraint ``status``); the API's ``LeadStatus``, the lead
+#: explorer's filter and the data-quality suites derive from it.
 LEAD_STATUSES = ("new", "contacted", "qualified", "unqualified", "converted")
-
-
-def _member_fk(column: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["team_id", column], ["app.team_members.team_id", "app.team_members.id"]
-    )
+#: The statuses a file import may set: a lead becomes converted only by converting it.
+IMPORTABLE_LEAD_STATUSES = tuple(s for s in LEAD_STATUSES if s != "converted")
+#: A call's direction (the check constraint ``direction``).
+CALL_DIRECTIONS = ("inbound", "outbound")
+#: The longest call the API and imports accept, in seconds (a day).
+MAX_CALL_SECONDS = 86_400
 
 
 class StandardObject(
@@ -54,7 +57,7 @@ class Account(StandardObject, Base):
     owner_id: Mapped[str | None] = mapped_column(Text)
     domain_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(domain)"))
     __table_args__ = (
-        _member_fk("owner_id"),
+        member_fk("owner_id"),
         Index("ix_accounts_team_created", "team_id", "created_at", "id"),
         Index("ix_accounts_team_owner", "team_id", "owner_id"),
         Index("ix_accounts_team_domain", "team_id", "domain_normalized"),
@@ -77,7 +80,7 @@ class Contact(StandardObject, Base):
         ForeignKeyConstraint(
             ["team_id", "account_id"], ["app.accounts.team_id", "app.accounts.id"]
         ),
-        _member_fk("owner_id"),
+        member_fk("owner_id"),
         Index("ix_contacts_team_created", "team_id", "created_at", "id"),
         Index("ix_contacts_team_owner", "team_id", "owner_id"),
         Index("ix_contacts_team_account", "team_id", "account_id"),
@@ -115,7 +118,7 @@ class Lead(StandardObject, Base):
     merged_into_id: Mapped[str | None] = mapped_column(Text)
     email_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(email)"))
     __table_args__ = (
-        _member_fk("owner_id"),
+        member_fk("owner_id"),
         ForeignKeyConstraint(
             ["team_id", "converted_contact_id"], ["app.contacts.team_id", "app.contacts.id"]
         ),
@@ -167,9 +170,9 @@ class CallLog(StandardObject, Base):
         ForeignKeyConstraint(
             ["team_id", "contact_id"], ["app.contacts.team_id", "app.contacts.id"]
         ),
-        _member_fk("member_id"),
+        member_fk("member_id"),
         CheckConstraint("duration >= 0", name="duration"),
-        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+        CheckConstraint(f"direction IN {CALL_DIRECTIONS!r}", name="direction"),
         Index("ix_call_logs_team_created", "team_id", "created_at", "id"),
         Index("ix_call_logs_team_lead", "team_id", "lead_id"),
         Index("ix_call_logs_team_contact", "team_id", "contact_id"),

@@ -39,17 +39,12 @@ from warehouse.models.base import (
     TenantMixin,
     TimestampsMixin,
     VersionMixin,
+    member_fk,
 )
 
 VALUE_TYPES = ("one_off", "mrr", "arr")
 DEAL_STATUSES = ("open", "won", "lost")
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "closed", "omitted")
-
-
-def _member_fk(column: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["team_id", column], ["app.team_members.team_id", "app.team_members.id"]
-    )
 
 
 class Pipeline(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
@@ -101,7 +96,7 @@ class Deal(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, CustomFi
         ForeignKeyConstraint(
             ["team_id", "pipeline_id"], ["app.pipelines.team_id", "app.pipelines.id"]
         ),
-        _member_fk("owner_id"),
+        member_fk("owner_id"),
         ForeignKeyConstraint(["team_id", "lead_id"], ["app.leads.team_id", "app.leads.id"]),
         ForeignKeyConstraint(
             ["team_id", "account_id"], ["app.accounts.team_id", "app.accounts.id"]

@@ -24,7 +24,6 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -34,12 +33,48 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin
+from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin, member_fk
 
 IMPORT_STATUSES = ("queued", "running", "completed", "failed")
 IMPORT_OBJECTS = ("leads", "call_logs")
 DUPLICATE_POLICIES = ("skip", "update", "merge")
+IMPORT_RUNNERS = ("worker", "cli")
 RAW_SCHEMA = "raw"
+# The lead fields an import takes from a file, in the table's order, with their kind: the one
+# list the DuckDB staging (ingestion/stage.py), the landing table's COPY and the set-based writes
+# (api/leads/bulk.py) derive their columns from.
+LEAD_FILE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("first_name", "text"),
+    ("last_name", "text"),
+    ("email", "email"),
+    ("phone", "text"),
+    ("title", "text"),
+    ("company_name", "text"),
+    ("source", "text"),
+    ("status", "status"),
+    ("rating", "number"),
+    ("reviews_count", "number"),
+    ("website", "text"),
+    ("website_score", "number"),
+    ("industry", "text"),
+    ("location", "text"),
+)
+LEAD_FILE_COLUMNS = tuple(name for name, _ in LEAD_FILE_FIELDS)
+# What a staged lead row carries besides the file fields: resolved while writing (owner,
+# domain) or kept as is (custom).
+LEAD_STAGED_EXTRA = ("owner", "custom", "domain")
+# Columns of raw.lead_import_rows in COPY order (``changes``: the created event's changes of the
+# file fields, JSON text built while staging).
+LEAD_RAW_COLUMNS = (
+    "import_id",
+    "batch_no",
+    "row_no",
+    "lead_id",
+    "folded",
+    *LEAD_FILE_COLUMNS,
+    *LEAD_STAGED_EXTRA,
+    "changes",
+)
 _TEAM_DEFAULT = text("current_setting('app.team_id')")
 
 
@@ -83,13 +118,11 @@ class Import(TenantMixin, TimestampsMixin, VersionMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["team_id", "created_by"], ["app.team_members.team_id", "app.team_members.id"]
-        ),
+        member_fk("created_by"),
         CheckConstraint(f"status IN {IMPORT_STATUSES!r}", name="status"),
         CheckConstraint(f"object IN {IMPORT_OBJECTS!r}", name="object"),
         CheckConstraint(f"duplicate_policy IN {DUPLICATE_POLICIES!r}", name="duplicate_policy"),
-        CheckConstraint("runner IN ('worker', 'cli')", name="runner"),
+        CheckConstraint(f"runner IN {IMPORT_RUNNERS!r}", name="runner"),
         CheckConstraint("batch_size > 0", name="batch_size"),
         Index("ix_imports_team_created", "team_id", "created_at", "id"),
         Index("ix_imports_team_sha256", "team_id", "file_sha256"),
@@ -123,6 +156,7 @@ class LeadImportRow(Base):
     owner: Mapped[str | None] = mapped_column(Text)
     custom: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     domain: Mapped[str | None] = mapped_column(Text)
+    changes: Mapped[str | None] = mapped_column(Text)
     email_normalized: Mapped[str | None] = mapped_column(Text, Computed("lower(email)"))
     __table_args__ = ({"schema": RAW_SCHEMA},)
 
@@ -168,7 +202,12 @@ class ImportReject(Base):
 __all__ = [
     "DUPLICATE_POLICIES",
     "IMPORT_OBJECTS",
+    "IMPORT_RUNNERS",
     "IMPORT_STATUSES",
+    "LEAD_FILE_COLUMNS",
+    "LEAD_FILE_FIELDS",
+    "LEAD_RAW_COLUMNS",
+    "LEAD_STAGED_EXTRA",
     "CallLogImportRow",
     "Import",
     "ImportReject",

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.models.base import Base, TenantMixin, TimestampsMixin
+from warehouse.models.base import Base, TenantMixin, TimestampsMixin, member_fk
 
 NOTIFICATION_TYPES = (
     "task_assigned",
@@ -62,14 +62,6 @@ DELIVERY_CHANNELS = ("email", "sms", "push", "slack", "teams")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped")
 DIGEST_MODES = ("immediate", "hourly", "daily")
 WATCH_TARGETS = ("member", "deal", "lead", "contact", "account", "task")
-
-
-def _member_fk(column: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["team_id", column],
-        ["app.team_members.team_id", "app.team_members.id"],
-        ondelete="CASCADE",
-    )
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -97,7 +89,7 @@ class Notification(TenantMixin, TimestampsMixin, Base):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint(f"type IN {_in(NOTIFICATION_TYPES)}", name="type"),
         CheckConstraint(f"priority IN {_in(PRIORITIES)}", name="priority"),
         UniqueConstraint("team_id", "member_id", "type", "source_key"),
@@ -135,7 +127,7 @@ class NotificationPreference(TenantMixin, TimestampsMixin, Base):
     channel: Mapped[str] = mapped_column(Text, nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint(f"type IN {_in(NOTIFICATION_TYPES)}", name="type"),
         CheckConstraint(f"channel IN {_in(PREFERENCE_CHANNELS)}", name="channel"),
         UniqueConstraint("team_id", "member_id", "type", "channel"),
@@ -158,7 +150,7 @@ class NotificationSettings(TenantMixin, TimestampsMixin, Base):
     slack_webhook_url: Mapped[str | None] = mapped_column(Text)
     teams_webhook_url: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint(f"digest IN {_in(DIGEST_MODES)}", name="digest"),
         CheckConstraint("digest_hour BETWEEN 0 AND 23", name="digest_hour"),
         CheckConstraint("(dnd_start IS NULL) = (dnd_end IS NULL)", name="dnd_pair"),
@@ -175,7 +167,7 @@ class Watch(TenantMixin, Base):
         DateTime(timezone=True), nullable=False, server_default=text("now()")
     )
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint(f"target_type IN {_in(WATCH_TARGETS)}", name="target_type"),
         UniqueConstraint("team_id", "member_id", "target_type", "target_id"),
         Index("ix_watches_team_target", "team_id", "target_type", "target_id"),
@@ -193,7 +185,7 @@ class PushSubscription(TenantMixin, Base):
         DateTime(timezone=True), nullable=False, server_default=text("now()")
     )
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         UniqueConstraint("team_id", "member_id", "endpoint"),
     )
 
@@ -219,7 +211,7 @@ class NotificationDelivery(TenantMixin, TimestampsMixin, Base):
             ["app.notifications.team_id", "app.notifications.id"],
             ondelete="CASCADE",
         ),
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint(f"channel IN {_in(DELIVERY_CHANNELS)}", name="channel"),
         CheckConstraint(f"status IN {_in(DELIVERY_STATUSES)}", name="status"),
         CheckConstraint(f"digest IS NULL OR digest IN {_in(DIGEST_MODES)}", name="digest"),
@@ -248,7 +240,7 @@ class RealtimeTicket(TenantMixin, Base):
         DateTime(timezone=True), nullable=False, server_default=text("now()")
     )
     __table_args__ = (
-        _member_fk("member_id"),
+        member_fk("member_id", ondelete="CASCADE"),
         UniqueConstraint("team_id", "token_hash"),
         Index("ix_realtime_tickets_team_expires", "team_id", "expires_at"),
     )

@@ -101,6 +101,9 @@ class ConsumerCursor(Base):
     )
 
 
+FAILURE_STATUSES = ("retrying", "dead", "resolved")
+
+
 class DispatchFailure(Base):
     """A consumer's failed handling of one event: retried with backoff, then dead."""
 
@@ -121,7 +124,7 @@ class DispatchFailure(Base):
     )
     __table_args__ = (
         ForeignKeyConstraint(["team_id", "event_id"], ["app.events.team_id", "app.events.id"]),
-        CheckConstraint("status IN ('retrying', 'dead', 'resolved')", name="status"),
+        CheckConstraint(f"status IN {FAILURE_STATUSES!r}", name="status"),
         CheckConstraint("attempts >= 0", name="attempts"),
         Index(
             "uq_dispatch_failures_consumer_event", "team_id", "consumer", "event_id", unique=True

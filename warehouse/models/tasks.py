@@ -35,23 +35,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin
+from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin, member_fk
 from warehouse.models.crm import StandardObject
 
 TASK_STATUSES = ("todo", "in_progress", "waiting", "completed", "cancelled")
 OPEN_STATUSES = ("todo", "in_progress", "waiting")
 TASK_PRIORITIES = ("low", "medium", "high", "urgent")
 DEPENDENCY_TYPES = ("finish_to_start", "start_to_start", "finish_to_finish")
+TIME_LOG_SOURCES = ("timer", "manual")
+REMINDER_KINDS = ("reminder", "overdue")
 PRIORITY_RANK_SQL = (
     "CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 "
     "WHEN 'urgent' THEN 4 END"
 )
-
-
-def _member_fk(column: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["team_id", column], ["app.team_members.team_id", "app.team_members.id"]
-    )
 
 
 def _task_fk(column: str, ondelete: str | None = None) -> ForeignKeyConstraint:
@@ -94,7 +90,7 @@ class Task(StandardObject, Base):
     next_occurrence_id: Mapped[str | None] = mapped_column(Text)
     reminders: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     __table_args__ = (
-        _member_fk("created_by"),
+        member_fk("created_by"),
         _task_fk("parent_task_id"),
         _task_fk("next_occurrence_id"),
         CheckConstraint(f"status IN {TASK_STATUSES!r}", name="status"),
@@ -150,7 +146,7 @@ class TaskDependency(TenantMixin, Base):
     __table_args__ = (
         _task_fk("task_id", "CASCADE"),
         _task_fk("depends_on_task_id", "CASCADE"),
-        _member_fk("created_by"),
+        member_fk("created_by"),
         CheckConstraint(f"type IN {DEPENDENCY_TYPES!r}", name="type"),
         CheckConstraint("task_id <> depends_on_task_id", name="not_self"),
         Index("uq_task_dependencies_pair", "team_id", "task_id", "depends_on_task_id", unique=True),
@@ -168,9 +164,9 @@ class TimeLog(TenantMixin, TimestampsMixin, VersionMixin, Base):
     source: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'manual'"))
     __table_args__ = (
         _task_fk("task_id", "CASCADE"),
-        _member_fk("member_id"),
+        member_fk("member_id"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_at"),
-        CheckConstraint("source IN ('timer', 'manual')", name="source"),
+        CheckConstraint(f"source IN {TIME_LOG_SOURCES!r}", name="source"),
         Index("ix_time_logs_team_task", "team_id", "task_id", "started_at"),
         Index("ix_time_logs_team_member", "team_id", "member_id", "started_at"),
         # One running timer per member.
@@ -199,8 +195,8 @@ class TaskReminder(TenantMixin, Base):
     )
     __table_args__ = (
         _task_fk("task_id", "CASCADE"),
-        _member_fk("member_id"),
-        CheckConstraint("kind IN ('reminder', 'overdue')", name="kind"),
+        member_fk("member_id"),
+        CheckConstraint(f"kind IN {REMINDER_KINDS!r}", name="kind"),
         Index(
             "uq_task_reminders_once",
             "team_id",
@@ -227,7 +223,7 @@ class MemberTaskSettings(TenantMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
-    __table_args__ = (_member_fk("id"),)
+    __table_args__ = (member_fk("id"),)
 
 
 class CalendarFeed(TenantMixin, Base):
@@ -240,10 +236,6 @@ class CalendarFeed(TenantMixin, Base):
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["team_id", "member_id"],
-            ["app.team_members.team_id", "app.team_members.id"],
-            ondelete="CASCADE",
-        ),
+        member_fk("member_id", ondelete="CASCADE"),
         Index("ix_calendar_feeds_team_member", "team_id", "member_id"),
     )

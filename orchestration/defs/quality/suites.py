@@ -12,14 +12,15 @@ the dbt model's name: the check follows the model wherever its folder or schema 
 from __future__ import annotations
 
 from orchestration.defs.quality.ge import Expect, Suite, expect
+from warehouse.models.crm import (
+    CALL_DIRECTIONS,
+    IMPORTABLE_LEAD_STATUSES,
+    LEAD_STATUSES,
+    MAX_CALL_SECONDS,
+)
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 """Something@domain.tld without blanks: what the API and the importer accept as an email."""
-
-LEAD_STATUSES = ["new", "contacted", "qualified", "unqualified", "converted"]
-IMPORTABLE_STATUSES = ["new", "contacted", "qualified", "unqualified"]
-CALL_DIRECTIONS = ["inbound", "outbound"]
-MAX_CALL_SECONDS = 86_400
 
 
 def _between(column: str, low: float | None = None, high: float | None = None) -> Expect:
@@ -55,7 +56,7 @@ MART_SUITES: tuple[Suite, ...] = (
             _between("rating", 0, 5),
             _between("website_score", 0, 100),
             _between("reviews_count", 0),
-            expect("ExpectColumnValuesToBeInSet", column="status", value_set=LEAD_STATUSES),
+            expect("ExpectColumnValuesToBeInSet", column="status", value_set=list(LEAD_STATUSES)),
             _known_owner("owner_id", "team_id, lead_id"),
         ),
     ),
@@ -73,7 +74,9 @@ MART_SUITES: tuple[Suite, ...] = (
         expectations=(
             _between("duration_seconds", 0),
             _between("duration_minutes", 0),
-            expect("ExpectColumnValuesToBeInSet", column="direction", value_set=CALL_DIRECTIONS),
+            expect(
+                "ExpectColumnValuesToBeInSet", column="direction", value_set=list(CALL_DIRECTIONS)
+            ),
             _known_owner("member_id", "team_id, call_log_id"),
         ),
     ),
@@ -128,7 +131,11 @@ RAW_SUITES: tuple[Suite, ...] = (
             _between("rating", 0, 5),
             _between("website_score", 0, 100),
             _between("reviews_count", 0),
-            expect("ExpectColumnValuesToBeInSet", column="status", value_set=IMPORTABLE_STATUSES),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                column="status",
+                value_set=list(IMPORTABLE_LEAD_STATUSES),
+            ),
             _between("row_no", 1),
         ),
     ),
@@ -139,7 +146,9 @@ RAW_SUITES: tuple[Suite, ...] = (
         expectations=(
             expect("ExpectColumnValuesToNotBeNull", column="call_id"),
             _between("duration", 0, MAX_CALL_SECONDS),
-            expect("ExpectColumnValuesToBeInSet", column="direction", value_set=CALL_DIRECTIONS),
+            expect(
+                "ExpectColumnValuesToBeInSet", column="direction", value_set=list(CALL_DIRECTIONS)
+            ),
             _between("row_no", 1),
         ),
     ),
