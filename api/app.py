@@ -24,6 +24,7 @@ from api.dispatcher.routes import routers as dispatcher_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
+from api.realtime.routes import routers as realtime_routers
 from api.tasks.routes import routers as tasks_routers
 from api.web import access_log
 from api.web.errors import exception_handlers
@@ -40,6 +41,7 @@ ROUTERS: list[Any] = [
     *activities_routers,
     *deals_routers,
     *notifications_routers,
+    *realtime_routers,
     *tasks_routers,
 ]
 

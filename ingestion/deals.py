@@ -32,7 +32,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.leads.bulk import BatchCounts
+from api.common.batches import BatchCounts
 from ingestion.mapping import DEALS
 from ingestion.stage import StageResult
 from leadly.actor import Actor

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.leads.bulk import BatchCounts
+from api.common.batches import BatchCounts
 from leadly.actor import Actor
 
 CREATED_FIELDS = (

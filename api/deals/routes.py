@@ -1,12 +1,18 @@
-"""Deal routes: the uniform CRUD surface plus move, stage history, velocity, weighted value."""
+"""Deal and pipeline routes: each one's uniform CRUD surface; deals' move, stage history,
+velocity and weighted value; the pipeline builder and the board."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_scope, values_of
+from api.common.guards import require_role, require_scope, values_of
+from api.common.listing import parse_params
 from api.common.records import plausible_id
+from api.deals import analytics
+from api.deals.board import board
 from api.deals.schemas import (
     Deal,
     DealCreate,
@@ -16,18 +22,39 @@ from api.deals.schemas import (
     Velocity,
     WeightedPipeline,
 )
-from api.deals.service import deal_service
-from api.pipelines.routes import routers as pipeline_routers
+from api.deals.service import deal_service, remove_stage
+from api.pipelines.schemas import (
+    Board,
+    Pipeline,
+    PipelineCreate,
+    PipelineUpdate,
+    StageAdd,
+    StageOrder,
+    StageUpdate,
+)
+from api.pipelines.service import pipeline_service
 from api.web.body import strict_body
 from api.web.crud import check_writable, crud_controller
 from api.web.http import current_actor, if_match, json_response, read, record_response, write
+from leadly.actor import Actor
 from leadly.problem import Problem
 
 DealsController = crud_controller(deal_service, DealCreate, DealUpdate, Deal)
+PipelinesController = crud_controller(pipeline_service, PipelineCreate, PipelineUpdate, Pipeline)
+
+BOARD_LIMIT = 20
+MAX_BOARD_LIMIT = 200
 
 
-def _only(request: Request, allowed: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - allowed)
+def _is_filter(k: str) -> bool:
+    return k.startswith("filter[") and k.endswith("]") and len(k) > 8
+
+
+def _only(request: Request, allowed: set[str], *, filters: bool = False) -> None:
+    """400 naming each query parameter not in ``allowed`` (nor a ``filter[...]``, if taken)."""
+    unknown = sorted(
+        k for k in request.query_params if k not in allowed and not (filters and _is_filter(k))
+    )
     if unknown:
         raise Problem(
             400,
@@ -57,6 +84,32 @@ def _id_param(request: Request, name: str) -> str | None:
     return raw
 
 
+#: ``(conn, actor, If-Match version) -> the pipeline as changed``
+BuilderOp = Callable[[AsyncConnection, Actor, int | None], Awaitable[dict[str, Any]]]
+
+
+async def _build(
+    request: Request,
+    op: BuilderOp,
+    status: int = 200,
+    *,
+    check: Callable[[], None] | None = None,
+) -> Response:
+    """Run a pipeline builder operation: admins only, honouring If-Match; ``check``: the
+    request's own checks (after those)."""
+    actor = current_actor(request)
+    check_writable(actor, "pipelines")
+    require_role(actor, "admin")
+    expected = if_match(request)
+    if check is not None:
+        check()
+
+    async def run(conn: AsyncConnection) -> Response:
+        return record_response(await op(conn, actor, expected), status)
+
+    return await write(request, actor, run)
+
+
 class DealAnalyticsController(Controller):
     path = "/api/v1/deals"
     tags = ["deals"]
@@ -80,7 +133,7 @@ class DealAnalyticsController(Controller):
         pid, oid = _id_param(request, "pipeline_id"), _id_param(request, "owner_id")
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await deal_service.velocity(conn, actor, d0, d1, pid, oid))
+            return json_response(await analytics.velocity(conn, actor, d0, d1, pid, oid))
 
         return await read(actor, run)
 
@@ -94,7 +147,7 @@ class DealAnalyticsController(Controller):
         pid, oid = _id_param(request, "pipeline_id"), _id_param(request, "owner_id")
 
         async def run(conn: AsyncConnection) -> Response:
-            return json_response(await deal_service.weighted_pipeline(conn, actor, pid, oid))
+            return json_response(await analytics.weighted_pipeline(conn, actor, pid, oid))
 
         return await read(actor, run)
 
@@ -142,10 +195,117 @@ class DealActionsController(Controller):
         return await read(actor, run)
 
 
+class PipelineActionsController(Controller):
+    path = "/api/v1/pipelines"
+    tags = ["pipelines"]
+
+    @post(
+        "/{pipeline_id:str}/stages",
+        status_code=201,
+        operation_id="add_pipeline_stage",
+        before_request=strict_body(StageAdd, writes=("pipelines",)),
+    )
+    async def add_stage(
+        self, request: Request, pipeline_id: str, data: StageAdd
+    ) -> Response[Pipeline]:
+        """Add a stage (at ``position``; default: before the closed stages). Admins; If-Match."""
+        return await _build(
+            request,
+            lambda conn, actor, expected: pipeline_service.add_stage(
+                conn, actor, pipeline_id, data, data.position, expected
+            ),
+            201,
+        )
+
+    @post(
+        "/{pipeline_id:str}/stages/reorder",
+        status_code=200,
+        operation_id="reorder_pipeline_stages",
+        before_request=strict_body(StageOrder, writes=("pipelines",)),
+    )
+    async def reorder(
+        self, request: Request, pipeline_id: str, data: StageOrder
+    ) -> Response[Pipeline]:
+        """Put the stages in the order of ``keys`` (every key exactly once). Admins; If-Match."""
+        return await _build(
+            request,
+            lambda conn, actor, expected: pipeline_service.reorder(
+                conn, actor, pipeline_id, data.keys, expected
+            ),
+        )
+
+    @patch(
+        "/{pipeline_id:str}/stages/{key:str}",
+        operation_id="update_pipeline_stage",
+        before_request=strict_body(StageUpdate, writes=("pipelines",)),
+    )
+    async def update_stage(
+        self, request: Request, pipeline_id: str, key: str, data: StageUpdate
+    ) -> Response[Pipeline]:
+        """Rename a stage or change its probability, category, required fields, rotting
+        threshold or progression rule (its key stays). Admins; If-Match."""
+        return await _build(
+            request,
+            lambda conn, actor, expected: pipeline_service.update_stage(
+                conn, actor, pipeline_id, key, values_of(data), expected
+            ),
+        )
+
+    @get("/{pipeline_id:str}/board", operation_id="pipeline_board")
+    async def board(self, request: Request, pipeline_id: str) -> Response[Board]:
+        """The kanban board: one column per stage with its ``count``, ``total_value`` and
+        ``weighted_value`` and a page of cards (``limit`` per column, default 20). Fetch more
+        of one column with ``cursor`` (its ``next_cursor``); ``stage`` returns one column only.
+        Takes the deal list's ``filter[...]`` (e.g. ``filter[owner_id]``)."""
+        actor = current_actor(request)
+        require_scope(actor, "deals:read")
+        query = request.query_params
+        _only(request, {"limit", "cursor", "stage"}, filters=True)
+        try:
+            limit = int(query.get("limit", BOARD_LIMIT))
+        except ValueError:
+            raise Problem(400, "limit must be an integer.") from None
+        if not 1 <= limit <= MAX_BOARD_LIMIT:
+            raise Problem(400, f"limit must be between 1 and {MAX_BOARD_LIMIT}.")
+        params = parse_params({k: v for k, v in query.items() if _is_filter(k)})
+        filters = deal_service.lister.where(params.filters)
+        stage, cursor = query.get("stage"), query.get("cursor")
+
+        async def run(conn: AsyncConnection) -> Response:
+            pipeline = await pipeline_service.get(conn, actor, pipeline_id)
+            return json_response(
+                await board(
+                    conn, actor, pipeline, stage=stage, cursor=cursor, limit=limit, filters=filters
+                )
+            )
+
+        return await read(actor, run)
+
+    @delete(
+        "/{pipeline_id:str}/stages/{key:str}",
+        status_code=200,
+        operation_id="remove_pipeline_stage",
+    )
+    async def remove_stage(
+        self, request: Request, pipeline_id: str, key: str
+    ) -> Response[Pipeline]:
+        """Remove a stage. One holding deals needs ``?target_stage=<key>``: its deals move
+        there (stage history, events, the deal gate). Admins; If-Match."""
+        target = request.query_params.get("target_stage")
+        return await _build(
+            request,
+            lambda conn, actor, expected: remove_stage(
+                conn, actor, pipeline_id, key, target, expected
+            ),
+            check=lambda: _only(request, {"target_stage"}),
+        )
+
+
 # The analytics routes come first: /api/v1/deals/velocity is never read as a deal id.
 routers = [
     DealAnalyticsController,
     DealsController,
     DealActionsController,
-    *pipeline_routers,
+    PipelinesController,
+    PipelineActionsController,
 ]

@@ -14,30 +14,33 @@ sequences) goes through :class:`DealService`, which enforces:
 * every stage change writes a stage-history row (time spent in the previous stage) and an
   ``updated`` event whose ``changes.stage`` is ``[old, new]``;
 * after a change that did not pick a stage, the pipeline's progression rules
-  (:mod:`api.deals.rules`) may advance an open deal (a second event, by the system actor).
+  (:mod:`api.pipelines.rules`) may advance an open deal (a second event, by the system actor).
+
+The board is :mod:`api.deals.board`, velocity and the weighted pipeline
+:mod:`api.deals.analytics`, card order within a column :mod:`api.deals.positions`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.listing import ListParams
-from api.common.records import READ_ONLY, RecordService, check_version, execute, plausible_id
+from api.common.records import READ_ONLY, RecordService, check_version, execute
 from api.common.refs import check_refs
-from api.deals import rules
+from api.deals.positions import position
+from api.pipelines import rules
+from api.pipelines.service import pipeline_service, stage_of
 from leadly.actor import Actor, system_actor
 from leadly.ids import new_id
-from leadly.problem import Problem, not_found, validation
+from leadly.problem import Problem, validation
 from warehouse import events
 from warehouse.events import EventRecord, diff, jsonable
 from warehouse.models import Account, Contact, Lead, TeamMember
@@ -49,28 +52,6 @@ REFS = {
     "account_id": (Account.__table__, "account"),
 }
 #: Deal fields a stage may require (``custom.<key>`` too).
-REQUIRABLE = frozenset(
-    {
-        "name",
-        "value",
-        "currency",
-        "value_type",
-        "probability",
-        "expected_close_date",
-        "actual_close_date",
-        "owner_id",
-        "lead_id",
-        "account_id",
-        "contacts",
-        "win_reason",
-        "loss_reason",
-        "competitor",
-        "next_step",
-        "source",
-    }
-)
-# Below 10^13 a value with cents has at most 15 significant digits, so the event log (JSON
-# numbers) and everything rebuilt from it (as_of, history, dbt) hold it exactly.
 MAX_VALUE = Decimal(10) ** 13
 CENT = Decimal("0.01")
 DAY = 86400
@@ -90,8 +71,15 @@ def weighted(value: Decimal | None, probability: int) -> Decimal | None:
     return (Decimal(value) * probability / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _empty(v: Any) -> bool:
-    return v is None or v == "" or v == [] or v == {}
+def value_totals() -> tuple[Any, Any, Any]:
+    """Aggregates of a group of deals: how many, their total value and their weighted value
+    (value x probability, to the cent)."""
+    t = Deal.__table__
+    return (
+        func.count(),
+        func.coalesce(func.sum(t.c.value), 0),
+        func.coalesce(func.round(func.sum(t.c.value * t.c.probability) / 100, 2), 0),
+    )
 
 
 def entry_errors(
@@ -106,7 +94,7 @@ def entry_errors(
     missing = []
     for f in dict.fromkeys(wanted):
         v = contacts if f == "contacts" else rules.field_value(state, f)
-        if _empty(v):
+        if rules.is_empty(v):
             missing.append(f)
     return [
         {"field": f, "message": f"Required to enter stage {stage['name']!r} ({stage['key']})."}
@@ -144,39 +132,6 @@ def _contacts_in(raw: Iterable[Any]) -> list[dict[str, Any]]:
         c = msgspec.to_builtins(c) if isinstance(c, msgspec.Struct) else dict(c)
         out.append({"contact_id": c["contact_id"], "role": c.get("role")})
     return sorted(out, key=lambda c: c["contact_id"])
-
-
-def _encode_cursor(stage: str, position: float, id: str, totals: tuple[int, Any, Any]) -> str:
-    """A column's next-page cursor: where the page ended, and the column's totals as the first
-    page computed them (later pages of the column show those, without re-aggregating)."""
-    count, total, weighted_total = totals
-    raw = msgspec.json.encode([stage, position, id, count, str(total), str(weighted_total)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, float, str, tuple[int, Decimal, Decimal]]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stage, position, id, count, total, weighted_total = msgspec.json.decode(raw)
-        if not (
-            isinstance(stage, str)
-            and isinstance(position, int | float)
-            and not isinstance(position, bool)
-            and plausible_id(id)
-            and isinstance(count, int)
-            and not isinstance(count, bool)
-        ):
-            raise ValueError
-        totals = (count, Decimal(total), Decimal(weighted_total))
-        if not all(v.is_finite() for v in totals[1:]):
-            raise ValueError
-        return stage, float(position), id, totals
-    except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, InvalidOperation):
-        raise Problem(
-            400,
-            "The cursor is malformed.",
-            errors=[{"field": "cursor", "message": "Use a next_cursor of this board."}],
-        ) from None
 
 
 class DealService(RecordService):
@@ -276,8 +231,6 @@ class DealService(RecordService):
         self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
     ) -> None:
         """A deal comes back only into a live pipeline (and onto one of its stages)."""
-        from api.pipelines.service import pipeline_service
-
         pipeline = (await pipeline_service.get_many(conn, actor, [row["pipeline_id"]])).get(
             row["pipeline_id"]
         )
@@ -313,8 +266,6 @@ class DealService(RecordService):
     async def _pipeline(
         self, conn: AsyncConnection, actor: Actor, pipeline_id: str | None
     ) -> dict[str, Any]:
-        from api.pipelines.service import pipeline_service
-
         if pipeline_id is None:
             found = await pipeline_service.default_for(conn, actor)
             if found is None:
@@ -331,7 +282,7 @@ class DealService(RecordService):
 
     @staticmethod
     def _stage(pipeline: Mapping[str, Any], key: str) -> dict[str, Any]:
-        stage = next((s for s in pipeline["stages"] if s["key"] == key), None)
+        stage = stage_of(pipeline, key)
         if stage is None:
             keys = ", ".join(s["key"] for s in pipeline["stages"])
             raise validation(
@@ -386,73 +337,6 @@ class DealService(RecordService):
     async def _now(conn: AsyncConnection) -> datetime:
         return (await conn.execute(select(func.now()))).scalar_one()
 
-    # ------------------------------------------------------------------ positions
-
-    def _column(self, actor: Actor, pipeline_id: str, stage: str, exclude: str | None) -> Any:
-        t = self.table
-        conds = [
-            t.c.team_id == actor.team_id,
-            t.c.pipeline_id == pipeline_id,
-            t.c.stage == stage,
-            t.c.deleted_at.is_(None),
-        ]
-        if exclude is not None:
-            conds.append(t.c.id != exclude)
-        return conds
-
-    async def _position(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        pipeline_id: str,
-        stage: str,
-        index: int | None,
-        exclude: str | None,
-    ) -> float:
-        """The ordering key that puts a deal at ``index`` of a column (None: at its end)."""
-        t = self.table
-        conds = self._column(actor, pipeline_id, stage, exclude)
-        if index is None:
-            last = (
-                await conn.execute(
-                    select(t.c.position).where(*conds).order_by(t.c.position.desc()).limit(1)
-                )
-            ).scalar_one_or_none()
-            return 0.0 if last is None else float(last) + 1.0
-        for _attempt in range(2):
-            q = select(t.c.position).where(*conds).order_by(t.c.position, t.c.id)
-            if index == 0:
-                first = (await conn.execute(q.limit(1))).scalar_one_or_none()
-                return 0.0 if first is None else float(first) - 1.0
-            around = list((await conn.execute(q.offset(index - 1).limit(2))).scalars())
-            if not around:
-                return await self._position(conn, actor, pipeline_id, stage, None, exclude)
-            if len(around) == 1:
-                return float(around[0]) + 1.0
-            mid = (around[0] + around[1]) / 2
-            if around[0] < mid < around[1]:
-                return mid
-            await self._renumber(conn, actor, pipeline_id, stage)
-        raise Problem(409, "The column could not be reordered; retry.", title="Conflict")
-
-    async def _renumber(
-        self, conn: AsyncConnection, actor: Actor, pipeline_id: str, stage: str
-    ) -> None:
-        """Spread a column's ordering keys out again (only when bisection ran out of room)."""
-        await conn.execute(
-            text(
-                """
-                UPDATE app.deals d SET position = o.rn
-                FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS rn
-                      FROM app.deals
-                      WHERE team_id = :t AND pipeline_id = :p AND stage = :s
-                        AND deleted_at IS NULL) o
-                WHERE d.team_id = :t AND d.id = o.id
-                """
-            ),
-            {"t": actor.team_id, "p": pipeline_id, "s": stage},
-        )
-
     # ------------------------------------------------------------------ writes
 
     async def create(
@@ -496,7 +380,7 @@ class DealService(RecordService):
         _check_money(values)
         await check_refs(conn, actor, values, None, REFS)
         await self._check_contacts(conn, actor, contacts)
-        values["position"] = await self._position(conn, actor, pipeline["id"], key, None, None)
+        values["position"] = await position(conn, actor, pipeline["id"], key, None, None)
         row_values = {**values, "team_id": actor.team_id, "id": values.get("id") or new_id("deal")}
         if actor.actor_type != "system":
             row_values["created_by"] = actor.member_id
@@ -624,9 +508,9 @@ class DealService(RecordService):
                 )
             values["stage"] = key
             values.update(self._entering(stage, values, now))
-            values["position"] = await self._position(conn, actor, pid, key, index, id)
+            values["position"] = await position(conn, actor, pid, key, index, id)
         elif moved:
-            values["position"] = await self._position(conn, actor, pid, key, index, id)
+            values["position"] = await position(conn, actor, pid, key, index, id)
         state = {**current, **values}
         # Entering checks every requirement; staying checks that a closed deal keeps its reason.
         errors = entry_errors(stage, state, contacts)
@@ -853,178 +737,27 @@ class DealService(RecordService):
             )
         return moved
 
-    # ------------------------------------------------------------------ board
-
-    async def board(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        pipeline: Mapping[str, Any],
-        *,
-        stage: str | None,
-        cursor: str | None,
-        limit: int,
-        filters: Sequence[Any] = (),
-    ) -> dict[str, Any]:
-        keys = [s["key"] for s in pipeline["stages"]]
-        after = None
-        carried: dict[str, tuple[int, Any, Any]] = {}
-        if cursor is not None:
-            c_stage, c_pos, c_id, c_totals = _decode_cursor(cursor)
-            if stage is not None and stage != c_stage:
-                raise Problem(400, "The cursor belongs to another column.")
-            stage, after = c_stage, (c_pos, c_id)
-            carried[c_stage] = c_totals
-        if stage is not None and stage not in keys:
-            raise Problem(
-                400,
-                f"No stage {stage!r} in this pipeline.",
-                errors=[{"field": "stage", "message": "Unknown stage key."}],
-            )
-        t = self.table
-        base = [
-            t.c.team_id == actor.team_id,
-            t.c.pipeline_id == pipeline["id"],
-            t.c.deleted_at.is_(None),
-            *filters,
-        ]
-        wanted = [stage] if stage is not None else keys
-        totals_q = (
-            select(
-                t.c.stage,
-                func.count(),
-                func.coalesce(func.sum(t.c.value), 0),
-                func.coalesce(func.round(func.sum(t.c.value * t.c.probability) / 100, 2), 0),
-            )
-            .where(*base, t.c.stage.in_(wanted))
-            .group_by(t.c.stage)
-        )
-        totals: dict[str, tuple[int, Any, Any]] = dict(carried)
-        if not carried:
-            totals = {r[0]: (int(r[1]), r[2], r[3]) for r in await conn.execute(totals_q)}
-        columns = []
-        page_rows: dict[str, list[dict[str, Any]]] = {}
-        for key in wanted:
-            q = self._select.where(*base, t.c.stage == key)
-            if after is not None:
-                q = q.where(tuple_(t.c.position, t.c.id) > tuple_(after[0], after[1]))
-            q = q.order_by(t.c.position, t.c.id).limit(limit + 1)
-            page_rows[key] = [dict(r._mapping) for r in await conn.execute(q)]
-        everything = [r for rows in page_rows.values() for r in rows[:limit]]
-        presented = {
-            r["id"]: r for r in await self.present(conn, actor, everything, pipelines=[pipeline])
-        }
-        by_key = {s["key"]: s for s in pipeline["stages"]}
-        for key in wanted:
-            rows = page_rows[key]
-            count, total, weighted_total = totals.get(key, (0, Decimal(0), Decimal(0)))
-            more = len(rows) > limit
-            rows = rows[:limit]
-            columns.append(
-                {
-                    "stage": key,
-                    "name": by_key[key]["name"],
-                    "count": count,
-                    "total_value": money(total),
-                    "weighted_value": money(weighted_total),
-                    "deals": [presented[r["id"]] for r in rows],
-                    "next_cursor": _encode_cursor(
-                        key, rows[-1]["position"], rows[-1]["id"], (count, total, weighted_total)
-                    )
-                    if more and rows
-                    else None,
-                }
-            )
-        return {"pipeline_id": pipeline["id"], "columns": columns}
-
-    # ------------------------------------------------------------------ analytics
-
-    async def velocity(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        date_from: date,
-        date_to: date,
-        pipeline_id: str | None,
-        owner_id: str | None,
-    ) -> dict[str, Any]:
-        """Days deals spent per stage, for the stage changes made in [date_from, date_to]:
-        average and median, by pipeline and by owner (the owner when the deal left the stage)."""
-        sql = text(
-            """
-            SELECT pipeline_id, owner_id, from_stage AS stage, count(*) AS transitions,
-                   round(avg(duration_in_stage) / 86400.0, 2)::float8 AS average_days,
-                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_in_stage)
-                          / 86400.0)::numeric, 2)::float8 AS median_days,
-                   GROUPING(owner_id) AS all_owners
-            FROM app.deal_stage_history
-            WHERE team_id = :t AND from_stage IS NOT NULL
-              AND changed_at >= CAST(:d0 AS date) AND changed_at < CAST(:d1 AS date) + 1
-              AND (CAST(:p AS text) IS NULL OR pipeline_id = :p)
-              AND (CAST(:o AS text) IS NULL OR owner_id = :o)
-            GROUP BY GROUPING SETS ((pipeline_id, from_stage), (pipeline_id, owner_id, from_stage))
-            ORDER BY pipeline_id, owner_id NULLS FIRST, from_stage
-            """
-        )
-        rows = await conn.execute(
-            sql,
-            {"t": actor.team_id, "d0": date_from, "d1": date_to, "p": pipeline_id, "o": owner_id},
-        )
-        by_pipeline, by_owner = [], []
-        for r in rows:
-            item = {
-                "pipeline_id": r.pipeline_id,
-                "stage": r.stage,
-                "transitions": int(r.transitions),
-                "average_days": float(r.average_days),
-                "median_days": float(r.median_days),
-            }
-            if r.all_owners:
-                by_pipeline.append(item)
-            else:
-                by_owner.append({**item, "owner_id": r.owner_id})
-        return {
-            "date_from": date_from,
-            "date_to": date_to,
-            "by_pipeline": by_pipeline,
-            "by_owner": by_owner,
-        }
-
-    async def weighted_pipeline(
-        self, conn: AsyncConnection, actor: Actor, pipeline_id: str | None, owner_id: str | None
-    ) -> dict[str, Any]:
-        """Open deals' total and probability-weighted value per pipeline and currency."""
-        t = self.table
-        q = (
-            select(
-                t.c.pipeline_id,
-                t.c.currency,
-                func.count(),
-                func.coalesce(func.sum(t.c.value), 0),
-                func.coalesce(func.round(func.sum(t.c.value * t.c.probability) / 100, 2), 0),
-            )
-            .where(t.c.team_id == actor.team_id, t.c.deleted_at.is_(None), t.c.status == "open")
-            .group_by(t.c.pipeline_id, t.c.currency)
-            .order_by(t.c.pipeline_id, t.c.currency)
-        )
-        if pipeline_id is not None:
-            q = q.where(t.c.pipeline_id == pipeline_id)
-        if owner_id is not None:
-            q = q.where(t.c.owner_id == owner_id)
-        return {
-            "data": [
-                {
-                    "pipeline_id": r[0],
-                    "currency": r[1],
-                    "open_deals": int(r[2]),
-                    "total_value": money(r[3]),
-                    "weighted_value": money(r[4]),
-                }
-                for r in await conn.execute(q)
-            ]
-        }
-
 
 deal_service = DealService()
 
-__all__ = ["REQUIRABLE", "deal_service", "not_found"]
+
+async def remove_stage(
+    conn: AsyncConnection,
+    actor: Actor,
+    pipeline_id: str,
+    key: str,
+    target: str | None,
+    if_match: int | None,
+) -> dict[str, Any]:
+    """The pipeline builder's stage removal: the stage's deals move to ``target`` (each through
+    the gate), then the stage goes, in the caller's transaction."""
+    pipeline, held = await pipeline_service.stage_removal(
+        conn, actor, pipeline_id, key, target, if_match
+    )
+    moved: list[str] = []
+    if held and target is not None:  # (stage_removal refuses a stage holding deals without one)
+        moved = await deal_service.move_stage_out(conn, actor, pipeline, key, target)
+    return await pipeline_service.drop_stage(conn, actor, pipeline, key, target, len(moved))
+
+
+__all__ = ["deal_service", "remove_stage"]

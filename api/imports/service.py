@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.batches import BatchCounts
 from api.common.records import RecordService, plausible_id
-from api.leads.bulk import BatchCounts
 from leadly.actor import Actor, system_actor
 from warehouse.models import Import
 

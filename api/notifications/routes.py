@@ -34,7 +34,6 @@ from api.notifications.schemas import (
 )
 from api.realtime import gateway
 from api.realtime.broker import member_channel, message
-from api.realtime.routes import routers as realtime_routers
 from api.web.body import read_body
 from api.web.http import current_actor, json_response, read, write
 from leadly.actor import Actor
@@ -385,5 +384,4 @@ routers = [
     WatchesController,
     PushController,
     DeliveriesController,
-    *realtime_routers,
 ]

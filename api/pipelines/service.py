@@ -2,7 +2,10 @@
 
 Stages live in the pipeline row as a validated JSON array; a stage's ``key`` is what deals,
 moves, the board and the stage history name. Removing a stage that holds deals moves them to a
-target stage through the deal service (history, events, the gate), in the same transaction.
+target stage through the deal service (history, events, the gate), in the same transaction:
+:func:`api.deals.service.remove_stage` runs :meth:`PipelineService.stage_removal`, moves the
+deals, then :meth:`PipelineService.drop_stage` (pipelines know nothing of deals but their
+counts per stage).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.records import RecordService, check_version
-from api.deals import rules
+from api.pipelines import rules
+from api.pipelines.rules import REQUIRABLE
 from api.pipelines.schemas import StageIn
 from leadly.actor import Actor
 from leadly.problem import Problem, not_found, validation
@@ -98,8 +102,6 @@ def normalise_stage(stage: StageIn | Mapping[str, Any]) -> dict[str, Any]:
 
 def stage_errors(stages: list[dict[str, Any]], field: str = "stages") -> list[dict[str, Any]]:
     """Every rule a list of stages breaks (unique keys, flags, known fields, valid rules)."""
-    from api.deals.service import REQUIRABLE
-
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, s in enumerate(stages):
@@ -227,8 +229,7 @@ class PipelineService(RecordService):
         self, conn: AsyncConnection, actor: Actor, id: str, *, if_match: int | None = None
     ) -> None:
         admin_only(actor)
-        current = await self.get(conn, actor, id, for_update=True)
-        check_version(current, if_match)
+        current = await self._locked(conn, actor, id, if_match)
         if current["is_default"]:
             raise Problem(
                 409,
@@ -282,15 +283,20 @@ class PipelineService(RecordService):
 
     # ------------------------------------------------------------------ builder
 
-    async def _builder(
+    async def _locked(
+        self, conn: AsyncConnection, actor: Actor, id: str, if_match: int | None
+    ) -> dict[str, Any]:
+        current = await self.get(conn, actor, id, for_update=True)
+        check_version(current, if_match)
+        return current
+
+    async def _save_stages(
         self,
         conn: AsyncConnection,
         actor: Actor,
-        id: str,
-        if_match: int | None,
+        current: Mapping[str, Any],
         stages: list[dict[str, Any]],
         op: dict[str, Any],
-        current: Mapping[str, Any],
     ) -> dict[str, Any]:
         errors = stage_errors(stages)
         if errors:
@@ -307,8 +313,7 @@ class PipelineService(RecordService):
         position: int | None,
         if_match: int | None,
     ) -> dict[str, Any]:
-        current = await self.get(conn, actor, id, for_update=True)
-        check_version(current, if_match)
+        current = await self._locked(conn, actor, id, if_match)
         new = normalise_stage(stage)
         if stage_of(current, new["key"]) is not None:
             raise Problem(
@@ -319,7 +324,7 @@ class PipelineService(RecordService):
             position = next((i for i, s in enumerate(stages) if is_closed(s)), len(stages))
         stages.insert(min(position, len(stages)), new)
         op = {"op": "add_stage", "stage": new["key"]}
-        return await self._builder(conn, actor, id, if_match, stages, op, current)
+        return await self._save_stages(conn, actor, current, stages, op)
 
     async def update_stage(
         self,
@@ -330,8 +335,7 @@ class PipelineService(RecordService):
         changes: dict[str, Any],
         if_match: int | None,
     ) -> dict[str, Any]:
-        current = await self.get(conn, actor, id, for_update=True)
-        check_version(current, if_match)
+        current = await self._locked(conn, actor, id, if_match)
         old = stage_of(current, key)
         if old is None:
             raise not_found(f"stage in pipeline {id}", key)
@@ -340,13 +344,12 @@ class PipelineService(RecordService):
             normalise_stage({**s, **changes}) if s["key"] == key else s for s in current["stages"]
         ]
         op = {"op": "update_stage", "stage": key, "fields": sorted(changes)}
-        return await self._builder(conn, actor, id, if_match, stages, op, current)
+        return await self._save_stages(conn, actor, current, stages, op)
 
     async def reorder(
         self, conn: AsyncConnection, actor: Actor, id: str, keys: list[str], if_match: int | None
     ) -> dict[str, Any]:
-        current = await self.get(conn, actor, id, for_update=True)
-        check_version(current, if_match)
+        current = await self._locked(conn, actor, id, if_match)
         have = [s["key"] for s in current["stages"]]
         if sorted(keys) != sorted(have) or len(set(keys)) != len(keys):
             raise validation(
@@ -360,9 +363,9 @@ class PipelineService(RecordService):
         by_key = {s["key"]: s for s in current["stages"]}
         stages = [by_key[k] for k in keys]
         op = {"op": "reorder_stages", "keys": keys}
-        return await self._builder(conn, actor, id, if_match, stages, op, current)
+        return await self._save_stages(conn, actor, current, stages, op)
 
-    async def remove_stage(
+    async def stage_removal(
         self,
         conn: AsyncConnection,
         actor: Actor,
@@ -370,42 +373,51 @@ class PipelineService(RecordService):
         key: str,
         target: str | None,
         if_match: int | None,
-    ) -> dict[str, Any]:
-        from api.deals.service import deal_service
-
-        current = await self.get(conn, actor, id, for_update=True)
-        check_version(current, if_match)
+    ) -> tuple[dict[str, Any], int]:
+        """Lock the pipeline for removing stage ``key`` and check the removal: the pipeline
+        and how many deals the stage holds (each to move to ``target``, a stage of it)."""
+        current = await self._locked(conn, actor, id, if_match)
         if stage_of(current, key) is None:
             raise not_found(f"stage in pipeline {id}", key)
         held = (await stage_counts(conn, actor, id)).get(key, 0)
-        moved: list[str] = []
-        if held:
-            if target is None:
-                raise validation(
-                    [
-                        {
-                            "field": "target_stage",
-                            "message": f"Stage {key!r} holds {held} deal(s): name the stage "
-                            "they move to.",
-                        }
-                    ],
-                    f"Stage {key!r} holds {held} deal(s): give target_stage.",
-                )
-            if target == key or stage_of(current, target) is None:
-                raise validation(
-                    [
-                        {
-                            "field": "target_stage",
-                            "message": f"No other stage {target!r} in this pipeline.",
-                        }
-                    ]
-                )
-            moved = await deal_service.move_stage_out(conn, actor, current, key, target)
+        if held and target is None:
+            raise validation(
+                [
+                    {
+                        "field": "target_stage",
+                        "message": f"Stage {key!r} holds {held} deal(s): name the stage "
+                        "they move to.",
+                    }
+                ],
+                f"Stage {key!r} holds {held} deal(s): give target_stage.",
+            )
+        if held and (target == key or stage_of(current, target) is None):
+            raise validation(
+                [
+                    {
+                        "field": "target_stage",
+                        "message": f"No other stage {target!r} in this pipeline.",
+                    }
+                ]
+            )
+        return current, held
+
+    async def drop_stage(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        current: Mapping[str, Any],
+        key: str,
+        target: str | None,
+        moved: int,
+    ) -> dict[str, Any]:
+        """Remove stage ``key`` of the locked pipeline ``current`` once its ``moved`` deals
+        are in ``target``."""
         stages = [s for s in current["stages"] if s["key"] != key]
         if not stages:
             raise validation([{"field": "stages", "message": "A pipeline keeps one stage."}])
-        op = {"op": "remove_stage", "stage": key, "target_stage": target, "moved": len(moved)}
-        return await self._builder(conn, actor, id, if_match, stages, op, current)
+        op = {"op": "remove_stage", "stage": key, "target_stage": target, "moved": moved}
+        return await self._save_stages(conn, actor, current, stages, op)
 
 
 async def stage_counts(conn: AsyncConnection, actor: Actor, pipeline_id: str) -> dict[str, int]:

@@ -266,9 +266,9 @@ async def test_comments_are_read_back_in_windows_too(db: Any, ago: str) -> None:
         (team,),
     )
     await db.execute(
-        "INSERT INTO app.team_members (team_id, id, email, name, role_id) "
-        "VALUES (%s, 'mem_c', %s, 'C', 'rol_c')",
-        (team, f"{team}@example.com"),
+        "INSERT INTO app.team_members (team_id, id, email, email_normalized, name, role_id) "
+        "VALUES (%s, 'mem_c', %s, %s, 'C', 'rol_c')",
+        (team, f"{team}@example.com", f"{team}@example.com"),
     )
     await db.execute(
         """INSERT INTO app.activities (team_id, id, type, subject, related_to_type,

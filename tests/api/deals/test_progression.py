@@ -1,5 +1,5 @@
 """Automatic progression: declarative rules on deal fields and related activity (call logs
-now; other kinds plug in through api.deals.rules.register_activity_source)."""
+now; other kinds plug in through api.pipelines.rules.register_activity_source)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ async def test_field_rules_on_a_custom_pipeline(team: Team) -> None:
 
 
 async def test_activity_kinds_are_pluggable(team: Team) -> None:
-    from api.deals import rules
+    from api.pipelines import rules
 
     async def champions(conn: Any, actor: Any, deal: Any, cond: Any) -> int:
         return sum(1 for c in deal.get("contacts") or [] if c["role"] == "champion")

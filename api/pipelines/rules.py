@@ -1,7 +1,8 @@
 """Automatic progression rules: declarative conditions on a deal's fields and related activity.
 
 A stage's ``auto_advance`` is ``{"all": [condition, ...]}``; when every condition holds for an
-open deal in an earlier stage, the deal service moves it into that stage. A condition is either
+open deal in an earlier stage, the deal service (:mod:`api.deals.service`) moves it into that
+stage. A condition is either
 
 * on a deal field: ``{"field": "next_step", "op": "is_set"}``,
   ``{"field": "value", "op": "gte", "value": "5000"}``, ``{"field": "custom.budget", "op":
@@ -31,6 +32,28 @@ from leadly.actor import Actor
 from warehouse.models import CallLog
 from warehouse.models.activities import Activity
 
+#: Deal fields a stage may require and a rule may test (``custom.<key>`` too).
+REQUIRABLE = frozenset(
+    {
+        "name",
+        "value",
+        "currency",
+        "value_type",
+        "probability",
+        "expected_close_date",
+        "actual_close_date",
+        "owner_id",
+        "lead_id",
+        "account_id",
+        "contacts",
+        "win_reason",
+        "loss_reason",
+        "competitor",
+        "next_step",
+        "source",
+    }
+)
+
 ActivitySource = Callable[
     [AsyncConnection, Actor, Mapping[str, Any], Mapping[str, Any]], Awaitable[int]
 ]
@@ -52,8 +75,6 @@ def activity_kinds() -> list[str]:
 
 
 def rule_errors(rule: Mapping[str, Any], at: str) -> list[dict[str, Any]]:
-    from api.deals.service import REQUIRABLE
-
     errors = []
     for i, c in enumerate(rule.get("all") or []):
         where = f"{at}.all[{i}]"
@@ -83,7 +104,8 @@ def rule_errors(rule: Mapping[str, Any], at: str) -> list[dict[str, Any]]:
     return errors
 
 
-def _empty(v: Any) -> bool:
+def is_empty(v: Any) -> bool:
+    """No value: None, an empty string, list or object."""
     return v is None or v == "" or v == [] or v == {}
 
 
@@ -111,9 +133,9 @@ def field_holds(deal: Mapping[str, Any], c: Mapping[str, Any]) -> bool:
     v = field_value(deal, c["field"])
     op, want = c["op"], c.get("value")
     if op == "is_set":
-        return not _empty(v)
+        return not is_empty(v)
     if op == "is_empty":
-        return _empty(v)
+        return is_empty(v)
     if v is None:
         return op == "ne" and want is not None
     if op == "in":
