@@ -8,9 +8,11 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.common.fields import Custom, RecordId, Text
+from api.common.structs import partial
 from api.pipelines.schemas import Probability, StageKey
+from warehouse.models.deals import DEAL_STATUSES, VALUE_TYPES
 
-ValueType = Literal["one_off", "mrr", "arr"]
+ValueType = Literal[VALUE_TYPES]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
 DealName = Annotated[str, Meta(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")]
 
@@ -48,28 +50,15 @@ class DealCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     custom: Custom = {}
 
 
-class DealUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    name: DealName | UnsetType = UNSET
-    value: Decimal | None | UnsetType = UNSET
-    currency: Currency | UnsetType = UNSET
-    value_type: ValueType | UnsetType = UNSET
-    probability: Probability | UnsetType = UNSET
-    pipeline_id: RecordId | UnsetType = UNSET
-    stage: StageKey | UnsetType = UNSET
-    expected_close_date: date | None | UnsetType = UNSET
-    actual_close_date: date | None | UnsetType = UNSET
-    owner_id: RecordId | None | UnsetType = UNSET
-    lead_id: RecordId | None | UnsetType = UNSET
-    account_id: RecordId | None | UnsetType = UNSET
-    contacts: Contacts | UnsetType = UNSET
-    win_reason: Text | None | UnsetType = UNSET
-    loss_reason: Text | None | UnsetType = UNSET
-    competitor: Text | None | UnsetType = UNSET
-    next_step: Text | None | UnsetType = UNSET
-    source: Text | None | UnsetType = UNSET
-    custom: Custom | UnsetType = UNSET
-    reopen: bool | UnsetType = UNSET
-    """Move a won or lost deal back to an open stage (required for that)."""
+DealUpdate = partial(
+    DealCreate,
+    name="DealUpdate",
+    # null on create takes a default (the stage's probability, the default pipeline, the
+    # first stage); a deal always has them, so an update cannot clear them.
+    not_null=("probability", "pipeline_id", "stage"),
+    # Move a won or lost deal back to an open stage (required for that).
+    extra={"reopen": bool},
+)
 
 
 class DealContact(Struct, kw_only=True):
@@ -87,7 +76,7 @@ class Deal(Struct, kw_only=True):
     weighted_value: str | None
     pipeline_id: str
     stage: str
-    status: Literal["open", "won", "lost"]
+    status: Literal[DEAL_STATUSES]
     position: float
     stage_changed_at: datetime
     days_in_stage: int

@@ -3,15 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from api.common.fields import Text
+from api.common.structs import partial
+from warehouse.models.deals import FORECAST_CATEGORIES
 
 StageKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
 Probability = Annotated[int, Meta(ge=0, le=100)]
 RotDays = Annotated[int, Meta(ge=1, le=3650)]
-ForecastCategory = Literal["pipeline", "best_case", "commit", "closed", "omitted"]
+ForecastCategory = Literal[FORECAST_CATEGORIES]
 ConditionOp = Literal["is_set", "is_empty", "eq", "ne", "gt", "gte", "lt", "lte", "in"]
 FieldName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,62}(\.[A-Za-z0-9_\-]{1,100})?$")]
 
@@ -49,13 +51,13 @@ class StageIn(Struct, forbid_unknown_fields=True, kw_only=True):
     auto_advance: AutoAdvance | None = None
 
 
-class StageUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Name | UnsetType = UNSET
-    probability: Probability | UnsetType = UNSET
-    forecast_category: ForecastCategory | UnsetType = UNSET
-    required_fields: Annotated[list[FieldName], Meta(max_length=50)] | UnsetType = UNSET
-    rot_days: RotDays | None | UnsetType = UNSET
-    auto_advance: AutoAdvance | None | UnsetType = UNSET
+# A stage's key and its won/lost kind are set when it is added (StageIn, StageAdd).
+StageUpdate = partial(
+    StageIn,
+    name="StageUpdate",
+    exclude=("key", "is_won", "is_lost"),
+    not_null=("forecast_category",),
+)
 
 
 class Stage(Struct, kw_only=True):
@@ -79,10 +81,7 @@ class PipelineCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     stages: Stages
 
 
-class PipelineUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Name | UnsetType = UNSET
-    is_default: bool | UnsetType = UNSET
-    stages: Stages | UnsetType = UNSET
+PipelineUpdate = partial(PipelineCreate, name="PipelineUpdate")
 
 
 class Pipeline(Struct, kw_only=True):
