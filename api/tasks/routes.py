@@ -369,7 +369,8 @@ class CalendarFeedsController(Controller):
             row = await calendar.create_feed(conn, actor, name, str(request.base_url))
             return json_response(row, 201)
 
-        return await write(request, actor, run)
+        # The URL is a secret: never stored to be replayed for an Idempotency-Key.
+        return await write(request, actor, run, idempotent=False)
 
     @get("/")
     async def list_feeds(self, request: Request) -> Response[list[CalendarFeedOut]]:

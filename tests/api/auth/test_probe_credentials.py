@@ -47,12 +47,15 @@ async def test_a_feed_dies_with_its_members_deactivation(team: Team) -> None:
     r = await team.patch(f"/api/v1/members/{rep.member_id}", json={"is_active": False})
     assert r.status_code == 200, r.text
     assert_problem(await team.http.get(path), 404)
-    listed = {f["id"]: f for f in (await team.get("/api/v1/calendar-feeds")).json()}
-    assert listed[feed["id"]]["revoked_at"] is not None
-    # Even a feed the deactivation did not revoke (written before this rule) answers 404.
     from warehouse.db import libpq_url
 
     with psycopg.connect(libpq_url(os.environ["LEADLY_DATABASE_URL"]), autocommit=True) as c:
+        revoked = c.execute(
+            "SELECT revoked_at FROM app.calendar_feeds WHERE team_id = %s AND id = %s",
+            (team.team_id, feed["id"]),
+        ).fetchone()
+        assert revoked is not None and revoked[0] is not None
+        # Even a feed the deactivation did not revoke (written before this rule) answers 404.
         c.execute(
             "UPDATE app.calendar_feeds SET revoked_at = NULL WHERE team_id = %s AND id = %s",
             (team.team_id, feed["id"]),
@@ -115,9 +118,7 @@ def test_feed_tokens_and_tickets_are_redacted_in_the_access_log() -> None:
 async def test_exported_cells_never_start_a_formula(team: Team) -> None:
     attacks = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
     for i, value in enumerate(attacks):
-        r = await team.post(
-            "/api/v1/leads", json={"first_name": value, "last_name": f"L{i}", "company": "Acme"}
-        )
+        r = await team.post("/api/v1/leads", json={"first_name": value, "last_name": f"L{i}"})
         assert r.status_code == 201, r.text
     r = await team.get("/api/v1/leads/export?format=csv&fields=first_name,last_name&sort=last_name")
     assert r.status_code == 200, r.text
