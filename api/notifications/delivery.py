@@ -46,6 +46,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common import outbound
 from api.notifications.preferences import MemberPrefs, deferral, load_prefs
 from leadly import clock
 from leadly.settings import Settings, get_settings
@@ -64,9 +65,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 class DeliveryError(Exception):
     """A delivery failed; ``permanent`` ones are not retried."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.status = status
+        """The remote HTTP status, when there was one."""
 
 
 @dataclass
@@ -256,20 +259,37 @@ async def send_sms(
     return Outcome("sent", sid)
 
 
-async def _post_json(
-    url: str, body: dict[str, Any], delivery_id: str, s: Settings, what: str
-) -> httpx.Response:
+async def _post_guarded(
+    url: str,
+    what: str,
+    *,
+    hosts: tuple[str, ...] | None = None,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> outbound.Answer:
+    """POST to a member-supplied URL through the outbound guard (checked again now: DNS may
+    have changed since it was saved). The member reads back only a status and a reason written
+    here, never the remote body."""
     try:
-        async with httpx.AsyncClient(timeout=s.notification_http_timeout) as client:
-            r = await client.post(url, json=body, headers={"X-Leadly-Delivery": delivery_id})
-    except httpx.HTTPError as e:
-        raise DeliveryError(f"{what}: {type(e).__name__}: {e}") from e
-    if r.status_code >= 300:
+        answer = await outbound.post(url, json=json, content=content, headers=headers, hosts=hosts)
+    except outbound.Refused as e:
+        raise DeliveryError(f"{what}: the URL is not allowed ({e.reason}).", permanent=True) from e
+    if not answer.ok:
         raise DeliveryError(
-            f"{what} answered {r.status_code}: {r.text[:500]}",
-            permanent=r.status_code in (400, 403, 404, 410),
+            f"{what} answered {answer.reason}",
+            permanent=answer.status in (400, 403, 404, 410),
+            status=answer.status,
         )
-    return r
+    return answer
+
+
+async def _post_json(
+    url: str, body: dict[str, Any], delivery_id: str, what: str, hosts: tuple[str, ...]
+) -> None:
+    await _post_guarded(
+        url, what, hosts=hosts, json=body, headers={"X-Leadly-Delivery": delivery_id}
+    )
 
 
 async def send_slack(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Settings) -> Outcome:
@@ -288,7 +308,11 @@ async def send_slack(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Set
             }
         )
     await _post_json(
-        p.slack_webhook_url, {"text": n["title"], "blocks": blocks}, delivery_id, s, "Slack"
+        p.slack_webhook_url,
+        {"text": n["title"], "blocks": blocks},
+        delivery_id,
+        "Slack",
+        outbound.SLACK_HOSTS,
     )
     return Outcome("delivered")
 
@@ -308,7 +332,7 @@ async def send_teams(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Set
         card["potentialAction"] = [
             {"@type": "OpenUri", "name": "Open", "targets": [{"os": "default", "uri": url}]}
         ]
-    await _post_json(p.teams_webhook_url, card, delivery_id, s, "Teams")
+    await _post_json(p.teams_webhook_url, card, delivery_id, "Teams", outbound.TEAMS_HOSTS)
     return Outcome("delivered")
 
 
@@ -321,27 +345,31 @@ def _vapid(s: Settings) -> Any:
     return Vapid02.from_string(key)
 
 
-def _webpush(sub: dict[str, Any], data: str, s: Settings) -> Any:
-    from pywebpush import webpush
+def _webpush_request(sub: dict[str, Any], data: str, s: Settings) -> tuple[bytes, dict[str, str]]:
+    """The encrypted body (RFC 8291, aes128gcm) and headers (VAPID, RFC 8292) of a push message;
+    sent through the outbound guard, not by pywebpush's own client."""
+    from urllib.parse import urlsplit
 
-    return webpush(
-        subscription_info={
-            "endpoint": sub["endpoint"],
-            "keys": {"p256dh": sub["p256dh"], "auth": sub["auth"]},
-        },
-        data=data,
-        vapid_private_key=_vapid(s),
-        vapid_claims={"sub": s.vapid_subject},
-        timeout=s.notification_http_timeout,
-        ttl=24 * 3600,
+    from pywebpush import WebPusher
+
+    parts = urlsplit(sub["endpoint"])
+    pusher = WebPusher(
+        {"endpoint": sub["endpoint"], "keys": {"p256dh": sub["p256dh"], "auth": sub["auth"]}}
     )
+    body = pusher.encode(data.encode(), "aes128gcm")["body"]
+    claims = {"sub": s.vapid_subject, "aud": f"{parts.scheme}://{parts.netloc}"}
+    headers = {
+        **_vapid(s).sign(claims),
+        "Content-Encoding": "aes128gcm",
+        "TTL": str(24 * 3600),
+        "Content-Type": "application/octet-stream",
+    }
+    return body, headers
 
 
 async def send_push(
     n: dict[str, Any], sub: dict[str, Any] | None, delivery_id: str, s: Settings
 ) -> Outcome:
-    from pywebpush import WebPushException
-
     if not s.vapid_private_key:
         raise DeliveryError(
             "Web Push is not configured (LEADLY_VAPID_PRIVATE_KEY).", permanent=True
@@ -361,18 +389,19 @@ async def send_push(
         }
     )
     try:
-        r = await asyncio.to_thread(_webpush, sub, data, s)
-    except WebPushException as e:
-        status = e.response.status_code if e.response is not None else None
-        gone = status in (404, 410)
-        if gone:
-            await _drop_subscription(sub)
+        body, headers = await asyncio.to_thread(_webpush_request, sub, data, s)
+    except Exception as e:  # a subscription whose keys do not decode
         raise DeliveryError(
-            f"Web Push answered {status}: {e}", permanent=gone or status == 400
+            f"Web Push: the subscription's keys are not usable ({type(e).__name__}).",
+            permanent=True,
         ) from e
-    except Exception as e:
-        raise DeliveryError(f"Web Push: {type(e).__name__}: {e}") from e
-    return Outcome("sent", getattr(r, "headers", {}).get("Location"))
+    try:
+        await _post_guarded(sub["endpoint"], "Web Push", content=body, headers=headers)
+    except DeliveryError as e:
+        if e.status in (404, 410):  # the browser unsubscribed
+            await _drop_subscription(sub)
+        raise
+    return Outcome("sent")
 
 
 async def _drop_subscription(sub: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common import outbound
 from api.common.records import actor_event
 from leadly.actor import Actor
 from leadly.ids import new_id
@@ -205,6 +206,13 @@ async def get_prefs(conn: AsyncConnection, actor: Actor) -> dict[str, Any]:
     return present_prefs(prefs[actor.member_id])
 
 
+#: Where each member-supplied webhook may point (unless LEADLY_ALLOW_PRIVATE_TARGETS is set).
+WEBHOOK_HOSTS = {
+    "slack_webhook_url": outbound.SLACK_HOSTS,
+    "teams_webhook_url": outbound.TEAMS_HOSTS,
+}
+
+
 async def put_prefs(conn: AsyncConnection, actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
     errors: list[dict[str, Any]] = []
     types = values.pop("types", None) or {}
@@ -222,6 +230,12 @@ async def put_prefs(conn: AsyncConnection, actor: Actor, values: dict[str, Any])
             check_time_zone(values["time_zone"])
         except Problem as p:
             errors += p.errors or []
+    for name, hosts in WEBHOOK_HOSTS.items():
+        if values.get(name):  # the outbound guard, when saved (and again when sending)
+            try:
+                await outbound.check_url(values[name], name, hosts=hosts)
+            except Problem as p:
+                errors += p.errors or []
     if errors:
         raise validation(errors)
     before = await get_prefs(conn, actor)

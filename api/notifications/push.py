@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common import outbound
 from api.common.records import actor_event
 from api.notifications.own import delete_own, list_own
 from leadly.actor import Actor
@@ -27,6 +28,7 @@ async def list_push(conn: AsyncConnection, actor: Actor) -> list[dict[str, Any]]
 async def add_push(
     conn: AsyncConnection, actor: Actor, endpoint: str, p256dh: str, auth: str, ua: str | None
 ) -> dict[str, Any]:
+    await outbound.check_url(endpoint, "endpoint")  # a push service's public https endpoint
     p = push_subs.c
     row = (
         await conn.execute(
