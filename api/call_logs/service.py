@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.records import RecordService
+from api.common.records import RecordService, require_any
 from api.common.refs import check_refs
 from leadly.actor import Actor
-from leadly.problem import validation
 from warehouse.models import CallLog, Contact, Lead, TeamMember
 
 REFS = {
@@ -35,11 +34,13 @@ class CallLogService(RecordService):
         values: dict[str, Any],
         current: Mapping[str, Any] | None,
     ) -> None:
-        merged = {**(current or {}), **values}
-        if not merged.get("lead_id") and not merged.get("contact_id"):
-            raise validation(
-                [{"field": "lead_id", "message": "A call log belongs to a lead or a contact."}]
-            )
+        require_any(
+            values,
+            current,
+            ("lead_id", "contact_id"),
+            field="lead_id",
+            message="A call log belongs to a lead or a contact.",
+        )
         if current is None:
             if values.get("member_id") is None and actor.actor_type != "system":
                 values["member_id"] = actor.member_id

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.listing import Lister, ListParams
 from leadly.actor import Actor
 from leadly.ids import new_id
-from leadly.problem import Problem, not_found
+from leadly.problem import Problem, not_found, validation
 from warehouse import events
 from warehouse.errors import db_problem
 from warehouse.events import EventRecord, diff
@@ -36,9 +36,37 @@ def plausible_id(value: object) -> bool:
     return isinstance(value, str) and _ID_SHAPE.match(value) is not None
 
 
+def require_any(
+    values: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    fields: Iterable[str],
+    *,
+    field: str,
+    message: str,
+) -> None:
+    """A 422 naming ``field`` unless one of ``fields`` has a value once ``values`` are applied
+    over ``current`` (None: a create), e.g. a contact needs a name or an email."""
+    merged = {**(current or {}), **values}
+    if not any(merged.get(f) for f in fields):
+        raise validation([{"field": field, "message": message}])
+
+
 READ_ONLY = frozenset(
     {"id", "team_id", "created_at", "updated_at", "version", "deleted_at", "created_by"}
 )
+
+
+def check_writable(
+    values: Mapping[str, Any], allow: Iterable[str] = (), read_only: Iterable[str] = READ_ONLY
+) -> None:
+    """A 422 naming every field of ``values`` that is ``read_only`` (system-managed) unless the
+    caller may set it (``allow``: a merge, a conversion)."""
+    blocked = (set(values) & set(read_only)) - set(allow)
+    if blocked:
+        raise validation(
+            [{"field": f, "message": "Read-only field."} for f in sorted(blocked)],
+            "Read-only fields cannot be changed.",
+        )
 
 
 def actor_event(
@@ -271,14 +299,7 @@ class RecordService:
     ) -> dict[str, Any]:
         current = await self.get(conn, actor, id, for_update=True)
         check_version(current, if_match)
-        blocked = (set(values) & READ_ONLY) - set(allow)
-        if blocked:
-            raise Problem(
-                422,
-                "Read-only fields cannot be changed.",
-                title="Unprocessable Content",
-                errors=[{"field": f, "message": "Read-only field."} for f in blocked],
-            )
+        check_writable(values, allow)
         await self.validate(conn, actor, values, current)
         if not diff(current, {**current, **values}):
             return current

@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.dedupe import check_email_unique, find_by_email
-from api.common.records import RecordService
+from api.common.records import RecordService, require_any
 from api.common.refs import check_refs
 from leadly.actor import Actor
-from leadly.problem import validation
 from warehouse.models import Account, Contact, TeamMember
 
 REFS = {
@@ -34,11 +33,13 @@ class ContactService(RecordService):
         values: dict[str, Any],
         current: Mapping[str, Any] | None,
     ) -> None:
-        merged = {**(current or {}), **values}
-        if not any(merged.get(f) for f in ("first_name", "last_name", "email")):
-            raise validation(
-                [{"field": "last_name", "message": "A contact needs a name or an email."}]
-            )
+        require_any(
+            values,
+            current,
+            ("first_name", "last_name", "email"),
+            field="last_name",
+            message="A contact needs a name or an email.",
+        )
         await check_refs(conn, actor, values, current, REFS)
         if current is not None:  # creates: the unique email index answers (see RecordService)
             await check_email_unique(conn, actor, self.table, "contact", values, current)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.accounts.service import account_service, domain_of_email, normalise_domain
 from api.call_logs.service import call_log_service
 from api.common.dedupe import check_email_unique
-from api.common.records import RecordService
+from api.common.records import RecordService, require_any
 from api.common.refs import check_refs
 from api.contacts.service import contact_service
 from leadly.actor import Actor
@@ -59,16 +59,13 @@ class LeadService(RecordService):
         values: dict[str, Any],
         current: Mapping[str, Any] | None,
     ) -> None:
-        merged = {**(current or {}), **values}
-        if not any(merged.get(f) for f in IDENTITY):
-            raise validation(
-                [
-                    {
-                        "field": "email",
-                        "message": "A lead needs a name, an email, a phone or a company.",
-                    }
-                ]
-            )
+        require_any(
+            values,
+            current,
+            IDENTITY,
+            field="email",
+            message="A lead needs a name, an email, a phone or a company.",
+        )
         if values.get("status") == "converted" and (current or {}).get("status") != "converted":
             raise validation(
                 [

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin, member_fk
 
 IMPORT_STATUSES = ("queued", "running", "completed", "failed")
-IMPORT_OBJECTS = ("leads", "call_logs")
+IMPORT_OBJECTS = ("leads", "call_logs", "deals")
 DUPLICATE_POLICIES = ("skip", "update", "merge")
 IMPORT_RUNNERS = ("worker", "cli")
 RAW_SCHEMA = "raw"
