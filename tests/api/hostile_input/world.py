@@ -1,0 +1,261 @@
+"""A team's records for the sweep: one of each kind the routes name (ids, paths, references)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import text
+from ulid import ULID
+
+from tests.api.hostile_input.operations import API
+from tests.conftest import Team
+
+# --------------------------------------------------------------------------- a team's records
+
+ID_PATTERN = "^[a-z][a-z0-9]*_[0-9A-HJKMNP-TV-Z]{26}$"
+PREFIX = {
+    "member": "mem",
+    "team": "team",
+    "lead": "lead",
+    "lead2": "lead",
+    "contact": "cont",
+    "account": "acct",
+    "call_log": "call",
+    "activity": "act",
+    "comment": "cmt",
+    "mention": "mnt",
+    "pipeline": "pipe",
+    "deal": "deal",
+    "task": "task",
+    "task2": "task",
+    "series": "task",
+    "time_log": "tlog",
+    "dependency": "tdep",
+    "watch": "wch",
+    "push_subscription": "psub",
+    "api_key": "key",
+    "feed": "feed",
+    "notification": "ntf",
+    "failure": "failure",
+    "import": "imp",
+    "delivery": "ndl",
+}
+
+
+def unknown_id(kind: str) -> str:
+    if kind == "stage":
+        return "no_such_stage"
+    if kind in ("invitation", "feed_token"):
+        return secrets.token_urlsafe(32)
+    return f"{PREFIX.get(kind, 'x')}_{ULID()}"
+
+
+def email() -> str:
+    return f"sweep-{secrets.token_hex(6)}@example.com"
+
+
+class World:
+    """A team's records, created on first use: what path parameters and references name."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.ids: dict[str, str] = {"member": team.member_id, "team": team.team_id}
+        self.stage_keys: list[str] = []
+
+    async def _post(self, url: str, body: Any) -> dict[str, Any]:
+        r = await self.team.post(f"{API}{url}", json=body)
+        assert r.status_code in (200, 201), (url, r.status_code, r.text)
+        return r.json()
+
+    async def id(self, kind: str) -> str:
+        if kind not in self.ids:
+            self.ids[kind] = await self._make(kind)
+        return self.ids[kind]
+
+    async def _make(self, kind: str) -> str:
+        p = self._post
+        if kind in ("lead", "lead2"):
+            return (await p("/leads", {"first_name": "Ada", "email": email()}))["id"]
+        if kind == "contact":
+            return (await p("/contacts", {"first_name": "Cy", "email": email()}))["id"]
+        if kind == "account":
+            return (await p("/accounts", {"name": f"Acme {secrets.token_hex(3)}"}))["id"]
+        if kind == "call_log":
+            return (await p("/call-logs", {"lead_id": await self.id("lead")}))["id"]
+        if kind == "activity":
+            body = {
+                "type": "note",
+                "related_to_type": "lead",
+                "related_to_id": await self.id("lead"),
+                "description": f"For @[Owner]({self.team.member_id})",  # mentions the owner
+            }
+            return (await p("/activities", body))["id"]
+        if kind == "comment":
+            return (await p(f"/activities/{await self.id('activity')}/comments", {"text": "hi"}))[
+                "id"
+            ]
+        if kind == "mention":
+            await self.id("activity")
+            return (await self.team.get(f"{API}/mentions")).json()["data"][0]["id"]
+        if kind == "notification":
+            return await self._notification()
+        if kind == "pipeline":
+            r = await self.team.get(f"{API}/pipelines", params={"limit": 1})
+            rows = r.json()["data"]
+            row = rows[0] if rows else None
+            if row is None:
+                stages = [
+                    {"key": "open", "name": "Open", "probability": 10},
+                    {"key": "won", "name": "Won", "probability": 100, "is_won": True},
+                    {"key": "lost", "name": "Lost", "probability": 0, "is_lost": True},
+                ]
+                row = await p("/pipelines", {"name": "Sales", "stages": stages})
+            self.stage_keys = [s["key"] for s in row["stages"]]
+            return row["id"]
+        if kind == "stage":
+            await self.id("pipeline")
+            return self.stage_keys[0]
+        if kind == "deal":
+            return (await p("/deals", {"name": "Deal", "pipeline_id": await self.id("pipeline")}))[
+                "id"
+            ]
+        if kind in ("task", "task2"):
+            return (await p("/tasks", {"title": "Task", "due_at": "2031-03-03T10:00:00Z"}))["id"]
+        if kind == "series":
+            body = {
+                "title": "Daily",
+                "due_at": "2031-03-03T10:00:00Z",
+                "recurrence_rule": "FREQ=DAILY",
+            }
+            return (await p("/tasks", body))["id"]
+        if kind == "time_log":
+            body = {"started_at": "2026-01-05T09:00:00Z", "ended_at": "2026-01-05T10:00:00Z"}
+            return (await p(f"/tasks/{await self.id('task')}/time-logs", body))["id"]
+        if kind == "dependency":
+            body = {"depends_on_task_id": await self.id("task2")}
+            return (await p(f"/tasks/{await self.id('task')}/dependencies", body))["id"]
+        if kind == "watch":
+            return (
+                await p("/watches", {"target_type": "deal", "target_id": await self.id("deal")})
+            )["id"]
+        if kind == "push_subscription":
+            body = {
+                "endpoint": f"https://push.example.com/{secrets.token_hex(8)}",
+                "keys": {"p256dh": "B" * 40, "auth": "A" * 16},
+            }
+            return (await p("/push-subscriptions", body))["id"]
+        if kind == "api_key":
+            return (await p("/api-keys", {"name": "sweep", "scopes": ["leads:read"]}))["id"]
+        if kind == "invitation":
+            return (await p("/invitations", {"email": email(), "role": "user"}))["token"]
+        if kind in ("feed", "feed_token"):
+            row = await p("/calendar-feeds", {"name": "sweep"})
+            self.ids["feed"] = row["id"]
+            self.ids["feed_token"] = row["url"].rstrip("/").rsplit("/", 1)[1].split(".")[0]
+            return self.ids[kind]
+        return unknown_id(kind)  # failures, imports, deliveries: none to make
+
+    async def _notification(self) -> str:
+        """A mention of the owner by another member, made a notification by the producer the
+        dispatcher would run (no worker runs in this test)."""
+        from api.dispatcher.registry import DispatchedEvent
+        from api.notifications.producers import produce
+        from warehouse.db import api_engine, tenant_tx
+
+        invitation = await self._post("/invitations", {"email": email(), "role": "user"})
+        r = await self.team.http.post(
+            f"{API}/invitations/{invitation['token']}/accept",
+            json={"name": "Rep", "password": "correct-horse-battery"},
+        )
+        assert r.status_code == 201, r.text
+        rep = self.team.as_token(r.json()["token"])
+        body = {
+            "type": "note",
+            "related_to_type": "lead",
+            "related_to_id": await self.id("lead"),
+            "description": f"Ask @[Owner]({self.team.member_id})",
+        }
+        assert (await rep.post(f"{API}/activities", json=body)).status_code == 201
+        async with tenant_tx(api_engine(), self.team.team_id) as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, "
+                    "object_type, object_id, action, changes, data, request_id FROM app.events "
+                    "WHERE team_id = :t AND object_type = 'mention' ORDER BY id"
+                ),
+                {"t": self.team.team_id},
+            )
+            events = [DispatchedEvent.from_row(row) for row in rows]
+        for event in events:
+            await produce(event)
+        return (await self.team.get(f"{API}/notifications")).json()["data"][0]["id"]
+
+
+RECORD_PATHS = {
+    "leads": "lead",
+    "contacts": "contact",
+    "accounts": "account",
+    "call-logs": "call_log",
+    "activities": "activity",
+    "deals": "deal",
+    "pipelines": "pipeline",
+    "tasks": "task",
+}
+PATH_KINDS = {
+    "lead_id": "lead",
+    "activity_id": "activity",
+    "comment_id": "comment",
+    "mention_id": "mention",
+    "deal_id": "deal",
+    "pipeline_id": "pipeline",
+    "key": "stage",
+    "task_id": "task",
+    "time_log_id": "time_log",
+    "dependency_id": "dependency",
+    "notification_id": "notification",
+    "watch_id": "watch",
+    "subscription_id": "push_subscription",
+    "failure_id": "failure",
+    "import_id": "import",
+    "member_id": "member",
+    "key_id": "api_key",
+    "feed_id": "feed",
+    "team_id": "team",
+    "delivery_id": "delivery",
+}
+
+
+def path_kind(path: str, name: str) -> str:
+    if name == "task_id" and path.endswith(("/split-series", "/occurrences", "/reminders")):
+        return "series"  # a recurring task: what these act on
+    if name == "record_id":
+        return RECORD_PATHS[path.split("/")[3]]
+    if name == "token":
+        return "feed_token" if "/ics/" in path else "invitation"
+    return PATH_KINDS[name]
+
+
+# Body fields that name another record: their kind.
+REF_FIELDS = {
+    "owner_id": "member",
+    "member_id": "member",
+    "assignee_ids": "member",
+    "attendee_ids": "member",
+    "lead_id": "lead",
+    "other_id": "lead2",
+    "contact_id": "contact",
+    "account_id": "account",
+    "pipeline_id": "pipeline",
+    "depends_on_task_id": "task2",
+    "parent_task_id": "task2",
+    "parent_comment_id": "comment",
+    "related_to_id": "lead",
+    "target_id": "deal",
+}
+# ``ids`` lists name different records per route.
+IDS_KINDS = {
+    f"{API}/tasks/bulk": "task",
+    f"{API}/mentions/read": "mention",
+    f"{API}/notifications/read": "notification",
+}
