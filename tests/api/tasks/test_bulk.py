@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.api.tasks.conftest import Sql, add_member, assert_problem, new_task, set_zone, task
+from tests.api.tasks.conftest import (
+    Sql,
+    add_member,
+    assert_problem,
+    depend,
+    new_task,
+    set_zone,
+    task,
+)
 from tests.conftest import Team
 
 
@@ -60,9 +68,7 @@ async def test_bulk_actions(team: Team, sql: Sql) -> None:
 async def test_one_failing_id_changes_nothing(team: Team, other_team: Team, sql: Sql) -> None:
     a, b = await new_task(team), await new_task(team)
     blocker = await new_task(team)
-    await team.post(
-        f"/api/v1/tasks/{b['id']}/dependencies", json={"depends_on_task_id": blocker["id"]}
-    )
+    assert (await depend(team, b["id"], blocker["id"])).status_code == 201
     foreign = await new_task(other_team)
     soon = await new_task(team, due_at="2027-06-01T00:00:00Z")
     late = await new_task(team, due_at="3995-06-01T00:00:00Z")

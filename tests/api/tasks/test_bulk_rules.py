@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import secrets
 
-from tests.api.tasks.conftest import Sql, add_member, assert_problem, new_task, set_zone, task
+from tests.api.tasks.conftest import (
+    Sql,
+    add_member,
+    assert_problem,
+    depend,
+    new_task,
+    set_zone,
+    task,
+)
 from tests.conftest import Team
 
 
@@ -29,10 +37,7 @@ async def test_complete_follows_the_order_of_the_ids(team: Team, sql: Sql) -> No
     a, b = await new_task(team), await new_task(team)
     c, d = await new_task(team), await new_task(team)
     for waiting, on, kind in ((b, a, "finish_to_start"), (d, c, "start_to_start")):
-        r = await team.post(
-            f"/api/v1/tasks/{waiting['id']}/dependencies",
-            json={"depends_on_task_id": on["id"], "type": kind},
-        )
+        r = await depend(team, waiting["id"], on["id"], kind)
         assert r.status_code == 201, r.text
     # The blocker first: it is completed before the task waiting for it is checked.
     since = await last_event(sql, team)
@@ -41,7 +46,7 @@ async def test_complete_follows_the_order_of_the_ids(team: Team, sql: Sql) -> No
     assert await changes(sql, team, since) == [("task", t["id"], "updated") for t in (a, b, c, d)]
     # The waiting task first: blocked by what the call had not completed yet.
     e, f = await new_task(team), await new_task(team)
-    await team.post(f"/api/v1/tasks/{f['id']}/dependencies", json={"depends_on_task_id": e["id"]})
+    assert (await depend(team, f["id"], e["id"])).status_code == 201
     p = assert_problem(
         await team.post(
             "/api/v1/tasks/bulk", json={"action": "complete", "ids": [f["id"], e["id"]]}

@@ -3,14 +3,12 @@ are 422, bulk complete respects them too."""
 
 from __future__ import annotations
 
-from tests.api.tasks.conftest import Sql, assert_problem, new_task
+from tests.api.tasks.conftest import Sql, assert_problem, depend, new_task
 from tests.conftest import Team
 
 
 async def dep(team: Team, task_id: str, on: str, type_: str = "finish_to_start") -> dict:
-    r = await team.post(
-        f"/api/v1/tasks/{task_id}/dependencies", json={"depends_on_task_id": on, "type": type_}
-    )
+    r = await depend(team, task_id, on, type_)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -62,42 +60,17 @@ async def test_cycles_and_bad_dependencies(team: Team, other_team: Team) -> None
     a, b, c = [await new_task(team, title=t) for t in "ABC"]
     await dep(team, b["id"], a["id"])
     await dep(team, c["id"], b["id"])
-    p = assert_problem(
-        await team.post(
-            f"/api/v1/tasks/{a['id']}/dependencies", json={"depends_on_task_id": c["id"]}
-        ),
-        422,
-    )
+    p = assert_problem(await depend(team, a["id"], c["id"]), 422)
     assert "cycle" in p["detail"]
-    assert_problem(
-        await team.post(
-            f"/api/v1/tasks/{a['id']}/dependencies", json={"depends_on_task_id": a["id"]}
-        ),
-        422,
-    )
+    assert_problem(await depend(team, a["id"], a["id"]), 422)
     # Twice the same pair: 409; a bad type or a missing field: 422.
-    assert_problem(
-        await team.post(
-            f"/api/v1/tasks/{b['id']}/dependencies", json={"depends_on_task_id": a["id"]}
-        ),
-        409,
-    )
+    assert_problem(await depend(team, b["id"], a["id"]), 409)
     for body in ({"depends_on_task_id": a["id"], "type": "sideways"}, {}):
         assert_problem(await team.post(f"/api/v1/tasks/{c['id']}/dependencies", json=body), 422)
     # Another team's task is not there.
     foreign = await new_task(other_team)
-    assert_problem(
-        await team.post(
-            f"/api/v1/tasks/{a['id']}/dependencies", json={"depends_on_task_id": foreign["id"]}
-        ),
-        422,
-    )
-    assert_problem(
-        await other_team.post(
-            f"/api/v1/tasks/{a['id']}/dependencies", json={"depends_on_task_id": foreign["id"]}
-        ),
-        404,
-    )
+    assert_problem(await depend(team, a["id"], foreign["id"]), 422)
+    assert_problem(await depend(other_team, a["id"], foreign["id"]), 404)
     deps = (await team.get(f"/api/v1/tasks/{b['id']}/dependencies")).json()
     assert_problem(await other_team.get(f"/api/v1/tasks/{b['id']}/dependencies"), 404)
     dep_id = deps["depends_on"][0]["id"]
