@@ -184,14 +184,18 @@ def replay(evts: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
 # every transaction of this database still running, so an event that commits late is never
 # skipped (app.event_horizon(): transactions of other databases, and of roles that cannot write
 # events such as dbt's, do not count).
+#
+# ORDER BY names the columns through the table's alias: a bare ``txid`` there would be the
+# select list's ``txid::text AS txid``, and text order puts '1000' before '999' (a batch read
+# across a power of ten jumped the cursor past the events of the shorter txids, for good).
 READ_AFTER = text(
     """
-    SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, object_type,
-           object_id, action, changes, data, request_id
-    FROM app.events
-    WHERE (txid, id) > (CAST(:txid AS xid8), :id)
-      AND txid < (SELECT app.event_horizon())
-    ORDER BY txid, id
+    SELECT e.id, e.team_id, e.txid::text AS txid, e.occurred_at, e.actor_type, e.actor_id,
+           e.object_type, e.object_id, e.action, e.changes, e.data, e.request_id
+    FROM app.events AS e
+    WHERE (e.txid, e.id) > (CAST(:txid AS xid8), :id)
+      AND e.txid < (SELECT app.event_horizon())
+    ORDER BY e.txid, e.id
     LIMIT :limit
     """
 )
@@ -208,10 +212,10 @@ async def read_after(
 
 VISIBLE_HEAD = text(
     """
-    SELECT txid::text AS txid, id
-    FROM app.events
-    WHERE txid < (SELECT app.event_horizon())
-    ORDER BY txid DESC, id DESC
+    SELECT e.txid::text AS txid, e.id
+    FROM app.events AS e
+    WHERE e.txid < (SELECT app.event_horizon())
+    ORDER BY e.txid DESC, e.id DESC
     LIMIT 1
     """
 )

@@ -75,8 +75,8 @@ async def positions(team_id: str, tag: str) -> list[Position]:
     async with tenant_tx(api_engine(), team_id) as conn:
         rows = await conn.execute(
             text(
-                "SELECT txid::text AS txid, id FROM app.events WHERE team_id = :t "
-                "AND object_type = :o AND data->>'tag' = :tag ORDER BY txid, id"
+                "SELECT e.txid::text AS txid, e.id FROM app.events AS e WHERE e.team_id = :t "
+                "AND e.object_type = :o AND e.data->>'tag' = :tag ORDER BY e.txid, e.id"
             ),
             {"t": team_id, "o": OBJECT_TYPE, "tag": tag},
         )

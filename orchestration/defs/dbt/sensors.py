@@ -50,7 +50,7 @@ SELECT
      SELECT 1 FROM app.events
      WHERE (txid, id) > (CAST(%(txid)s AS xid8), %(id)s)
      LIMIT %(limit)s) AS s) AS new_events,
-  (SELECT txid::text FROM app.events ORDER BY txid DESC, id DESC LIMIT 1) AS head_txid,
+  (SELECT e.txid::text FROM app.events AS e ORDER BY e.txid DESC, e.id DESC LIMIT 1) AS head_txid,
   (SELECT id FROM app.events ORDER BY txid DESC, id DESC LIMIT 1) AS head_id
 """
 
