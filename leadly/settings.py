@@ -66,6 +66,11 @@ class Settings:
     restart_backoff_max_seconds: float = 30.0
     """Longest wait before restarting a crashed service."""
 
+    start_timeout_seconds: float = 180.0
+    """How long ``leadly up`` waits for a service it (re)started to answer its health path. At
+    start-up one that does not stops everything; after a restart it is killed and that counts
+    as one more crash."""
+
     db_name: str = "leadly"
     """Database name used on the embedded server."""
 

@@ -452,9 +452,8 @@ def up(**sizes: int) -> None:
     """
     from rich.markup import escape
 
-    from leadly.launcher.supervisor import SERVICES, Supervisor, busy_ports
-
     from leadly.launcher import guards
+    from leadly.launcher.supervisor import SERVICES, Supervisor, busy_ports
 
     started = time.monotonic()
     s = get_settings()

@@ -229,7 +229,6 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] = print,
         warn: Callable[[str], None] = functools.partial(print, file=sys.stderr),
-        start_timeout: float = 90.0,
     ) -> None:
         self.settings = settings
         self.policy = policy or RestartPolicy.from_settings(settings)
@@ -237,7 +236,7 @@ class Supervisor:
         self.clock = clock
         self.say = say
         self.warn = warn
-        self.start_timeout = start_timeout
+        self.start_timeout = settings.start_timeout_seconds
         self.children: dict[str, _Child] = {}
         self.jobs: dict[str, subprocess.Popen[bytes]] = {}
         self._http = httpx.Client(timeout=2.0)

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from tests.cli.conftest import leadly_cmd, run_leadly
+from tests.plugin import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +34,8 @@ DEMO = {
     "LEADLY_DEMO_CONTACTS": "10",
     "LEADLY_DEMO_CALLS": "20",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Several `leadly up` may run side by side on a busy machine: the services may take a while.
+PATIENCE = {"LEADLY_START_TIMEOUT_SECONDS": "900"}
 
 
 def up_env(
@@ -50,6 +47,7 @@ def up_env(
     return {
         **env,
         **DEMO,
+        **PATIENCE,
         "LEADLY_DATA_DIR": str(data_dir),
         "LEADLY_API_PORT": str(port),
         "LEADLY_UI_PORT": str(ui_port or free_port()),
@@ -104,7 +102,7 @@ class Up:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 240) -> None:
+    def wait_ready(self, timeout: float = 900) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"leadly up exited early:\n{self.output()}"
