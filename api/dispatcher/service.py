@@ -338,9 +338,12 @@ async def retry_for_team(conn: AsyncConnection, actor: Actor, failure_id: str) -
     return await get_for_team(conn, actor, failure_id)
 
 
+# The cursor itself is a position in every team's log (its txid and event id tell how busy the
+# whole platform is): a team sees instead the newest of its own events the consumer has passed.
 _CONSUMERS = text(
     """
-    SELECT c.consumer AS name, c.last_txid::text AS last_txid, c.last_event_id, c.updated_at,
+    SELECT c.consumer AS name, c.updated_at,
+      coalesce(mine.txid::text, '0') AS last_txid, coalesce(mine.id, 0) AS last_event_id,
       (SELECT count(*) FROM (
          SELECT 1 FROM app.events e
          WHERE e.team_id = :t AND (e.txid, e.id) > (c.last_txid, c.last_event_id)
@@ -353,14 +356,20 @@ _CONSUMERS = text(
       (SELECT count(*) FROM app.dispatch_failures f
        WHERE f.team_id = :t AND f.consumer = c.consumer AND f.status = 'dead') AS dead
     FROM app.consumer_cursors c
+    LEFT JOIN LATERAL (
+      SELECT e.txid, e.id FROM app.events e
+      WHERE e.team_id = :t AND (e.txid, e.id) <= (c.last_txid, c.last_event_id)
+      ORDER BY e.txid DESC, e.id DESC
+      LIMIT 1) mine ON true
     ORDER BY c.consumer
     """
 )
 
 
 async def consumers_for_team(conn: AsyncConnection, actor: Actor) -> dict[str, Any]:
-    """Every consumer the worker has run: its cursor and, for the caller's team, how many
-    events wait behind it (counted up to :data:`LAG_CAP`) and its open failures."""
+    """Every consumer the worker has run, as far as the caller's team is concerned: the newest
+    of the team's events it has passed (``0`` when none), how many of the team's events wait
+    behind it (counted up to :data:`LAG_CAP`) and its open failures for the team."""
     rows = await conn.execute(_CONSUMERS, {"t": actor.team_id, "cap": LAG_CAP})
     data = [
         {

@@ -13,9 +13,11 @@ from api.dispatcher.registry import DispatchedEvent
 from api.dispatcher.worker import RetryPolicy
 from tests.conftest import Team, assert_problem
 from tests.dispatcher.conftest import (
+    Position,
     Recorder,
     add_member,
     append_events,
+    cursor_of,
     eventually,
     failures_of,
     running,
@@ -25,6 +27,11 @@ from tests.dispatcher.conftest import (
 from warehouse.db import api_engine, tenant_tx
 
 FAILURES = "/api/v1/dispatcher/failures"
+
+
+async def cursor_passed(engine: AsyncEngine, consumer: str, position: Position) -> bool:
+    c = await cursor_of(engine, consumer)
+    return c is not None and c >= position
 
 
 async def make_failure(
@@ -203,9 +210,14 @@ async def test_consumers_show_their_position_lag_and_open_failures(
 ) -> None:
     rec = Recorder()
     c = team_consumer(team.team_id, rec)
-    ids = [i for _, i in await append_events(team.team_id, 5)]
+    pos = await append_events(team.team_id, 5)
+    # Another team's events after ours: the consumer's cursor passes them too.
+    theirs = await append_events(other_team.team_id, 2)
     async with running([c], worker_engine) as task:
-        await eventually(lambda: len(rec.delivered) == 5, task=task, what="deliveries")
+        await eventually(lambda: rec.delivered == [i for _, i in pos], task=task, what="deliveries")
+        await eventually(
+            lambda: cursor_passed(worker_engine, c.name, theirs[-1]), task=task, what="cursor"
+        )
 
     async def entry(t: Team) -> dict[str, Any]:
         r = await t.get("/api/v1/dispatcher/consumers")
@@ -216,7 +228,8 @@ async def test_consumers_show_their_position_lag_and_open_failures(
         return e
 
     e = await entry(team)
-    assert e["last_event_id"] >= ids[-1] and int(e["last_txid"]) > 0
+    # The team's own newest event, not the cursor (another team's event: platform-wide volume).
+    assert (int(e["last_txid"]), e["last_event_id"]) == pos[-1]
     assert e["lag"] == 0 and e["oldest_pending_at"] is None and e["lag_capped"] is False
     assert e["failures"] == {"retrying": 0, "dead": 0}
 
@@ -229,3 +242,4 @@ async def test_consumers_show_their_position_lag_and_open_failures(
     # Another team sees the same consumer but only its own backlog and failures.
     e = await entry(other_team)
     assert e["lag"] == 0 and e["failures"] == {"retrying": 0, "dead": 0}
+    assert (int(e["last_txid"]), e["last_event_id"]) == theirs[-1]
