@@ -62,7 +62,7 @@ class MailBox:
 @dataclass
 class Receiver:
     """Requests received per path; a path starting with /fail answers 500, /gone 410,
-    /flaky/<n>/ fails the first n requests."""
+    /redirect 302 (to /internal-target), /flaky/<n>/ fails the first n requests."""
 
     base: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +85,8 @@ class Receiver:
             return web.Response(status=500, text="receiver says no")
         if path.startswith("/gone"):
             return web.Response(status=410, text="subscription gone")
+        if path.startswith("/redirect"):  # somewhere internal: a guarded client never follows
+            raise web.HTTPFound(f"{self.base}/internal-target")
         if path.startswith("/flaky/"):
             n = int(path.split("/")[2])
             seen = self.flaky.get(path, 0)
