@@ -25,6 +25,7 @@ from api.common.records import (
     RecordService,
     actor_event,
     check_version,
+    check_writable,
     plausible_id,
 )
 from api.tasks import recurrence
@@ -479,12 +480,7 @@ class TaskService(RecordService):
         if current is None:
             current = await self.get(conn, actor, id, for_update=True)
         check_version(current, if_match)
-        blocked = (set(values) & (READ_ONLY | SYSTEM_FIELDS)) - set(allow)
-        if blocked:
-            raise validation(
-                [{"field": f, "message": "Read-only field."} for f in sorted(blocked)],
-                "Read-only fields cannot be changed.",
-            )
+        check_writable(values, allow, READ_ONLY | SYSTEM_FIELDS)
         values = dict(values)
         await self.validate(conn, actor, values, current)
         # Nothing changes (only the sent fields can differ from the row: compare just those).
