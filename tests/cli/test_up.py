@@ -181,6 +181,19 @@ def demo_funnel_created(data_dir: Path, team_id: str) -> int:
     return int(row[1])
 
 
+def wait_daemons_healthy(dagster: str, timeout: float = 300) -> None:
+    """Until the Dagster webserver reports every required daemon healthy (heartbeats)."""
+    query = "{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }"
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.post(f"{dagster}/graphql", json={"query": query}, timeout=10)
+        statuses = r.json()["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+        if statuses and all(d["healthy"] for d in statuses if d["required"]):
+            return
+        assert time.monotonic() < deadline, f"daemons not healthy after {timeout}s: {statuses}"
+        time.sleep(1)
+
+
 def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
     ports = (free_port(), free_port(), free_port())
     started = time.monotonic()
@@ -216,7 +229,10 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
             "id"
         ]
         assert demo_funnel_created(data_dir, team_id) == int(DEMO["LEADLY_DEMO_LEADS"])
-        time.sleep(3)  # the Dagster daemon starts after the build: it must keep running
+        # The Dagster daemon starts after the build, and runs: its daemons send heartbeats.
+        up.wait_output("Starting Dagster daemon (pid ")
+        wait_daemons_healthy(up.dagster)
+        assert "stopped unexpectedly" not in up.output()
 
         assert up.interrupt() == 0, up.output()
         assert "Leadly stopped." in up.output()

@@ -1,13 +1,14 @@
 """The dbt project against the test database: data written through the API, one `dbt build`
-(models, snapshot, data tests, unit tests), then the numbers, history, incremental runs and the
-reporting layer's row-level security.
+(models, snapshot, data tests, and every unit test of the project: a failing one fails the
+build, so the suite), then the numbers, history, incremental runs and the reporting layer's
+row-level security.
 
 One build per module (module-scoped fixture); later runs select only the event-driven models.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Team, make_team
+from tests.plugin import moment
 from warehouse.db import connect_as
 from warehouse.dbt import dbt_env, run_dbt
 
@@ -54,14 +56,8 @@ class World:
     leads: dict[str, dict[str, Any]]
     moments: dict[str, str] = field(default_factory=dict)
     snapshots: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
-
-
-async def moment() -> str:
-    """A timestamp strictly between two requests."""
-    await asyncio.sleep(0.005)
-    t = datetime.now(UTC).isoformat()
-    await asyncio.sleep(0.005)
-    return t
+    built: dict[str, str] = field(default_factory=dict)
+    """Status of each node of the first `dbt build`, by unique id."""
 
 
 async def ok(r: Any, status: int = 200) -> dict[str, Any]:
@@ -178,8 +174,9 @@ async def world(
     tmp: Path = tmp_path_factory.mktemp("dbt")
     env = dbt_env(target_path=tmp / "target", log_path=tmp / "logs")
     assert env["LEADLY_DBT_DBNAME"] == database_url.rsplit("/", 1)[-1].split("?")[0]
-    run_dbt(["build"], env=env)
+    build = run_dbt(["build"], env=env)  # raises DbtError naming any failed node
     w = World(database_url, env, a, b, leads, moments)
+    w.built = {r.node.unique_id: str(r.status) for r in build.result.results}
     w.snapshots["first"] = snapshot(database_url, a, b)
 
     # Nothing new: an incremental run changes nothing.
@@ -203,6 +200,13 @@ def test_build_succeeds_and_is_idempotent(world: World) -> None:
     for table in COMPARED:
         assert first[table], f"{table} is empty"
         assert again[table] == first[table], f"{table} changed on a run with no new events"
+
+
+def test_build_runs_every_unit_test(world: World) -> None:
+    manifest = json.loads((Path(world.env["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    unit_tests = sorted(manifest["unit_tests"])
+    assert len(unit_tests) >= 30, unit_tests
+    assert {t: world.built.get(t) for t in unit_tests} == dict.fromkeys(unit_tests, "pass")
 
 
 def test_incremental_run_matches_full_rebuild(world: World) -> None:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.api.records.conftest import Spec
 from tests.conftest import Team, assert_problem
-
-
-async def moment() -> str:
-    """A timestamp strictly between two requests."""
-    await asyncio.sleep(0.002)
-    t = datetime.now(UTC).isoformat()
-    await asyncio.sleep(0.002)
-    return t
+from tests.plugin import moment
 
 
 async def test_history_and_as_of(team: Team, spec: Spec) -> None:
