@@ -13,10 +13,11 @@ import pytest
 
 from api.common import outbound
 from tests.api.notifications.conftest import Services, add_member, wait_for_notification
-from tests.api.notifications.test_delivery import assign_lead, prefs, settled
+from tests.api.notifications.test_delivery import assign_lead, owner, prefs, settled
 from tests.conftest import Team, assert_problem
 
 pytestmark = pytest.mark.usefixtures("notification_worker")
+__all__ = ["owner"]  # the fixture, shared with test_delivery
 
 INTERNAL = [
     "http://127.0.0.1:28999/x",
@@ -114,9 +115,7 @@ async def test_the_guard_runs_again_when_sending_and_never_echoes_the_body(
         monkeypatch.undo()
         get_settings.cache_clear()
     assert row["status"] == "failed" and row["attempts"] == 1  # refused: not retried
-    assert row["last_error"] == (
-        "Slack: the URL is not allowed (the host resolves to a loopback address)."
-    )
+    assert row["last_error"] == "Slack: the URL is not allowed (only https:// URLs are allowed)."
     assert services.http.at(f"/internal/{tok}") == []
 
 
