@@ -179,6 +179,26 @@ async def add_comment(
     return (await present_comments(conn, actor, [created]))[0]
 
 
+async def _own_comment(
+    conn: AsyncConnection,
+    actor: Actor,
+    activity_id: str,
+    comment_id: str,
+    if_match: int | None,
+    verb: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The activity and the caller's own live comment on it, locked, at version ``if_match``."""
+    check_write(actor)
+    activity = await _live_activity(conn, actor, activity_id)
+    current = await _comment(conn, actor, activity_id, comment_id, lock=True)
+    if current["deleted_at"] is not None:
+        raise not_found("comment", comment_id)
+    if current["author_id"] != actor.member_id:
+        raise Problem(403, f"Only the author can {verb} a comment.", title="Forbidden")
+    check_version(current, if_match)
+    return activity, current
+
+
 async def edit_comment(
     conn: AsyncConnection,
     actor: Actor,
@@ -188,14 +208,7 @@ async def edit_comment(
     *,
     if_match: int | None = None,
 ) -> dict[str, Any]:
-    check_write(actor)
-    activity = await _live_activity(conn, actor, activity_id)
-    current = await _comment(conn, actor, activity_id, comment_id, lock=True)
-    if current["deleted_at"] is not None:
-        raise not_found("comment", comment_id)
-    if current["author_id"] != actor.member_id:
-        raise Problem(403, "Only the author can edit a comment.", title="Forbidden")
-    check_version(current, if_match)
+    activity, current = await _own_comment(conn, actor, activity_id, comment_id, if_match, "edit")
     clean = _clean_comment(text)
     mentioned = mentioned_ids(clean)
     await check_members(conn, actor, mentioned, "text", "text")
@@ -236,14 +249,7 @@ async def delete_comment(
     if_match: int | None = None,
 ) -> None:
     """Author only; leaves a tombstone (text emptied, ``deleted_at`` set) in the thread."""
-    check_write(actor)
-    activity = await _live_activity(conn, actor, activity_id)
-    current = await _comment(conn, actor, activity_id, comment_id, lock=True)
-    if current["deleted_at"] is not None:
-        raise not_found("comment", comment_id)
-    if current["author_id"] != actor.member_id:
-        raise Problem(403, "Only the author can delete a comment.", title="Forbidden")
-    check_version(current, if_match)
+    activity, _ = await _own_comment(conn, actor, activity_id, comment_id, if_match, "delete")
     now = (await conn.execute(select(func.now()))).scalar_one()
     await conn.execute(
         update(comments)

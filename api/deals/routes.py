@@ -199,6 +199,36 @@ class PipelineActionsController(Controller):
     path = "/api/v1/pipelines"
     tags = ["pipelines"]
 
+    @get("/{pipeline_id:str}/board", operation_id="pipeline_board")
+    async def board(self, request: Request, pipeline_id: str) -> Response[Board]:
+        """The kanban board: one column per stage with its ``count``, ``total_value`` and
+        ``weighted_value`` and a page of cards (``limit`` per column, default 20). Fetch more
+        of one column with ``cursor`` (its ``next_cursor``); ``stage`` returns one column only.
+        Takes the deal list's ``filter[...]`` (e.g. ``filter[owner_id]``)."""
+        actor = current_actor(request)
+        require_scope(actor, "deals:read")
+        query = request.query_params
+        _only(request, {"limit", "cursor", "stage"}, filters=True)
+        try:
+            limit = int(query.get("limit", BOARD_LIMIT))
+        except ValueError:
+            raise Problem(400, "limit must be an integer.") from None
+        if not 1 <= limit <= MAX_BOARD_LIMIT:
+            raise Problem(400, f"limit must be between 1 and {MAX_BOARD_LIMIT}.")
+        params = parse_params({k: v for k, v in query.items() if _is_filter(k)})
+        filters = deal_service.lister.where(params.filters)
+        stage, cursor = query.get("stage"), query.get("cursor")
+
+        async def run(conn: AsyncConnection) -> Response:
+            pipeline = await pipeline_service.get(conn, actor, pipeline_id)
+            return json_response(
+                await board(
+                    conn, actor, pipeline, stage=stage, cursor=cursor, limit=limit, filters=filters
+                )
+            )
+
+        return await read(actor, run)
+
     @post(
         "/{pipeline_id:str}/stages",
         status_code=201,
@@ -250,36 +280,6 @@ class PipelineActionsController(Controller):
                 conn, actor, pipeline_id, key, values_of(data), expected
             ),
         )
-
-    @get("/{pipeline_id:str}/board", operation_id="pipeline_board")
-    async def board(self, request: Request, pipeline_id: str) -> Response[Board]:
-        """The kanban board: one column per stage with its ``count``, ``total_value`` and
-        ``weighted_value`` and a page of cards (``limit`` per column, default 20). Fetch more
-        of one column with ``cursor`` (its ``next_cursor``); ``stage`` returns one column only.
-        Takes the deal list's ``filter[...]`` (e.g. ``filter[owner_id]``)."""
-        actor = current_actor(request)
-        require_scope(actor, "deals:read")
-        query = request.query_params
-        _only(request, {"limit", "cursor", "stage"}, filters=True)
-        try:
-            limit = int(query.get("limit", BOARD_LIMIT))
-        except ValueError:
-            raise Problem(400, "limit must be an integer.") from None
-        if not 1 <= limit <= MAX_BOARD_LIMIT:
-            raise Problem(400, f"limit must be between 1 and {MAX_BOARD_LIMIT}.")
-        params = parse_params({k: v for k, v in query.items() if _is_filter(k)})
-        filters = deal_service.lister.where(params.filters)
-        stage, cursor = query.get("stage"), query.get("cursor")
-
-        async def run(conn: AsyncConnection) -> Response:
-            pipeline = await pipeline_service.get(conn, actor, pipeline_id)
-            return json_response(
-                await board(
-                    conn, actor, pipeline, stage=stage, cursor=cursor, limit=limit, filters=filters
-                )
-            )
-
-        return await read(actor, run)
 
     @delete(
         "/{pipeline_id:str}/stages/{key:str}",

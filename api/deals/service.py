@@ -51,7 +51,8 @@ REFS = {
     "lead_id": (Lead.__table__, "lead"),
     "account_id": (Account.__table__, "account"),
 }
-#: Deal fields a stage may require (``custom.<key>`` too).
+# Below 10^13 a value with cents has at most 15 significant digits, so the event log (JSON
+# numbers) and everything rebuilt from it (as_of, history, dbt) hold it exactly.
 MAX_VALUE = Decimal(10) ** 13
 CENT = Decimal("0.01")
 DAY = 86400

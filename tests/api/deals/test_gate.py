@@ -9,8 +9,10 @@ from tests.api.deals.conftest import Sql, default_pipeline, move, new_deal
 from tests.conftest import Team, assert_problem
 
 
-def _today() -> str:
-    return datetime.now(UTC).date().isoformat()
+def _entered_on(deal: dict) -> str:
+    """The UTC date the deal entered its stage: a closed deal's default close date."""
+    moment = datetime.fromisoformat(deal["stage_changed_at"].replace("Z", "+00:00"))
+    return moment.astimezone(UTC).date().isoformat()
 
 
 async def test_create_takes_defaults_and_money_forms(team: Team) -> None:
@@ -80,7 +82,7 @@ async def test_won_and_lost_need_reasons_and_close(team: Team) -> None:
     r = await move(team, d["id"], "won", win_reason="Best fit")
     assert r.status_code == 200, r.text
     won = r.json()
-    assert won["status"] == "won" and won["actual_close_date"] == _today()
+    assert won["status"] == "won" and won["actual_close_date"] == _entered_on(won)
     assert won["probability"] == 100
     # A won deal keeps its reason.
     assert_problem(await team.patch(f"/api/v1/deals/{d['id']}", json={"win_reason": None}), 422)
@@ -98,7 +100,7 @@ async def test_won_and_lost_need_reasons_and_close(team: Team) -> None:
 
 async def test_a_deal_created_closed_gets_todays_close_date(team: Team) -> None:
     lost = await new_deal(team, stage="lost", loss_reason="Timing")
-    assert lost["status"] == "lost" and lost["actual_close_date"] == _today()
+    assert lost["status"] == "lost" and lost["actual_close_date"] == _entered_on(lost)
     given = await new_deal(team, stage="won", win_reason="Fit", actual_close_date="2026-02-01")
     assert given["actual_close_date"] == "2026-02-01"
     assert (await new_deal(team))["actual_close_date"] is None

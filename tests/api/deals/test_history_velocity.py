@@ -4,7 +4,7 @@ Time passing is simulated by moving ``stage_changed_at`` back with superuser SQL
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tests.api.deals.conftest import Sql, move, new_deal
 from tests.api.records.conftest import add_member
@@ -22,13 +22,24 @@ async def _age(sql: Sql, deal_id: str, days: float) -> None:
     )
 
 
+def _moment(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def _day(raw: str) -> date:
+    """The UTC date of a timestamp the API gave."""
+    return _moment(raw).astimezone(UTC).date()
+
+
 async def test_history_durations_and_aging(team: Team, sql: Sql) -> None:
     d = await new_deal(team)
     await _age(sql, d["id"], 3)
     got = (await team.get(f"/api/v1/deals/{d['id']}")).json()
     assert got["days_in_stage"] == 3 and got["is_rotting"] is False
+    since = [got["stage_changed_at"]]
     await move(team, d["id"], "contact_made")
     await _age(sql, d["id"], 1.5)
+    since.append((await team.get(f"/api/v1/deals/{d['id']}")).json()["stage_changed_at"])
     await move(team, d["id"], "demo_scheduled")
     hist = (await team.get(f"/api/v1/deals/{d['id']}/stage-history")).json()["data"]
     assert [(h["from_stage"], h["to_stage"]) for h in hist] == [
@@ -37,8 +48,10 @@ async def test_history_durations_and_aging(team: Team, sql: Sql) -> None:
         ("contact_made", "demo_scheduled"),
     ]
     assert hist[0]["duration_in_stage"] is None
-    assert 3 * DAY <= hist[1]["duration_in_stage"] <= 3 * DAY + 5
-    assert 1.5 * DAY <= hist[2]["duration_in_stage"] <= 1.5 * DAY + 5
+    # Each duration is from entering the stage (as aged) to the move, to the second.
+    for h, entered, aged in zip(hist[1:], since, (3, 1.5), strict=True):
+        spent = _moment(h["changed_at"]) - _moment(entered)
+        assert h["duration_in_stage"] == int(spent.total_seconds()) >= aged * DAY
     assert all(h["changed_by"] == team.member_id for h in hist)
     await _age(sql, d["id"], 15)  # demo_scheduled rots after 14 days
     got = (await team.get(f"/api/v1/deals/{d['id']}")).json()
@@ -62,15 +75,16 @@ async def test_velocity_average_and_median(team: Team, sql: Sql) -> None:
     ]
     pid = (await team.post("/api/v1/pipelines", json={"name": "V", "stages": stages})).json()["id"]
     plan = [(team.member_id, 2, 1), (team.member_id, 4, 3), (rep.member_id, 6, None)]
+    moved_on = set()  # the days of the moves (one, unless the run spans midnight)
     for owner, days_a, days_b in plan:
         d = await new_deal(team, pipeline_id=pid, owner_id=owner)
         await _age(sql, d["id"], days_a)
-        await move(team, d["id"], "b")
+        moved_on.add(_day((await move(team, d["id"], "b")).json()["stage_changed_at"]))
         if days_b is not None:
             await _age(sql, d["id"], days_b)
-            await move(team, d["id"], "c")
-    today = datetime.now(UTC).date()
-    r = await team.get(f"/api/v1/deals/velocity?pipeline_id={pid}&from={today}&to={today}")
+            moved_on.add(_day((await move(team, d["id"], "c")).json()["stage_changed_at"]))
+    first, today = min(moved_on), max(moved_on)
+    r = await team.get(f"/api/v1/deals/velocity?pipeline_id={pid}&from={first}&to={today}")
     assert r.status_code == 200, r.text
     v = r.json()
     by_pipeline = {row["stage"]: row for row in v["by_pipeline"]}
@@ -86,7 +100,7 @@ async def test_velocity_average_and_median(team: Team, sql: Sql) -> None:
         await team.get(f"/api/v1/deals/velocity?pipeline_id={pid}&owner_id={rep.member_id}")
     ).json()
     assert [(r["stage"], r["transitions"]) for r in only_rep["by_pipeline"]] == [("a", 1)]
-    past = today - timedelta(days=30)
+    past = first - timedelta(days=30)
     r = await team.get(f"/api/v1/deals/velocity?pipeline_id={pid}&from={past}&to={past}")
     assert r.json()["by_pipeline"] == []
     assert_problem(await team.get(f"/api/v1/deals/velocity?from={today}&to={past}"), 400)
