@@ -22,6 +22,7 @@ import streamlit as st
 
 from apps import ui
 from apps.client import ApiClient, ApiError
+from leadly.html import sanitize as safe_html
 from warehouse.models.activities import ACTIVITY_TYPES
 
 TYPES = list(ACTIVITY_TYPES)
@@ -126,7 +127,8 @@ def _thread(comments: list[dict[str, Any]], names: dict[str, str], depth: int = 
         if c["deleted"]:
             body = "<i>comment deleted</i>"
         else:
-            body = c["text"] + (" <small>(edited)</small>" if c.get("edited_at") else "")
+            edited = " <small>(edited)</small>" if c.get("edited_at") else ""
+            body = safe_html(c["text"]) + edited
         lines.append(f"{pad}<b>{who}</b> · <small>{_when(c['created_at'])}</small><br>{pad}{body}")
         lines += _thread(c.get("replies") or [], names, depth + 1)
     return lines
@@ -216,7 +218,7 @@ def entry(api: ApiClient, activity: dict[str, Any], names: dict[str, str], key: 
             f" · {related}" + (f" · {extra}" if extra else "")
         )
         if activity.get("description"):
-            st.markdown(activity["description"], unsafe_allow_html=True)
+            st.markdown(safe_html(activity["description"]), unsafe_allow_html=True)
         ckey = f"{key}_{activity['id']}"
         if st.toggle("Comments", key=f"{ckey}_open"):
             comments(api, activity, names, ckey)

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +32,7 @@ from api.common.guards import require_author, require_role, require_scope
 from api.common.records import RecordService, plausible_id
 from api.common.validate import convert_strict, range_errors
 from leadly.actor import Actor
+from leadly.html import sanitize as html_sanitize
 from leadly.problem import Problem, validation
 from warehouse.events import EventRecord
 from warehouse.models import Activity
@@ -47,8 +47,7 @@ def sanitize(html: str | None) -> str | None:
     """``html`` with only safe tags and attributes left (nh3); empty → None."""
     if html is None:
         return None
-    clean = nh3.clean(html).strip()
-    return clean or None
+    return html_sanitize(html) or None
 
 
 def _actor_type(actor: Actor) -> str:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from apps import timeline, ui
 from apps.client import ApiError
+from leadly.html import sanitize as safe_html
 
 ui.page("Search")
 session = ui.require_session()
@@ -63,7 +64,7 @@ for hit in hits:
             f"{names.get(a.get('member_id') or '', 'Leadly')} · rank {hit['rank']:.3f}"
         )
         # The snippet is the API's: text escaped, matching words in <mark>.
-        st.markdown(hit["snippet"], unsafe_allow_html=True)
+        st.markdown(safe_html(hit["snippet"]), unsafe_allow_html=True)
         if a["related_to_type"] in {o for _, o in timeline.OBJECTS.values()}:
             st.page_link(
                 "pages/30_Record_timeline.py",
