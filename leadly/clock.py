@@ -32,8 +32,10 @@ def reset() -> None:
 
 @contextlib.contextmanager
 def frozen(at: datetime) -> Iterator[None]:
-    """Within the block (and tasks started from it), :func:`now` answers ``at``."""
-    token = _source.set(lambda: at)
+    """Within the block (and tasks started from it), :func:`now` answers ``at``, moved on by
+    the :func:`advance` calls made since the block began: time passes only when the test says."""
+    base = _offset
+    token = _source.set(lambda: at + (_offset - base))
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ caller's tenant transaction (row-level security shows one team).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, text, update
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.listing import Lister, ListParams
 from api.dispatcher.registry import DispatchedEvent
+from leadly import clock
 from leadly.actor import Actor
 from leadly.ids import new_id
 from leadly.problem import Problem, not_found
@@ -62,6 +64,16 @@ async def read_cursor(conn: AsyncConnection, consumer: str) -> Position:
     return int(row.txid), int(row.last_event_id)
 
 
+async def held_after(conn: AsyncConnection, position: Position) -> bool:
+    """Whether a committed event lies past ``position`` (whether :data:`events.READ_AFTER`
+    shows it yet or not: one an older transaction still running holds behind the horizon)."""
+    found = await conn.scalar(
+        text("SELECT EXISTS (SELECT 1 FROM app.events WHERE (txid, id) > (CAST(:t AS xid8), :i))"),
+        {"t": str(position[0]), "i": position[1]},
+    )
+    return bool(found)
+
+
 class CursorMoved(Exception):
     """Someone else moved a consumer's cursor while this worker was delivering a batch."""
 
@@ -95,15 +107,16 @@ def _error_text(error: str) -> str:
     return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
 
 
+def _due_at(delay: float) -> Any:
+    """When a retry ``delay`` seconds from now is due: as of :func:`leadly.clock.now`, which also
+    decides what is due (:func:`due_retries`), so tests move the clock instead of waiting."""
+    return clock.now() + timedelta(seconds=float(delay))
+
+
 def _next_state(attempts: int, max_attempts: int, delay: float) -> dict[str, Any]:
     if attempts >= max_attempts:
         return {"status": "dead", "next_attempt_at": None}
-    return {
-        "status": "retrying",
-        "next_attempt_at": text("now() + make_interval(secs => :delay)").bindparams(
-            delay=float(delay)
-        ),
-    }
+    return {"status": "retrying", "next_attempt_at": _due_at(delay)}
 
 
 _RECORD_FAILURE = text(
@@ -112,13 +125,13 @@ _RECORD_FAILURE = text(
         (team_id, id, consumer, event_id, status, attempts, last_error, next_attempt_at)
     VALUES (:team_id, :id, :consumer, :event_id,
             CASE WHEN 1 >= :max THEN 'dead' ELSE 'retrying' END, 1, :error,
-            CASE WHEN 1 >= :max THEN NULL ELSE now() + make_interval(secs => :delay) END)
+            CASE WHEN 1 >= :max THEN NULL ELSE CAST(:due AS timestamptz) END)
     ON CONFLICT (team_id, consumer, event_id) DO UPDATE SET
         attempts = f.attempts + 1,
         last_error = excluded.last_error,
         status = CASE WHEN f.attempts + 1 >= :max THEN 'dead' ELSE 'retrying' END,
         next_attempt_at = CASE WHEN f.attempts + 1 >= :max THEN NULL
-                               ELSE now() + make_interval(secs => :delay) END,
+                               ELSE CAST(:due AS timestamptz) END,
         updated_at = now()
     """
 )
@@ -144,7 +157,7 @@ async def record_failure(
             "consumer": consumer,
             "event_id": event.id,
             "error": _error_text(error),
-            "delay": float(delay),
+            "due": _due_at(delay),
             "max": int(max_attempts),
         },
     )
@@ -153,7 +166,8 @@ async def record_failure(
 async def due_retries(
     conn: AsyncConnection, consumer: str, limit: int
 ) -> list[tuple[dict[str, Any], DispatchedEvent]]:
-    """The consumer's failures whose next attempt is due, oldest due first, with their events."""
+    """The consumer's failures whose next attempt is due (as of :func:`leadly.clock.now`), oldest
+    due first, with their events."""
     rows = await conn.execute(
         text(
             """
@@ -163,12 +177,12 @@ async def due_retries(
                    e.request_id
             FROM app.dispatch_failures f
             JOIN app.events e ON e.team_id = f.team_id AND e.id = f.event_id
-            WHERE f.consumer = :c AND f.status = 'retrying' AND f.next_attempt_at <= now()
+            WHERE f.consumer = :c AND f.status = 'retrying' AND f.next_attempt_at <= :now
             ORDER BY f.next_attempt_at, f.id
             LIMIT :limit
             """
         ),
-        {"c": consumer, "limit": limit},
+        {"c": consumer, "limit": limit, "now": clock.now()},
     )
     out = []
     for r in rows:
@@ -314,7 +328,7 @@ async def retry_for_team(conn: AsyncConnection, actor: Actor, failure_id: str) -
         await conn.execute(
             update(failures)
             .where(f.team_id == actor.team_id, f.id == failure_id)
-            .values(status="retrying", next_attempt_at=func.now(), updated_at=func.now())
+            .values(status="retrying", next_attempt_at=clock.now(), updated_at=func.now())
             .returning(f.next_attempt_at)
         )
     ).one()
@@ -396,6 +410,7 @@ __all__ = [
     "due_retries",
     "ensure_cursor",
     "get_for_team",
+    "held_after",
     "list_for_team",
     "parse_statuses",
     "read_cursor",

@@ -27,12 +27,14 @@ import random
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.dispatcher import service, wake
 from api.dispatcher.registry import Consumer, DispatchedEvent, load_consumers
+from leadly import clock
 from leadly.settings import Settings, get_settings
 from warehouse import events
 from warehouse.db import engine as db_engine
@@ -44,10 +46,12 @@ log = logging.getLogger("leadly.dispatcher")
 CHECKPOINT_SECONDS = 5.0
 #: Longest pause before reconnecting after a database error.
 MAX_RECONNECT_SECONDS = 30.0
-#: After a wake-up that found no visible event, look again after 5, 10, 20, 40, 80 ms (capped
-#: by the poll interval) before waiting a full poll interval.
+#: After a wake-up that found no visible event while newer events are held back by an older
+#: transaction still running, look again after 5, 10, 20, 40 ms ..., doubling up to the poll
+#: interval, for as long as they are held.
 CHASE_FIRST = 0.005
-CHASE_STEPS = 5
+#: A lingering consumer checks :func:`leadly.clock.now` at least this often (seconds).
+LINGER_TICK = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ class ConsumerRunner:
         self.policy = policy
         self.checkpoint_seconds = checkpoint_seconds
         self.position: service.Position = (0, 0)
+        #: Reads of the event log so far (each batch read counts, empty or not): what a test
+        #: waits on to know the runner has looked again.
+        self.reads = 0
 
     @property
     def name(self) -> str:
@@ -149,23 +156,24 @@ class ConsumerRunner:
         async with conn.begin():
             self.position = await service.ensure_cursor(conn, self.name, self.consumer.start_from)
         log.info("consumer %s: delivering after event %s", self.name, self.position)
-        chase = CHASE_STEPS  # not chasing
+        chase: int | None = None  # not chasing
         while not self.stop.is_set():
             self.wake.clear()  # a wake-up during the step below is kept for the wait after it
             if await self.step(conn):
-                chase = CHASE_STEPS
+                chase = None
                 continue
-            if chase < CHASE_STEPS:
+            timeout = self.poll_interval
+            if chase is not None and await self._held(conn):
                 # Woken, yet nothing visible: an older transaction still running holds the new
                 # events behind the horizon. Look again soon rather than after a full poll.
-                timeout = min(self.poll_interval, CHASE_FIRST * 2**chase)
+                timeout = min(self.poll_interval, CHASE_FIRST * 2.0 ** min(chase, 30))
                 chase += 1
             else:
-                timeout = self.poll_interval
+                chase = None
             if await self._wait_for_wake(timeout):
                 chase = 0
                 if self.consumer.linger:
-                    await self._sleep(self.consumer.linger)
+                    await self._linger(self.consumer.linger)
 
     async def step(self, conn: AsyncConnection) -> bool:
         """One batch of new events, then the due retries; True if anything was done."""
@@ -209,6 +217,7 @@ class ConsumerRunner:
     async def deliver_batch(self, conn: AsyncConnection) -> bool:
         async with conn.begin():
             rows = await events.read_after(conn, *self.position, self.batch_size)
+        self.reads += 1
         if not rows:
             return False
         start = last = self.position
@@ -307,6 +316,21 @@ class ConsumerRunner:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), seconds)
+
+    async def _linger(self, seconds: float) -> None:
+        """Wait ``seconds`` as :func:`leadly.clock.now` counts them (a test moves the clock
+        rather than waiting), or until stopped."""
+        until = clock.now() + timedelta(seconds=seconds)
+        while not self.stop.is_set():
+            left = (until - clock.now()).total_seconds()
+            if left <= 0:
+                return
+            await self._sleep(min(left, LINGER_TICK))
+
+    async def _held(self, conn: AsyncConnection) -> bool:
+        """Whether committed events past the cursor wait behind the horizon."""
+        async with conn.begin():
+            return await service.held_after(conn, self.position)
 
 
 async def run(

@@ -1,14 +1,14 @@
-"""Helpers for the dispatcher tests: events of a team, a worker running in the test's loop,
-the worker role's engine, and members below admin."""
+"""Helpers for the dispatcher tests: events of a team, a worker (or single consumer runners)
+running in the test's loop, the worker role's engine, the clock, and members below admin."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,14 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.dispatcher import worker
 from api.dispatcher.registry import Consumer, DispatchedEvent
+from leadly import clock
 from tests.conftest import Team
 from tests.dispatcher.consumers import OBJECT_TYPE
+from tests.plugin import eventually
 from warehouse import events
 from warehouse.db import api_engine, make_async_engine, tenant_tx
 
 FAST = worker.RetryPolicy(max_attempts=3, base=0.2, cap=1.0)
 
 Position = tuple[int, int]
+
+__all__ = ["eventually"]  # from tests.plugin, for the modules that import it from here
 
 
 @pytest.fixture
@@ -106,49 +110,33 @@ async def failures_of(engine: AsyncEngine, consumer: str) -> list[dict[str, Any]
         return [dict(r._mapping) for r in rows]
 
 
-async def eventually(
-    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
-    *,
-    within: float = 20.0,
-    interval: float = 0.02,
-    task: asyncio.Task[Any] | None = None,
-    what: str = "condition",
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds (or as
-    soon as ``task``, the worker, dies)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if task is not None and task.done():
-            task.result()
-            raise AssertionError(f"the worker stopped before the {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for the {what}")
-        await asyncio.sleep(interval)
-
-
 class Recorder:
-    """A consumer handler that remembers every call; ``fail(event, attempt)`` → raise."""
+    """A consumer handler that remembers every call; ``fail(event, attempt)`` → raise. Run by
+    :func:`runners`, it also notes which read of its runner brought each event."""
 
     def __init__(self, fail: Callable[[DispatchedEvent, int], bool] | None = None) -> None:
         self.fail = fail or (lambda _e, _n: False)
-        self.calls: list[tuple[int, float]] = []  # (event id, monotonic time)
         self.attempts: Counter[int] = Counter()
         self.delivered: list[int] = []
-        self.times: dict[int, list[float]] = defaultdict(list)
+        self.runner: worker.ConsumerRunner | None = None
+        self.read: dict[int, int] = {}  # event id -> the runner's read that brought it
 
     async def __call__(self, event: DispatchedEvent) -> None:
         self.attempts[event.id] += 1
-        now = time.monotonic()
-        self.calls.append((event.id, now))
-        self.times[event.id].append(now)
+        if self.runner is not None:
+            self.read.setdefault(event.id, self.runner.reads)
         if self.fail(event, self.attempts[event.id]):
             raise ValueError(f"boom on event {event.id} (attempt {self.attempts[event.id]})")
         self.delivered.append(event.id)
+
+    def idle_after(self, event_id: int) -> bool:
+        """Its runner has read the log again since the read that brought ``event_id``: it is
+        past that step, waiting for a wake-up or its poll (a wake-up set now is not lost)."""
+        return (
+            self.runner is not None
+            and event_id in self.read
+            and self.runner.reads > self.read[event_id]
+        )
 
 
 def team_consumer(team_id: str, handler: Any, *, name: str | None = None, **kw: Any) -> Consumer:
@@ -187,6 +175,53 @@ async def running(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+Runner = tuple[worker.ConsumerRunner, asyncio.Task[None]]
+
+
+@asynccontextmanager
+async def runners(
+    *consumers: Consumer,
+    engine: AsyncEngine,
+    policy: worker.RetryPolicy = FAST,
+    batch_size: int = 50,
+    poll_interval: float = 3600.0,
+) -> AsyncIterator[list[Runner]]:
+    """One :class:`worker.ConsumerRunner` per consumer, each with a wake-up event of its own that
+    only the test sets (the broker's carry every test's commits), polling every hour by
+    default: what a runner does, the test made it do. Stopped on exit."""
+    stop = asyncio.Event()
+    out = []
+    for c in consumers:
+        runner = worker.ConsumerRunner(
+            c,
+            engine,
+            stop,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            policy=policy,
+            wake=asyncio.Event(),
+        )
+        if isinstance(c.handler, Recorder):
+            c.handler.runner = runner
+        out.append((runner, asyncio.create_task(runner.run(), name=f"test:{c.name}")))
+    try:
+        yield out
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*(t for _, t in out)), 30)
+
+
+@contextmanager
+def clock_moved(delta: timedelta) -> Iterator[None]:
+    """Within the block :func:`leadly.clock.now` is ``delta`` later for the whole process (the
+    runners' retries and lingering): a retry falls due without waiting for it."""
+    clock.advance(delta)
+    try:
+        yield
+    finally:
+        clock.advance(-delta)
 
 
 async def add_member(http: httpx.AsyncClient, team: Team, role: str) -> Team:

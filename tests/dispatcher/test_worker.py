@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
+from datetime import datetime, timedelta
 
 import psycopg
 from sqlalchemy import text
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.dispatcher import worker
 from api.dispatcher.registry import DispatchedEvent
 from api.dispatcher.worker import RetryPolicy
+from leadly import clock
 from leadly.settings import Settings
 from tests.conftest import Team
 from tests.dispatcher.conftest import (
@@ -20,13 +21,15 @@ from tests.dispatcher.conftest import (
     OBJECT_TYPE,
     Recorder,
     append_events,
+    clock_moved,
     cursor_of,
-    eventually,
     failures_of,
+    runners,
     running,
     team_consumer,
     unique,
 )
+from tests.plugin import eventually
 from warehouse import events
 from warehouse.db import api_engine, libpq_url, set_tenant
 
@@ -58,7 +61,8 @@ async def test_an_event_that_commits_late_is_not_skipped(
     [(_, marker)] = await append_events(team.team_id, 1)
     rec = Recorder()
     tag = unique("late")
-    async with running([team_consumer(team.team_id, rec)], worker_engine) as task:
+    c = team_consumer(team.team_id, rec)
+    async with runners(c, engine=worker_engine, poll_interval=0.05) as [(runner, task)]:
         await eventually(lambda: rec.delivered == [marker], task=task, what="marker")
         async with api_engine().connect() as slow:
             tx = await slow.begin()
@@ -84,7 +88,8 @@ async def test_an_event_that_commits_late_is_not_skipped(
             ).scalar_one()
             # A later transaction commits first: its events wait for the open one.
             later = [i for _, i in await append_events(team.team_id, 3)]
-            await asyncio.sleep(0.4)  # several polls
+            reads = runner.reads
+            await eventually(lambda: runner.reads >= reads + 2, task=task, what="two more reads")
             assert rec.delivered == [marker]
             await tx.commit()
         await eventually(lambda: len(rec.delivered) == 5, task=task, what="late events")
@@ -94,36 +99,53 @@ async def test_an_event_that_commits_late_is_not_skipped(
 async def test_a_poison_event_is_retried_with_backoff_then_dead_without_blocking(
     team: Team, worker_engine: AsyncEngine
 ) -> None:
+    """Retries fall due by :func:`leadly.clock.now`: the test moves the clock past each backoff
+    (60 s doubling) instead of waiting for it."""
     pos = await append_events(team.team_id, 10)
     ids = [i for _, i in pos]
     poison = ids[2]
     rec = Recorder(fail=lambda e, _n: e.id == poison)
     c = team_consumer(team.team_id, rec)
-    policy = RetryPolicy(max_attempts=3, base=0.2, cap=1.0)
+    policy = RetryPolicy(max_attempts=3, base=60.0, cap=600.0)
 
-    async def dead() -> list[dict] | None:
+    async def failure(attempts: int) -> dict | None:
         fs = await failures_of(worker_engine, c.name)
-        return fs if fs and fs[0]["status"] == "dead" else None
+        return fs[0] if fs and fs[0]["attempts"] == attempts else None
 
-    async with running([c], worker_engine, policy=policy) as task:
-        [failure] = await eventually(dead, task=task, what="dead letter")
-        await asyncio.sleep(0.3)  # a dead letter is not retried any more
+    def after(seconds: float) -> datetime:
+        return clock.now() + timedelta(seconds=seconds)
+
+    async with runners(c, engine=worker_engine, policy=policy, poll_interval=0.05) as [(r, task)]:
+        earliest = after(30)
+        first = await eventually(lambda: failure(1), task=task, what="first failure")
+        # Due in 30-60 s (d = base): the events behind it are delivered, it is not retried.
+        assert earliest <= first["next_attempt_at"] <= after(60)
+        behind = [i for i in ids if i != poison]
+        await eventually(lambda: rec.delivered == behind, task=task, what="the events behind")
+        reads = r.reads
+        await eventually(lambda: r.reads >= reads + 2, task=task, what="two more steps")
+        assert rec.attempts[poison] == 1 and first["status"] == "retrying"
+        with clock_moved(timedelta(seconds=60)):
+            earliest = after(60)
+            second = await eventually(lambda: failure(2), task=task, what="second attempt")
+            # Due in 60-120 s (d = 2 * base).
+            assert earliest <= second["next_attempt_at"] <= after(120)
+            with clock_moved(timedelta(seconds=120)):
+                dead = await eventually(lambda: failure(3), task=task, what="dead letter")
+                # A dead letter is not retried any more, however late it gets.
+                with clock_moved(timedelta(days=1)):
+                    reads = r.reads
+                    await eventually(lambda: r.reads >= reads + 2, task=task, what="two steps")
     assert rec.attempts[poison] == 3
-    assert rec.delivered == [i for i in ids if i != poison]
-    # The events behind the poison were delivered before its first retry.
-    t = rec.times[poison]
-    assert all(rec.times[i][0] < t[1] for i in ids[3:])
-    # Exponential backoff: at least base/2 · 2^(n-1) between attempts n and n+1.
-    assert t[1] - t[0] >= 0.1
-    assert t[2] - t[1] >= 0.2
-    assert failure["event_id"] == poison and failure["team_id"] == team.team_id
-    assert failure["attempts"] == 3 and failure["next_attempt_at"] is None
-    assert failure["last_error"].startswith(f"ValueError: boom on event {poison} (attempt 3)")
+    assert rec.delivered == behind
+    assert dead["status"] == "dead" and dead["next_attempt_at"] is None
+    assert dead["event_id"] == poison and dead["team_id"] == team.team_id
+    assert dead["last_error"].startswith(f"ValueError: boom on event {poison} (attempt 3)")
     assert (await cursor_of(worker_engine, c.name)) >= pos[-1]
     # Visible to the team's admins as a dead letter.
     r = await team.get("/api/v1/dispatcher/failures", params={"status": "dead"})
     assert r.status_code == 200, r.text
-    assert [f["id"] for f in r.json()["data"]] == [failure["id"]]
+    assert [f["id"] for f in r.json()["data"]] == [dead["id"]]
     r = await team.get("/api/v1/dispatcher/failures", params={"status": "retrying"})
     assert r.json()["data"] == []
 
@@ -226,84 +248,70 @@ async def test_a_consumer_is_active_in_one_worker_at_a_time(
 async def test_a_commit_wakes_the_worker_long_before_its_poll_interval(
     team: Team, worker_engine: AsyncEngine
 ) -> None:
-    """Appending events publishes a wake-up after the commit: a worker polling every 30 s
-    delivers them within a fraction of a second, through the broker."""
+    """Appending events publishes a wake-up after the commit, through the broker: a worker that
+    polls once an hour delivers them."""
     [(_, marker)] = await append_events(team.team_id, 1)
     rec = Recorder()
-    async with running([team_consumer(team.team_id, rec)], worker_engine, poll_interval=30) as t:
+    async with running([team_consumer(team.team_id, rec)], worker_engine, poll_interval=3600) as t:
         await eventually(lambda: rec.delivered == [marker], task=t, what="marker")
-        waits = []
         for _ in range(5):
-            start = asyncio.get_running_loop().time()
             [(_, new)] = await append_events(team.team_id, 1)
-            await eventually(lambda new=new: new in rec.delivered, within=5, task=t, what="wake")
-            waits.append(asyncio.get_running_loop().time() - start)
-    assert max(waits) < 2.0, waits
+            await eventually(lambda new=new: new in rec.delivered, task=t, what="wake")
 
 
 async def test_a_lingering_consumer_waits_after_a_wake_up_and_takes_the_burst_together(
     team: Team, worker_engine: AsyncEngine
 ) -> None:
-    """A woken consumer with ``linger`` reads that long after the wake-up (the events of a
-    burst arrive in one read); one with ``linger=0`` reads at once. (Runners with their own
-    wake-up events: the broker's carry the other tests' commits too.)"""
+    """A woken consumer with ``linger`` reads that long after the wake-up (as
+    :func:`leadly.clock.now` counts it: here a clock that stands still until the test moves
+    it), so the events of a burst arrive in one read; one with ``linger=0`` reads at once."""
     [(_, marker)] = await append_events(team.team_id, 1)
     eager, lazy = Recorder(), Recorder()
-    stop = asyncio.Event()
-    runners = [
-        worker.ConsumerRunner(
-            team_consumer(team.team_id, rec, linger=linger),
-            worker_engine,
-            stop,
-            batch_size=50,
-            poll_interval=30,
-            policy=FAST,
-            wake=asyncio.Event(),
-        )
-        for rec, linger in ((eager, 0), (lazy, 0.4))
+    consumers = [
+        team_consumer(team.team_id, eager, linger=0),
+        team_consumer(team.team_id, lazy, linger=10),
     ]
-    tasks = [asyncio.create_task(r.run()) for r in runners]
-    try:
-        await eventually(lambda: marker in eager.delivered and marker in lazy.delivered)
-        await asyncio.sleep(0.1)  # both waiting for a wake-up (30 s poll)
-        burst = []
-        start = 0.0
-        for _ in range(3):  # each commit wakes both, as the broker would
-            burst += [i for _, i in await append_events(team.team_id, 1)]
-            start = start or time.monotonic()
-            for r in runners:
-                r.wake.set()
-        await eventually(lambda: lazy.delivered[1:] == burst, within=5, what="burst")
-        await eventually(lambda: eager.delivered[1:] == burst, within=5, what="eager")
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 10)
-    assert eager.times[burst[0]][0] - start < 0.3
-    assert lazy.times[burst[0]][0] - start >= 0.4
-    # The burst came in one read: delivered back to back.
-    assert lazy.times[burst[-1]][0] - lazy.times[burst[0]][0] < 0.1
+    with clock.frozen(clock.now()):
+        async with runners(*consumers, engine=worker_engine) as [(e_run, e_task), (l_run, l_task)]:
+            for rec, task in ((eager, e_task), (lazy, l_task)):
+                await eventually(lambda rec=rec: rec.idle_after(marker), task=task, what="idle")
+            burst = []
+            for _ in range(3):  # each commit wakes both, as the broker would
+                burst += [i for _, i in await append_events(team.team_id, 1)]
+                e_run.wake.set()
+                l_run.wake.set()
+            await eventually(lambda: eager.delivered[1:] == burst, task=e_task, what="eager")
+            # The lazy one lingers 10 s after the first wake-up: it has not read since.
+            assert lazy.delivered == [marker] and l_run.reads == lazy.read[marker] + 1
+            with clock_moved(timedelta(seconds=11)):
+                await eventually(lambda: lazy.delivered[1:] == burst, task=l_task, what="burst")
+    # The burst came in one read.
+    assert {lazy.read[i] for i in burst} == {lazy.read[marker] + 2}
 
 
 async def test_a_woken_worker_chases_events_held_back_by_an_older_transaction(
     team: Team, worker_engine: AsyncEngine
 ) -> None:
     """The wake-up of a commit can come while an older transaction (one that appends no event
-    of its own) still hides it behind the horizon: the worker looks again shortly after, not
-    after its 30 s poll."""
+    of its own) still hides it behind the horizon: the worker looks again shortly after, for as
+    long as it is held, not after its hourly poll."""
     [(_, marker)] = await append_events(team.team_id, 1)
     rec = Recorder()
-    async with running([team_consumer(team.team_id, rec)], worker_engine, poll_interval=30) as t:
-        await eventually(lambda: rec.delivered == [marker], task=t, what="marker")
+    async with runners(team_consumer(team.team_id, rec), engine=worker_engine) as [(r, task)]:
+        await eventually(lambda: rec.idle_after(marker), task=task, what="idle")
         async with api_engine().connect() as older:
             tx = await older.begin()
             await set_tenant(older, team.team_id)
             # An xid of a role that may append events, without appending any.
             await older.execute(text("SELECT pg_current_xact_id()"))
             [(_, held)] = await append_events(team.team_id, 1)
-            await asyncio.sleep(0.05)
+            reads = r.reads
+            r.wake.set()  # the held event's commit, as the broker delivers it
+            # Woken, it found nothing visible and looks again (and again) without a wake-up.
+            await eventually(lambda: r.reads >= reads + 3, task=task, what="chasing")
             assert rec.delivered == [marker]
             await tx.commit()  # no events: no wake-up of its own
-        await eventually(lambda: held in rec.delivered, within=1.0, task=t, what="held event")
+        await eventually(lambda: held in rec.delivered, task=task, what="held event")
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
