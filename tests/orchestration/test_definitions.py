@@ -150,7 +150,10 @@ def test_jobs_schedules_and_sensor(defs: dg.Definitions, manifest: dict[str, Any
     assert models | snapshots <= incremental.asset_layer.selected_asset_keys
     assert models | snapshots <= nightly.asset_layer.selected_asset_keys
     assert not incremental.run_config
-    assert nightly.run_config["ops"]["leadly_dbt"]["config"] == {"full_refresh": True}
+    assert nightly.run_config["ops"]["leadly_dbt"]["config"] == {
+        "full_refresh": True,
+        "selector": "nightly",
+    }
     for job in (incremental, nightly):
         assert job.tags[env.DBT_RUN_TAG] in ("incremental", "full")
 

@@ -4,6 +4,7 @@ the nightly full build (snapshots included) and then an incremental build, with 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dagster as dg
@@ -32,6 +33,16 @@ def _materialized(result: Any) -> set[dg.AssetKey]:
     return {e.asset_key for e in result.get_asset_materialization_events()}
 
 
+def _nightly_tests() -> set[str]:
+    """The dbt data tests tagged nightly, which only the nightly selector runs."""
+    from orchestration.dbt_project import dbt_project
+
+    nodes = json.loads(dbt_project().manifest_path.read_text())["nodes"].values()
+    names = {n["name"] for n in nodes if n["resource_type"] == "test" and "nightly" in n["tags"]}
+    assert names, "no dbt test is tagged nightly"
+    return names
+
+
 def test_nightly_full_build_materializes_everything(builds: Builds, definitions: Any) -> None:
     result = builds.nightly
     assert result.success, _describe_failures(result)
@@ -41,6 +52,7 @@ def test_nightly_full_build_materializes_everything(builds: Builds, definitions:
     assert evaluations and all(e.passed for e in evaluations), _describe_failures(result)
     names = {e.check_name for e in evaluations}
     assert {s.name for s in MART_SUITES} <= names
+    assert _nightly_tests() <= names  # selector nightly: every data test
 
 
 def test_incremental_build_and_checks_pass(
@@ -51,7 +63,11 @@ def test_incremental_build_and_checks_pass(
     job = definitions.defs.resolve_job_def("dbt_incremental_build")
     assert _materialized(result) == set(job.asset_layer.selected_asset_keys)
     evaluations = result.get_asset_check_evaluations()
-    assert {s.name for s in MART_SUITES} <= {e.check_name for e in evaluations}
+    names = {e.check_name for e in evaluations}
+    assert {s.name for s in MART_SUITES} <= names
+    # selector frequent: the data tests tagged nightly wait for the nightly build
+    assert not _nightly_tests() & names
+    assert "unique_combination_rpt_lead_funnel_team_id__created_date__source__owner_id" in names
     assert all(e.passed for e in evaluations), _describe_failures(result)
     ge = next(e for e in evaluations if e.check_name == "ge_fct_leads")
     demo_leads = superuser.execute(

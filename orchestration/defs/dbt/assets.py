@@ -30,9 +30,18 @@ class DbtBuildConfig(dg.Config):
     """Rebuild incremental models from scratch (``dbt build --full-refresh``); the nightly job
     sets it. Snapshots are never rebuilt: they keep their history."""
 
+    selector: str = "frequent"
+    """The named selection of ``dbt/selectors.yml`` a build of the whole project runs:
+    ``frequent`` (every model, snapshot and unit test, the data tests not tagged ``nightly``)
+    or ``nightly`` (everything; the nightly job sets it)."""
 
-def build_args(config: DbtBuildConfig) -> list[str]:
-    return ["build", "--full-refresh"] if config.full_refresh else ["build"]
+
+def build_args(config: DbtBuildConfig, *, whole_project: bool = True) -> list[str]:
+    """``dbt build`` of the config's selector. A run of part of the graph (``whole_project``
+    false: assets picked in the UI) keeps the selection dagster-dbt derives from it instead:
+    dbt would let ``--selector`` override it."""
+    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    return [*args, "--selector", config.selector] if whole_project else args
 
 
 @dbt_assets(
@@ -46,4 +55,5 @@ def leadly_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     with build_lock(dbt_env()):  # one dbt run at a time per database (see warehouse.dbt.build_lock)
-        yield from dbt.cli(build_args(config), context=context).stream()
+        args = build_args(config, whole_project=not context.is_subset)
+        yield from dbt.cli(args, context=context).stream()

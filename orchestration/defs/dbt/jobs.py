@@ -1,10 +1,13 @@
-"""The two dbt builds.
+"""The two dbt builds, each a named selection of ``dbt/selectors.yml``.
 
-- ``dbt_incremental_build``: ``dbt build`` of everything (models, snapshots, seeds, tests);
-  incremental models append only what is new in the event log, the snapshot records the leads
-  that changed since the last build.
-- ``dbt_nightly_full_build``: the same with ``--full-refresh``: incremental models are rebuilt
-  from the whole event log (dbt never full-refreshes a snapshot: its history is kept).
+- ``dbt_incremental_build``: ``dbt build --selector frequent``: every model, snapshot, seed and
+  unit test, and the data tests except those tagged ``nightly`` (primary-key scans of the
+  event-log-sized models); incremental models append only what is new in the event log, the
+  snapshot records the leads that changed since the last build. Their ``nightly`` asset checks
+  are left unexecuted.
+- ``dbt_nightly_full_build``: ``dbt build --full-refresh --selector nightly`` (everything):
+  incremental models are rebuilt from the whole event log (dbt never full-refreshes a
+  snapshot: its history is kept).
 
 Every check on the selected assets runs in the same run, after the models it checks: the dbt
 tests and the Great Expectations suites of the quality area.
@@ -25,17 +28,22 @@ dbt_assets_selection = dg.AssetSelection.assets(leadly_dbt)
 dbt_incremental_build = dg.define_asset_job(
     "dbt_incremental_build",
     selection=dbt_assets_selection,
-    description="dbt build of every model and snapshot (incremental models append), with checks.",
+    description="dbt build --selector frequent: every model and snapshot (incremental models "
+    "append), with checks (the data tests tagged nightly wait for the nightly build).",
     tags={DBT_RUN_TAG: "incremental"},
 )
 
 dbt_nightly_full_build = dg.define_asset_job(
     "dbt_nightly_full_build",
     selection=dbt_assets_selection,
-    description="dbt build --full-refresh of every model, snapshot and seed, with checks.",
+    description="dbt build --full-refresh --selector nightly: every model, snapshot and seed, "
+    "with every check.",
     tags={DBT_RUN_TAG: "full"},
-    config=dg.RunConfig(ops={DBT_ASSETS_NAME: DbtBuildConfig(full_refresh=True)}),
+    config=dg.RunConfig(
+        ops={DBT_ASSETS_NAME: DbtBuildConfig(full_refresh=True, selector="nightly")}
+    ),
 )
+
 
 def dbt_run_pending(instance: dg.DagsterInstance) -> bool:
     """True when a dbt build is already waiting to start: another request would only pile up

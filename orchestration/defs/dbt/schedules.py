@@ -1,5 +1,5 @@
-"""When dbt runs: incrementally every 15 minutes, fully every night (UTC). Both start enabled."""
-
+"""When dbt runs: incrementally every 15 minutes (``--selector frequent``), fully every night
+(UTC, ``--full-refresh --selector nightly``). Both start enabled."""
 
 import dagster as dg
 
@@ -19,7 +19,8 @@ NIGHTLY_CRON = "0 2 * * *"
     cron_schedule=INCREMENTAL_CRON,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Incremental dbt build every 15 minutes (skipped while one is still queued).",
+    description="Incremental dbt build (selector frequent) every 15 minutes (skipped while one "
+    "is still queued).",
 )
 def dbt_every_15_minutes(context: dg.ScheduleEvaluationContext):
     if dbt_run_pending(context.instance):

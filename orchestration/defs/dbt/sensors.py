@@ -12,7 +12,6 @@ transaction that commits after the cursor moved past its ``txid`` is not counted
 the next build all the same), and the sensor never waits for transactions still running.
 """
 
-
 import json
 from dataclasses import dataclass
 
