@@ -106,6 +106,7 @@ class Waker:
             try:
                 plugin = await broker.hub()
                 subscriber = await plugin.subscribe([CHANNEL])
+                log.info("dispatcher wake-ups: subscribed to %s", CHANNEL)
                 # Anything committed while (re)subscribing would have been missed: look now.
                 self.wake_all()
                 async for _ in subscriber.iter_events():
