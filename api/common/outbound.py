@@ -136,9 +136,15 @@ async def resolve(url: str, *, hosts: tuple[str, ...] | None = None) -> Target:
 
 
 async def check_url(url: str, field: str, *, hosts: tuple[str, ...] | None = None) -> str:
-    """``url`` when the guard would reach it, else a 422 naming ``field`` (used when saved)."""
+    """``url`` when the guard would reach it, else a 422 naming ``field`` (used when saved).
+    With LEADLY_ALLOW_PRIVATE_TARGETS only the URL's form is checked (a host that does not
+    resolve yet fails when sending)."""
     try:
-        await resolve(url, hosts=hosts)
+        s = get_settings()
+        if s.allow_private_targets:
+            _parse(url, hosts, s)
+        else:
+            await resolve(url, hosts=hosts)
     except Refused as e:
         raise validation(
             [{"field": field, "message": f"This URL is not allowed: {e.reason}."}]
@@ -158,7 +164,12 @@ async def post(
     """POST to a member-supplied URL through the guard (checked again now: DNS may have changed).
     :class:`Refused` when the guard refuses it; an :class:`Answer` otherwise (transport errors
     are an Answer with status 0)."""
-    target = await resolve(url, hosts=hosts)
+    try:
+        target = await resolve(url, hosts=hosts)
+    except Refused as e:
+        if get_settings().allow_private_targets:  # nothing to protect: report, don't refuse
+            return Answer(0, e.reason)
+        raise
     parts = urlsplit(url)
     ip = ipaddress.ip_address(target.address.split("%", 1)[0])
     netloc = f"[{ip}]" if ip.version == 6 else str(ip)
