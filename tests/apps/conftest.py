@@ -5,65 +5,22 @@ dashboard role."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-APPS = ROOT / "apps"
-PASSWORD = "correct-horse-battery"
+from tests.plugin import PASSWORD, child, free_port, wait_http
+
 REPORTS = ("rpt_lead_funnel", "rpt_daily_rollup")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{url}: process exited ({proc.returncode}):\n{log.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).is_success:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout}s:\n{log.read_text()}")
-
-
-@contextlib.contextmanager
-def child(cmd: list[str], env: dict[str, str], name: str) -> Iterator[tuple[Any, Path]]:
-    log = Path(tempfile.mkstemp(prefix=f"leadly-{name}-", suffix=".log")[1])
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc, log
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

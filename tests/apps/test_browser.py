@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam, child, free_port, wait_http
+from tests.apps.conftest import SeededTeam
+from tests.plugin import APPS, PASSWORD, child, free_port, wait_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -17,17 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps.deal_board import BoardLayout, board_moves
-from tests.apps.conftest import (
-    APPS,
-    PASSWORD,
-    SeededTeam,
-    child,
-    free_port,
-    rpt_rows,
-    seed_team,
-    wait_http,
-)
+from tests.apps.conftest import SeededTeam, rpt_rows, seed_team
 from tests.apps.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.plugin import APPS, PASSWORD, child, free_port, open_page, wait_http
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -39,20 +31,6 @@ def api(base: str, team: SeededTeam, method: str, path: str, **kw: Any) -> dict[
     r = httpx.request(method, f"{base}/api/v1{path}", headers=team.headers, timeout=30, **kw)
     assert r.status_code < 300, r.text
     return r.json() if r.content else {}
-
-
-def open_page(team: SeededTeam, page: str, email: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(email or team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    at.switch_page(f"pages/{page}")
-    at.run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def submit(at: AppTest, label: str) -> None:

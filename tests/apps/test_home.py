@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps import ui
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam
+from tests.apps.conftest import SeededTeam
+from tests.plugin import APPS, PASSWORD
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")

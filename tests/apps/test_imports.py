@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.apps.conftest import APPS, PASSWORD, seed_team
+from tests.apps.conftest import seed_team
+from tests.plugin import open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -24,15 +24,7 @@ CSV = (
 
 def test_upload_preview_import_progress_and_rejects(api_url: str, worker: None) -> None:
     team = seed_team(api_url, "Initech Imports", [])
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    at.switch_page("pages/4_Imports.py")
-    at.run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    at = open_page(team, "4_Imports.py")
     assert "No imports yet." in [i.value for i in at.info]
 
     at.file_uploader(key="imp_file").upload("initech leads.csv", CSV, "text/csv")
@@ -77,14 +69,7 @@ def test_upload_preview_import_progress_and_rejects(api_url: str, worker: None) 
 
 def test_a_file_the_api_refuses_shows_its_problem(api_url: str) -> None:
     team = seed_team(api_url, "Initech Refusals", [])
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    at.switch_page("pages/4_Imports.py")
-    at.run()
+    at = open_page(team, "4_Imports.py")
     at.file_uploader(key="imp_file").upload("empty.csv", b"", "text/csv")
     at.run()
     assert not at.exception

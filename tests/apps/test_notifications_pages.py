@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.apps.conftest import APPS, PASSWORD, seed_team
+from tests.apps.conftest import seed_team
+from tests.plugin import PASSWORD, open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -35,21 +35,6 @@ def _consumers_started(database_url: str) -> bool:
             "SELECT count(*) FROM app.consumer_cursors WHERE consumer = 'notifications'"
         ).fetchone()[0]
     return n == 1
-
-
-def sign_in(email: str, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    if page:
-        at.switch_page(f"pages/{page}")
-        at.run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +71,7 @@ def api(rep: dict[str, Any], method: str, path: str, **kw: Any) -> Any:
 
 
 def test_bell_and_notification_center(rep: dict[str, Any]) -> None:
-    at = sign_in(rep["email"], "40_Notifications.py")
+    at = open_page(rep["email"], "40_Notifications.py")
     assert at.sidebar.button(key="sidebar_notifications").label == "🔔 Notifications (2 unread)"
     assert "2 unread" in [c.value for c in at.caption]
     titles = [m.value for m in at.markdown if "assigned you a lead" in m.value]
@@ -122,7 +107,7 @@ def test_bell_and_notification_center(rep: dict[str, Any]) -> None:
 
 
 def test_bell_opens_the_center(rep: dict[str, Any]) -> None:
-    at = sign_in(rep["email"], "41_Notification_preferences.py")
+    at = open_page(rep["email"], "41_Notification_preferences.py")
     at.sidebar.button(key="sidebar_notifications").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -130,7 +115,7 @@ def test_bell_opens_the_center(rep: dict[str, Any]) -> None:
 
 
 def test_preferences_page(rep: dict[str, Any]) -> None:
-    at = sign_in(rep["email"], "41_Notification_preferences.py")
+    at = open_page(rep["email"], "41_Notification_preferences.py")
     assert at.checkbox(key="pref_lead_assigned_in_app").value is True
     assert at.checkbox(key="pref_lead_assigned_email").value is False
     at.checkbox(key="pref_lead_assigned_email").check()

@@ -11,26 +11,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from apps import data
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam, rpt_rows
+from tests.apps.conftest import SeededTeam, rpt_rows
+from tests.plugin import open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
-
-
-def open_page(team: SeededTeam, page: str) -> AppTest:
-    """Sign in on Home as ``team``'s owner, then open ``pages/<page>``, as a member would."""
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    assert at.session_state["me"]["team"]["id"] == team.team_id
-    at.switch_page(f"pages/{page}")
-    at.run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def metrics(at: AppTest) -> dict[str, str]:

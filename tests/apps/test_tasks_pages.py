@@ -11,7 +11,8 @@ import pytest
 from icalendar import Calendar
 from streamlit.testing.v1 import AppTest
 
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam, seed_team
+from tests.apps.conftest import seed_team
+from tests.plugin import APPS, open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -47,19 +48,6 @@ def world(api_url: str) -> dict[str, Any]:
         assert r.status_code == 201, r.text
         chore = task(title="Chore", due_at="2027-01-20T09:00:00Z", priority="low")
     return {"team": team, "design": design, "build": build, "chore": chore, "api": api_url}
-
-
-def open_page(team: SeededTeam, page: str) -> AppTest:
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    at.switch_page(f"pages/{page}")
-    at.run()
-    ok(at)
-    return at
 
 
 def ok(at: AppTest) -> None:

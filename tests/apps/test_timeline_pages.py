@@ -12,23 +12,11 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apps.conftest import APPS, PASSWORD, SeededTeam
+from tests.apps.conftest import SeededTeam
+from tests.plugin import APPS, open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
-
-
-def open_page(team: SeededTeam, page: str) -> AppTest:
-    at = AppTest.from_file(str(APPS / "Home.py"), default_timeout=60)
-    at.run()
-    at.text_input(key="sign_in_email").input(team.email)
-    at.text_input(key="sign_in_password").input(PASSWORD)
-    at.button[0].click()
-    at.run()
-    at.switch_page(f"pages/{page}")
-    at.run()
-    ok(at)
-    return at
 
 
 def ok(at: AppTest) -> None:
