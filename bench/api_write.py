@@ -16,48 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
-import psycopg
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench._common import api_server, bench_database
 
 Op = Callable[[int], Awaitable[None]]
-
-
-def admin_url() -> str:
-    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
-    if url:
-        return url
-    try:
-        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
-        return "postgresql://root@127.0.0.1:5432/postgres"
-    except psycopg.OperationalError:
-        from warehouse import embedded
-
-        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
-        os.chmod(d, 0o755)
-        return embedded.start(d, "postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def measure(op: Op, total: int, clients: int) -> tuple[float, float, float]:
@@ -101,59 +69,16 @@ async def main() -> None:
     args = p.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
-    admin = admin_url()
-    dbname = f"leadly_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    env = {
-        **os.environ,
-        "LEADLY_DATABASE_URL": url,
-        "LEADLY_REDIS_URL": "",
-        "LEADLY_SECRET_KEY": "bench",
-    }
-    os.environ.update({"LEADLY_DATABASE_URL": url})
-    from leadly.settings import get_settings
-    from warehouse import migrate
-    from warehouse.db import libpq_url
+    with (
+        bench_database() as db,
+        api_server(args.workers, {"LEADLY_REDIS_URL": ""}) as base,
+    ):
+        from leadly.settings import get_settings
+        from warehouse.db import libpq_url
 
-    get_settings.cache_clear()
-    migrate.upgrade()
-    port = free_port()
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+        url, dbname = db.url, db.name
         conn = aiohttp.TCPConnector(limit=max(levels) + 4)
         async with aiohttp.ClientSession(base, connector=conn) as http:
-            for _ in range(100):
-                try:
-                    async with http.get("/api/v1/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
             async with http.post(
                 "/api/v1/auth/signup",
                 json={
@@ -258,13 +183,6 @@ async def main() -> None:
                 results.setdefault("api read", {})[n] = await measure(api_read, args.requests, n)
                 results.setdefault("raw read", {})[n] = await measure(raw_read, args.requests, n)
             await pool.close()
-    finally:
-        server.terminate()
-        server.wait(10)
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-            )
 
     print(f"\ncreate/read lead, {args.requests} requests per level, API workers={args.workers}")
     print(f"{'path':<10} {'clients':>7} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8}")

@@ -19,24 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.api_write import admin_url, free_port  # noqa: E402
+from bench._common import api_server, bench_database
 
 CHUNK = 10_000
 PAGE_SQL = """
@@ -107,44 +97,12 @@ async def main() -> None:
     p.add_argument("--explain", action="store_true", help="print the totals query's plan")
     args = p.parse_args()
 
-    admin = admin_url()
-    dbname = f"leadly_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    env = {
-        **os.environ,
-        "LEADLY_DATABASE_URL": url,
-        "LEADLY_REDIS_URL": "",
-        "LEADLY_SECRET_KEY": "b",
-    }
-    os.environ.update({"LEADLY_DATABASE_URL": url})
-    server = None
-    try:
+    with bench_database() as db, api_server(1, {"LEADLY_REDIS_URL": ""}) as base:
         from leadly.settings import get_settings
-        from warehouse import migrate
         from warehouse.db import libpq_url
 
-        get_settings.cache_clear()
-        migrate.upgrade()
-        port = free_port()
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port",
-             str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
-             "--loop", "uvloop", "--http", "httptools"],
-            cwd=ROOT,
-            env=env,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
+        url, dbname = db.url, db.name
         async with aiohttp.ClientSession(base) as http:
-            for _ in range(200):
-                try:
-                    async with http.get("/api/v1/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
             body = {"team_name": "Bench", "name": "B", "email": f"b-{dbname}@bench.io",
                     "password": "bench-password-1"}  # fmt: skip
             async with http.post("/api/v1/auth/signup", json=body) as r:
@@ -250,14 +208,6 @@ async def main() -> None:
         print(f"ratio API/raw: p50 {a50 / r50:.2f}x  p99 {a99 / r99:.2f}x")
         verdict = "meets" if a99 < 50 else "MISSES"
         print(f"target p99 < 50 ms per column page with {args.deals:,} deals: {verdict}")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(15)
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-            )
 
 
 if __name__ == "__main__":

@@ -25,22 +25,15 @@ database is dropped afterwards unless --keep.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import shutil
-import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench._common import bench_database, libpq
 
 TEAMS = 10
 MEMBERS_PER_TEAM = 5
@@ -161,25 +154,6 @@ CROSS JOIN LATERAL (SELECT 1 + (hashint4(k + {salt}) & 2147483647) % {leads} AS 
 """
 
 
-def admin_url() -> str:
-    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
-    if url:
-        return url
-    try:
-        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
-        return "postgresql://root@127.0.0.1:5432/postgres"
-    except psycopg.OperationalError:
-        from warehouse import embedded
-
-        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
-        os.chmod(d, 0o755)
-        return embedded.start(d, "postgres")
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def ts(value: str) -> str:
     return f"'{value}'::timestamptz"
 
@@ -204,10 +178,10 @@ def generate(url: str, events: int, days: int) -> dict[str, int]:
             (TEAMS,),
         )
         conn.execute(
-            "INSERT INTO app.team_members (team_id, id, email, name, role_id)"
-            " SELECT 'team_bench_' || t, 'mem_bench_' || t || '_' || m,"
-            " 'rep' || t || '_' || m || '@bench.example', 'Rep ' || t || '-' || m,"
-            " 'role_bench_' || t FROM generate_series(1, %s) t, generate_series(1, %s) m",
+            "INSERT INTO app.team_members (team_id, id, email, name, role_id, email_normalized)"
+            " SELECT 'team_bench_' || t, 'mem_bench_' || t || '_' || m, e, 'Rep ' || t || '-' || m,"
+            " 'role_bench_' || t, e FROM generate_series(1, %s) t, generate_series(1, %s) m,"
+            " LATERAL (SELECT 'rep' || t || '_' || m || '@bench.example' AS e) AS address",
             (TEAMS, MEMBERS_PER_TEAM),
         )
         args: dict[str, Any] = {
@@ -295,28 +269,18 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the bench database")
     a = p.parse_args()
 
-    admin = admin_url()
-    dbname = f"leadly_bench_dbt_{secrets.token_hex(3)}"
-    with psycopg.connect(libpq(admin), autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    print(f"database {dbname}")
-    tmp: Path | None = None
-    try:
-        os.environ["LEADLY_DATABASE_URL"] = url
+    with bench_database("leadly_bench_dbt", keep=a.keep) as db:
+        url = db.url
         from leadly.settings import get_settings
-
-        get_settings.cache_clear()
-        settings = replace(get_settings(), database_url=url)
-        from warehouse import migrate
         from warehouse.dbt import dbt_env, run_dbt
 
-        migrate.upgrade(settings=settings)
+        settings = get_settings()
         t0 = time.perf_counter()
         sizes = generate(url, a.events, a.days)
         print(f"generated in {time.perf_counter() - t0:.1f}s", flush=True)
 
-        tmp = Path(tempfile.mkdtemp(prefix="leadly-bench-dbt-"))
+        # dbt's target and logs: in the bench's data folder (removed at the end), or kept.
+        tmp = Path(tempfile.mkdtemp(prefix="leadly-bench-dbt-") if a.keep else settings.data_dir)
         env = dbt_env(settings, target_path=tmp / "target", log_path=tmp / "logs")
         env["LEADLY_DBT_THREADS"] = str(a.threads)
         env["DBT_QUIET"] = "true"  # errors only
@@ -353,16 +317,6 @@ def main() -> None:
               f"models only {inc_models / max(full_models, 1e-9):.3f}); "
               f"target: incremental < 15 s on 10,000,000 events -> "
               f"{'met' if inc < 15 else 'NOT met'} at {a.events:,}")  # fmt: skip
-    finally:
-        if tmp is not None and not a.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not a.keep:
-            with psycopg.connect(libpq(admin), autocommit=True) as c:
-                c.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(dbname)
-                    )
-                )
 
 
 if __name__ == "__main__":

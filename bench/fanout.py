@@ -19,7 +19,8 @@ Baseline: the same number of Redis pub/sub round trips (PUBLISH on one connectio
 a subscribed one, same payload size), measured in this process before the fan-out. Printed:
 p50/p99 of both and their ratio. Target from the issue: end-to-end p99 < 50 ms on loopback.
 
-Database: LEADLY_BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres);
+Database: LEADLY_BENCH_DATABASE_URL (a server where a database can be created; default
+postgresql://root@127.0.0.1:5432/postgres if reachable, else an embedded server);
 Redis: LEADLY_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0).
 """
 
@@ -31,26 +32,13 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
-import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench._common import api_server, bench_database, started
 
 
 def pct(values: list[float], p: int) -> float:
@@ -94,72 +82,26 @@ async def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="API worker processes")
     args = p.parse_args()
 
-    admin = os.environ.get("LEADLY_BENCH_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("LEADLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    dbname = f"leadly_bench_{secrets.token_hex(3)}"
     prefix = f"leadly-bench-{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
     env = {
-        **os.environ,
-        "LEADLY_DATABASE_URL": url,
         "LEADLY_REDIS_URL": redis_url,
         "LEADLY_REDIS_PREFIX": prefix,
-        "LEADLY_SECRET_KEY": "bench",
         "LEADLY_WORKER_POLL_INTERVAL": os.environ.get("FANOUT_POLL", "0.5"),
         "LEADLY_DB_POOL_SIZE": "20",
     }
-    os.environ.update({"LEADLY_DATABASE_URL": url})
-    from leadly.settings import get_settings
-    from warehouse import migrate
-
-    get_settings.cache_clear()
-    migrate.upgrade()
-    port = free_port()
-    procs = [
-        subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:create_app",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-            ],
-            cwd=ROOT,
-            env=env,
-        ),
-        subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "leadly.launcher.cli", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.environ.get("FANOUT_WORKER_LOG", os.devnull), "wb"),  # noqa: SIM115, ASYNC230
-        ),
-    ]
-    base = f"http://127.0.0.1:{port}"
+    worker_log = open(os.environ.get("FANOUT_WORKER_LOG", os.devnull), "wb")  # noqa: SIM115, ASYNC230
     sockets: list[asyncio.Task] = []
-    try:
+    with (
+        worker_log,
+        bench_database(keep=bool(os.environ.get("FANOUT_KEEP_DB"))) as db,
+        api_server(args.workers, env) as base,
+        started([sys.executable, "-m", "leadly.launcher.cli", "worker"], env, stderr=worker_log),
+    ):
+        dbname = db.name
         baseline = await redis_baseline(redis_url, prefix, args.notifications * 5, 700)
         conn = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(base, connector=conn) as http:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get("/api/v1/health") as r:
-                        if r.status == 200:
-                            break
-                await asyncio.sleep(0.1)
             async with http.post(
                 "/api/v1/auth/signup",
                 json={
@@ -203,7 +145,7 @@ async def main() -> None:
             async def client(token: str) -> None:
                 nonlocal ready
                 async with connect(
-                    f"ws://127.0.0.1:{port}/api/v1/ws",
+                    base.replace("http://", "ws://") + "/api/v1/ws",
                     additional_headers={"Authorization": f"Bearer {token}"},
                     open_timeout=60,
                     ping_interval=None,
@@ -271,27 +213,10 @@ async def main() -> None:
             deadline = time.perf_counter() + 60
             while len(latencies) < expected and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
-    finally:
         for t in sockets:
             t.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*sockets, return_exceptions=True)
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if os.environ.get("FANOUT_KEEP_DB"):
-            print("kept database", dbname)
-        else:
-            with psycopg.connect(admin, autocommit=True) as c:
-                c.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(dbname)
-                    )
-                )
 
     print(
         f"\nfan-out: {args.clients} sockets over {args.members} members, "

@@ -24,36 +24,18 @@ import argparse
 import asyncio
 import os
 import secrets
-import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench._common import bench_database
 
 HEADER = ["First Name", "Last Name", "Email", "Company Name", "Phone Number", "Job Title",
           "Original Source", "Lead Status", "Rating", "Reviews", "Website URL", "Website Score",
           "Industry", "City", "Country/Region"]  # fmt: skip
-
-
-def admin_url() -> str:
-    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
-    if url:
-        return url
-    try:
-        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
-        return "postgresql://root@127.0.0.1:5432/postgres"
-    except psycopg.OperationalError:
-        from warehouse import embedded
-
-        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
-        os.chmod(d, 0o755)
-        return embedded.start(d, "postgres")
 
 
 def generate(path: Path, rows: int) -> None:
@@ -191,49 +173,27 @@ def main() -> None:
     )
     args = p.parse_args()
 
-    admin = admin_url()
-    dbname = f"leadly_bench_{secrets.token_hex(3)}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    data_dir = Path(tempfile.mkdtemp(prefix="leadly-bench-data-"))
-    os.environ.update({"LEADLY_DATABASE_URL": url, "LEADLY_DATA_DIR": str(data_dir),
-                       "LEADLY_SECRET_KEY": "bench", "LEADLY_REDIS_URL": ""})  # fmt: skip
+    os.environ["LEADLY_REDIS_URL"] = ""
     work = Path(tempfile.mkdtemp(prefix="leadly-bench-file-"))
     csv_path = work / "leads.csv"
     try:
-        from leadly.settings import get_settings
-        from warehouse import migrate
+        with bench_database(keep=args.keep_db) as db:
+            url = db.url
+            t = time.perf_counter()
+            generate(csv_path, args.rows)
+            size = csv_path.stat().st_size
+            print(
+                f"generated {args.rows:,} rows ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
+            )
 
-        get_settings.cache_clear()
-        migrate.upgrade()
-        t = time.perf_counter()
-        generate(csv_path, args.rows)
-        size = csv_path.stat().st_size
-        print(
-            f"generated {args.rows:,} rows ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
-        )
-
-        load_before = os.getloadavg()[0]
-        raw_s = raw_copy(url, csv_path)
-        total, timings, final = asyncio.run(import_path(csv_path, args.batch_size))
-        load_after = os.getloadavg()[0]
-        assert final["status"] == "completed", final
-        assert final["imported"] == args.rows, final
-        floors = floor(url) if args.floor else {}
+            load_before = os.getloadavg()[0]
+            raw_s = raw_copy(url, csv_path)
+            total, timings, final = asyncio.run(import_path(csv_path, args.batch_size))
+            load_after = os.getloadavg()[0]
+            assert final["status"] == "completed", final
+            assert final["imported"] == args.rows, final
+            floors = floor(url) if args.floor else {}
     finally:
-        if args.keep_db:
-            print(f"database kept: {url}")
-        else:
-            with psycopg.connect(admin, autocommit=True) as c:
-                c.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(dbname)
-                    )
-                )
-        import shutil
-
-        shutil.rmtree(data_dir, ignore_errors=True)
         if not args.keep_file:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -37,39 +37,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def admin_url() -> str:
-    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
-    if url:
-        return url
-    try:
-        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
-        return "postgresql://root@127.0.0.1:5432/postgres"
-    except psycopg.OperationalError:
-        from warehouse import embedded
-
-        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
-        os.chmod(d, 0o755)
-        return embedded.start(d, "postgres")
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from bench._common import bench_database, libpq
 
 
 def main() -> None:
@@ -83,20 +56,8 @@ def main() -> None:
     ap.add_argument("--bulk-repeat", type=int, default=5)
     args = ap.parse_args()
 
-    admin = admin_url()
-    name = f"leadly_bench_tasks_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(admin), autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    os.environ["LEADLY_DATABASE_URL"] = url
-    os.environ.setdefault("LEADLY_SECRET_KEY", "bench")
-    try:
-        run(url, args)
-    finally:
-        with psycopg.connect(libpq(admin), autocommit=True) as c:
-            c.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with bench_database("leadly_bench_tasks") as db:
+        run(db.url, args)
 
 
 # The service's rewrite of filter[assignee_ids__contains] (api/tasks/service.py).
@@ -107,9 +68,6 @@ MIRROR = (
 
 
 def run(url: str, args: argparse.Namespace) -> None:
-    from warehouse import migrate
-
-    migrate.upgrade()
     sections = {s.strip() for s in args.sections.split(",")}
     if "assignee" in sections:
         assignee_section(url, args)
@@ -195,10 +153,11 @@ def load_bulk(url: str, n: int) -> list[str]:
             (t,),
         )
         c.execute(
-            """INSERT INTO app.team_members (team_id, id, email, name, role_id, time_zone)
+            """INSERT INTO app.team_members (team_id, id, email, email_normalized, name, role_id,
+                                             time_zone)
             SELECT %s, CASE WHEN g = 0 THEN %s ELSE 'mem_bulk' || g END,
-                   'bulk' || g || '@bench.example.com', 'Member ' || g, 'role_bulk',
-                   (%s::text[])[1 + g %% 5]
+                   'bulk' || g || '@bench.example.com', 'bulk' || g || '@bench.example.com',
+                   'Member ' || g, 'role_bulk', (%s::text[])[1 + g %% 5]
             FROM generate_series(0, 20) g""",
             (t, BULK_OWNER, list(ZONES)),
         )

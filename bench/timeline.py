@@ -41,21 +41,15 @@ import argparse
 import asyncio
 import os
 import random
-import secrets
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench._common import bench_database, libpq
 
 TEAM = "team_bench_timeline"
 OTHER = "team_bench_other"
@@ -253,25 +247,6 @@ TYPES = ["call", "email", "meeting", "note", "call", "status_change", "field_upd
 CALL_OUTCOMES = ["connected", "voicemail", "no answer", "busy", "meeting_booked"]
 
 
-def admin_url() -> str:
-    url = os.environ.get("LEADLY_BENCH_DATABASE_URL")
-    if url:
-        return url
-    try:
-        psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=2).close()
-        return "postgresql://root@127.0.0.1:5432/postgres"
-    except psycopg.OperationalError:
-        from warehouse import embedded
-
-        d = Path(tempfile.mkdtemp(prefix="leadly-bench-"))
-        os.chmod(d, 0o755)
-        return embedded.start(d, "postgres")
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _array(values: list[str]) -> str:
     return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
@@ -291,10 +266,10 @@ def generate(url: str, n: int, records: int, chunk: int) -> dict[str, float]:
                 (team, f"rol_{team}"),
             )
             c.execute(
-                "INSERT INTO app.team_members (team_id, id, email, name, role_id) "
-                "SELECT %s, 'mem_' || %s || '_' || g, %s || g || '@bench.example.com', "
-                "'Member ' || g, %s FROM generate_series(0, %s) g",
-                (team, team, team, f"rol_{team}", MEMBERS - 1),
+                "INSERT INTO app.team_members (team_id, id, email, email_normalized, name, role_id) "
+                "SELECT %s, 'mem_' || %s || '_' || g, e, e, 'Member ' || g, %s "
+                "FROM generate_series(0, %s) g, LATERAL (SELECT %s || g || '@bench.example.com' AS e) a",
+                (team, team, f"rol_{team}", MEMBERS - 1, team),
             )
             c.execute(
                 "INSERT INTO app.leads (team_id, id, first_name, status) "
@@ -575,28 +550,16 @@ def main() -> None:
     )
     a = p.parse_args()
 
-    admin = admin_url()
-    dbname = a.database or f"leadly_bench_timeline_{secrets.token_hex(3)}"
-    if not a.database:
-        with psycopg.connect(libpq(admin), autocommit=True) as c:
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    url = make_url(admin).set(database=dbname).render_as_string(hide_password=False)
-    try:
-        os.environ["LEADLY_DATABASE_URL"] = url
-        from leadly.settings import get_settings
-
-        get_settings.cache_clear()
-        from warehouse import migrate
-
+    with bench_database("leadly_bench_timeline", existing=a.database, keep=a.keep) as db:
+        url, dbname = db.url, db.name
         if a.database:
             t0 = time.perf_counter()
-            migrate.upgrade()
             with psycopg.connect(libpq(url), autocommit=True) as c:
                 c.execute("VACUUM ANALYZE app.activities")
                 [n] = c.execute("SELECT count(*) FROM app.activities").fetchone() or [0]
                 [m] = c.execute("SELECT count(*) FROM app.activity_comments").fetchone() or [0]
             print(
-                f"database {dbname}: {n:,} activities, {m:,} comments, migrated to head, "
+                f"database {dbname}: {n:,} activities, {m:,} comments, "
                 f"vacuumed and analysed in {time.perf_counter() - t0:.1f}s",
                 flush=True,
             )
@@ -608,7 +571,6 @@ def main() -> None:
                 f"database {dbname}: {a.activities:,} activities over {a.records:,} leads",
                 flush=True,
             )
-            migrate.upgrade()
             times = generate(url, a.activities, a.records, a.chunk)
             print(
                 f"loaded in {times['load']:.1f}s ({a.activities / times['load']:,.0f} rows/s), "
@@ -619,14 +581,6 @@ def main() -> None:
                 took = generate_comments(url, a.comments, a.activities)
                 print(f"{a.comments:,} comments loaded, indexed in {took:.1f}s", flush=True)
         asyncio.run(run_queries(a.records, a.iterations, a.search_iterations))
-    finally:
-        if not a.keep and not a.database:
-            with psycopg.connect(libpq(admin), autocommit=True) as c:
-                c.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(dbname)
-                    )
-                )
 
 
 if __name__ == "__main__":
