@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,18 @@ class MemberService(RecordService):
     prefix = "mem"
     soft_delete = False
     extra_hidden = frozenset({"password_hash"})
+
+    async def validate(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        values: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        """Every write of a member's email stores its normalisation, what logins compare."""
+        await super().validate(conn, actor, values, current)
+        if "email" in values:
+            values["email_normalized"] = normalize_email(values["email"])
 
     async def role_keys(self, conn: AsyncConnection, actor: Actor) -> dict[str, str]:
         rows = await conn.execute(
@@ -176,7 +189,6 @@ async def signup(
             {
                 "id": member_id,
                 "email": email,
-                "email_normalized": normalize_email(email),
                 "name": name,
                 "password_hash": pw,
                 "role_id": role_ids["owner"],
@@ -714,7 +726,6 @@ async def accept_invitation(
             {
                 "id": member_id,
                 "email": inv.email,
-                "email_normalized": normalize_email(inv.email),
                 "name": name,
                 "password_hash": pw,
                 "role_id": inv.role_id,

@@ -424,7 +424,6 @@ async def load_demo(
             values = {
                 "id": new_id(member_service.prefix),
                 "email": email,
-                "email_normalized": normalize_email(email),
                 "name": name,
                 "password_hash": crypto.hash_password(password),
                 "role_id": role_ids[role],
