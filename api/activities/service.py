@@ -36,10 +36,10 @@ from leadly.html import sanitize as html_sanitize
 from leadly.problem import Problem, validation
 from warehouse.events import EventRecord
 from warehouse.models import Activity
+from warehouse.models.activities import ACTOR_TYPES
 
 activities = Activity.__table__
 
-ACTOR_TYPES = ("member", "api_key", "system")
 MAX_TEXT = 20_000
 
 

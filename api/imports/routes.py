@@ -38,8 +38,9 @@ from api.web.crud import check_writable
 from api.web.http import current_actor, json_response, read
 from leadly.ids import new_id
 from leadly.problem import Problem, validation
+from warehouse.models.imports import DUPLICATE_POLICIES
 
-POLICIES = ("skip", "update", "merge")
+POLICIES = DUPLICATE_POLICIES
 FORM_FIELDS = frozenset({"file", "object", "mapping", "duplicate_policy"})
 
 

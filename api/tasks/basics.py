@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-OPEN = ("todo", "in_progress", "waiting")
-DONE = ("completed", "cancelled")
+from warehouse.models.tasks import OPEN_STATUSES, TASK_STATUSES
+
+OPEN = OPEN_STATUSES
+DONE = tuple(s for s in TASK_STATUSES if s not in OPEN_STATUSES)
 MAX_REMINDER = timedelta(weeks=4)
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from api.seed import DEMO_EMAIL, DemoSizes
 from leadly.settings import Settings, get_settings
+from warehouse.models.imports import DUPLICATE_POLICIES, IMPORT_OBJECTS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -236,7 +237,7 @@ def create_team(
 
 
 @main.command("import")
-@click.argument("object_name", metavar="OBJECT", type=click.Choice(["leads", "call_logs", "deals"]))
+@click.argument("object_name", metavar="OBJECT", type=click.Choice(IMPORT_OBJECTS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--team", required=True, help="The team's id or slug.")
 @click.option(
@@ -256,7 +257,7 @@ def create_team(
     "--duplicate-policy",
     "--duplicates",
     "policy",
-    type=click.Choice(["skip", "update", "merge"]),
+    type=click.Choice(DUPLICATE_POLICIES),
     default="skip",
     show_default=True,
     help="Rows whose email belongs to a lead: skip them, update the lead, or fill its gaps.",
