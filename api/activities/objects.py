@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.records import plausible_id
+from api.common.visibility import visible_ids
 from leadly.actor import Actor
 
 
@@ -139,7 +140,12 @@ async def resolve(
     ).one()
     if not row[0]:
         return None
+    # The record and its children as the actor may read them (api.common.visibility).
+    if not await visible_ids(conn, actor, obj.object_type, obj.table, [record_id]):
+        return None
     out: dict[str, list[str]] = {obj.object_type: [record_id]}
+    tables = {c.object_type: c.table for c in obj.children}
     for kind_, ids in zip(kinds, row[1:], strict=True):
-        out.setdefault(kind_, []).extend(ids or [])
+        seen = await visible_ids(conn, actor, kind_, tables[kind_], list(ids or []))
+        out.setdefault(kind_, []).extend(seen)
     return out

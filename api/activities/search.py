@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.activities import paging
-from api.activities.service import ACTIVITY_COLUMNS, activities
+from api.activities.service import ACTIVITY_COLUMNS, about_visible, activities
 from api.activities.timeline import TimelineQuery
 from leadly.actor import Actor
 
@@ -102,7 +102,9 @@ async def search(
         r.id: dict(r._mapping)
         for r in await conn.execute(
             select(*ACTIVITY_COLUMNS).where(
-                activities.c.team_id == actor.team_id, activities.c.id.in_(ids)
+                activities.c.team_id == actor.team_id,
+                activities.c.id.in_(ids),
+                *about_visible(actor),
             )
         )
     }

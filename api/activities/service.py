@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.activities import objects
@@ -31,6 +31,7 @@ from api.activities.schemas import LOGGABLE_TYPES, METADATA_BY_TYPE, ActivityMet
 from api.common.guards import require_author, require_role, require_scope
 from api.common.records import RecordService, plausible_id
 from api.common.validate import convert_strict, range_errors
+from api.common.visibility import restricted_types, restriction
 from leadly.actor import Actor
 from leadly.html import sanitize as html_sanitize
 from leadly.problem import Problem, validation
@@ -88,12 +89,27 @@ def validate_metadata(type_: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def about_visible(actor: Actor) -> list[Any]:
+    """Conditions that leave out entries about a record the actor may not see (a guest and a
+    task not assigned to them), like the record itself."""
+    return [
+        or_(
+            activities.c.related_to_type != kind,
+            restriction(actor, kind, activities.c.related_to_id),
+        )
+        for kind in restricted_types(actor)
+    ]
+
+
 class ActivityService(RecordService):
     table = activities
     object_type = "activity"
     plural = "activities"
     prefix = "act"
     extra_hidden = frozenset({"search_vector", "meeting_starts_at"})
+
+    def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
+        return super()._scoped(actor, include_deleted=include_deleted).where(*about_visible(actor))
 
     async def validate(
         self,

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.listing import Lister, ListParams
+from api.common.visibility import restriction
 from leadly.actor import Actor
 from leadly.ids import new_id
 from leadly.problem import Problem, not_found, validation
@@ -155,11 +156,25 @@ class RecordService:
     # ------------------------------------------------------------------ reads
 
     def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
+        """The records ``actor`` may read (``api.common.visibility``), live ones unless
+        ``include_deleted``: every read path starts here."""
         t = self.table
         q = self._select.where(t.c.team_id == actor.team_id)
+        cond = restriction(actor, self.object_type, t.c.id)
+        if cond is not None:
+            q = q.where(cond)
         if self.soft_delete and not include_deleted:
             q = q.where(t.c.deleted_at.is_(None))
         return q
+
+    async def _check_visible(self, conn: AsyncConnection, actor: Actor, id: str) -> None:
+        """404 unless ``actor`` may read the record (deleted or not): ``as_of`` and history
+        follow the record read, they are not a way around it."""
+        if restriction(actor, self.object_type, self.table.c.id) is None:
+            return
+        q = self._scoped(actor, include_deleted=True).where(self.table.c.id == id)
+        if (await conn.execute(q)).first() is None:
+            raise not_found(self.object_type, id)
 
     async def get(
         self, conn: AsyncConnection, actor: Actor, id: str, *, for_update: bool = False
@@ -199,6 +214,7 @@ class RecordService:
     ) -> dict[str, Any]:
         if not plausible_id(id):
             raise not_found(self.object_type, id)
+        await self._check_visible(conn, actor, id)
         evts = await events.for_object(conn, self.object_type, id, until=moment)
         state = events.replay(evts)
         if state is None or state.get("deleted_at"):
@@ -218,6 +234,7 @@ class RecordService:
     ) -> dict[str, Any]:
         if not plausible_id(id):
             raise not_found(self.object_type, id)
+        await self._check_visible(conn, actor, id)
         evts = await events.for_object(
             conn, self.object_type, id, after_id=after_id, limit=limit + 1
         )

@@ -105,12 +105,7 @@ class TaskService(RecordService):
 
     # ------------------------------------------------------------------ visibility
 
-    def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
-        q = super()._scoped(actor, include_deleted=include_deleted)
-        if not actor.at_least("user") and actor.actor_type != "system":
-            # Guests see the tasks assigned to them (assignees always see their tasks).
-            q = q.where(self._assigned_to(actor, actor.member_id))
-        return q
+    # Guests see the tasks assigned to them: api.common.visibility, applied by every read path.
 
     def _assigned_to(self, actor: Actor, member_id: str) -> Any:
         """``member_id`` is an assignee: through the B-tree mirror, which row-level security
