@@ -35,16 +35,17 @@ async def test_guests_read_no_unassigned_task_through_any_path(team: Team) -> No
         headers={"If-Match": f'"{hidden["version"]}"'},
     )
     assert r.status_code == 200, r.text
-    r = await team.post(
-        "/api/v1/activities",
-        json={
-            "type": "note",
-            "related_to_type": "task",
-            "related_to_id": hidden["id"],
-            "subject": "Confidential note",
-        },
-    )
-    assert r.status_code == 201, r.text
+    for task, subject in ((hidden, "Confidential note"), (mine, "Guest note")):
+        r = await team.post(
+            "/api/v1/activities",
+            json={
+                "type": "note",
+                "related_to_type": "task",
+                "related_to_id": task["id"],
+                "subject": subject,
+            },
+        )
+        assert r.status_code == 201, r.text
 
     base = f"/api/v1/tasks/{hidden['id']}"
     for path in (
