@@ -2,7 +2,8 @@
 (``pytest_plugins``). Import a helper from here: ``from tests.plugin import eventually``.
 
 Helpers
-- :func:`eventually`: poll a check (plain or async) until it returns something truthy.
+- :func:`eventually`: poll a check (plain or async) until it returns something truthy;
+  :func:`until`, the same outside an event loop.
 - :func:`free_port`: a free TCP port on 127.0.0.1.
 - :func:`moment`: an ISO timestamp strictly between two requests (for ``as_of`` reads).
 - :func:`wait_http` / :func:`child`: start a server process and wait until a URL answers; the
@@ -77,6 +78,24 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for the {what}")
         await asyncio.sleep(interval)
+
+
+def until(
+    check: Callable[[], Any],
+    *,
+    within: float = 60.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> Any:
+    """:func:`eventually` for plain code (no event loop): poll ``check`` until it returns
+    something truthy, and return that; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        if result := check():
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for the {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ real API and dispatcher worker: notifications come from lead assignments made th
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -11,20 +10,10 @@ import psycopg
 import pytest
 
 from tests.apps.conftest import seed_team
-from tests.plugin import PASSWORD, open_page
+from tests.plugin import PASSWORD, open_page, until
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
-
-
-def _wait(check: Any, what: str, within: float = 60.0) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        out = check()
-        if out:
-            return out
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _consumers_started(database_url: str) -> bool:
@@ -40,7 +29,7 @@ def _consumers_started(database_url: str) -> bool:
 @pytest.fixture(scope="module")
 def rep(api_url: str, worker: None, database_url: str) -> dict[str, Any]:
     """A team whose rep has two lead assignments waiting."""
-    _wait(lambda: _consumers_started(database_url), "the notification consumers")
+    until(lambda: _consumers_started(database_url), what="notification consumers")
     team = seed_team(api_url, "Bellwether", [], with_rep=True)
     with httpx.Client(base_url=api_url + "/api/v1", timeout=30) as http:
         token = http.post(
@@ -57,9 +46,9 @@ def rep(api_url: str, worker: None, database_url: str) -> dict[str, Any]:
             )
             assert r.status_code == 201, r.text
         headers = {"Authorization": f"Bearer {token}"}
-        _wait(
+        until(
             lambda: http.get("/notifications/unread-count", headers=headers).json()["count"] == 2,
-            "two notifications",
+            what="two notifications",
         )
     return {"email": team.rep_email, "headers": headers, "api": api_url + "/api/v1"}
 

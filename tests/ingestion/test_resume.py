@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from tests.api.records.conftest import uniq
 from tests.cli.conftest import leadly_cmd
 from tests.conftest import Team
 from tests.ingestion.conftest import Sql, csv_bytes, upload
+from tests.plugin import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 12_000
@@ -56,16 +56,6 @@ async def _import_row(sql: Sql, team_id: str, where: str, *args: Any) -> dict[st
         team_id,
         *args,
     )
-
-
-async def _wait(what: str, check: Any, within: float = 90.0) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        got = await check()
-        if got:
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def _assert_loaded_once(sql: Sql, team: Team, imp: dict[str, Any], good: int) -> None:
@@ -111,7 +101,9 @@ async def test_cli_killed_midway_then_rerun(team: Team, sql: Sql, tmp_path: Path
             imp = await _import_row(sql, team.team_id, "file_name = %s", path.name)
             return imp if imp and imp["batches_done"] >= 3 else None
 
-        imp = await _wait("three committed batches", some_batches_committed)
+        imp = await eventually(
+            some_batches_committed, within=90, interval=0.05, what="three committed batches"
+        )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(20) == -signal.SIGKILL
     finally:
@@ -172,7 +164,9 @@ async def test_worker_killed_midway_then_restarted(
             imp = await _import_row(sql, team.team_id, "id = %s", imp_id)
             return bool(imp and imp["batches_done"] >= 3)
 
-        await _wait("three committed batches", some_batches_committed)
+        await eventually(
+            some_batches_committed, within=90, interval=0.05, what="three committed batches"
+        )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(20) == -signal.SIGKILL
         at_kill = await _import_row(sql, team.team_id, "id = %s", imp_id)
@@ -186,7 +180,7 @@ async def test_worker_killed_midway_then_restarted(
             body = r.json()
             return body if body["status"] in ("completed", "failed") else None
 
-        done = await _wait("the import to finish", finished, within=180)
+        done = await eventually(finished, within=180, interval=0.05, what="import to finish")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()[-3000:]
     finally:
