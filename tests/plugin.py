@@ -58,7 +58,7 @@ XDG_DATA_HOME elsewhere (kept for the xdist workers, which start with the change
 async def eventually(
     check: Callable[[], Awaitable[Any]] | Callable[[], Any],
     *,
-    within: float = 20.0,
+    within: float = 60.0,
     interval: float = 0.02,
     task: asyncio.Task[Any] | None = None,
     what: str = "condition",

@@ -128,7 +128,7 @@ async def test_the_consumer_runs_in_the_dispatcher(team: Team, worker_engine: As
             data = (await timeline(team, "leads", lead["id"]))["data"]
             return [e["type"] for e in data] == ["status_change", "system"]
 
-        await eventually(shown, task=task, what="derived entries", within=30)
+        await eventually(shown, task=task, what="derived entries", within=60)
 
 
 async def test_filters_grouping_and_pages(team: Team, mate: Team) -> None:

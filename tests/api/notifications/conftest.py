@@ -308,7 +308,7 @@ async def wait_for_notification(
     member: Team,
     predicate: Callable[[dict[str, Any]], bool],
     *,
-    within: float = 20.0,
+    within: float = 60.0,
     **params: Any,
 ) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
