@@ -105,7 +105,17 @@ class Waker:
             plugin = None
             try:
                 plugin = await broker.hub()
-                subscriber = await plugin.subscribe([CHANNEL])
+                subscribing = asyncio.ensure_future(plugin.subscribe([CHANNEL]))
+                try:
+                    subscriber = await asyncio.shield(subscribing)
+                except asyncio.CancelledError:
+                    # Stopped halfway through subscribing: let it finish so that the finally
+                    # below removes it. The plugin subscribes its backend to a channel only when
+                    # the channel has no subscriber: one left behind (after the backend was
+                    # unsubscribed) would keep every later waker of this process deaf.
+                    with contextlib.suppress(Exception):
+                        subscriber = await subscribing
+                    raise
                 log.info("dispatcher wake-ups: subscribed to %s", CHANNEL)
                 # Anything committed while (re)subscribing would have been missed: look now.
                 self.wake_all()
