@@ -57,9 +57,10 @@ async def team_events(team_id: str) -> list[DispatchedEvent]:
     async with tenant_tx(api_engine(), team_id) as conn:
         rows = await conn.execute(
             text(
-                "SELECT id, team_id, txid::text AS txid, occurred_at, actor_type, actor_id, "
-                "object_type, object_id, action, changes, data, request_id FROM app.events "
-                "WHERE team_id = :t ORDER BY txid, id"
+                "SELECT e.id, e.team_id, e.txid::text AS txid, e.occurred_at, e.actor_type, "
+                "e.actor_id, e.object_type, e.object_id, e.action, e.changes, e.data, "
+                "e.request_id FROM app.events e "
+                "WHERE e.team_id = :t ORDER BY e.txid, e.id"  # the xid8, not the text alias
             ),
             {"t": team_id},
         )

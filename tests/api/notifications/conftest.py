@@ -242,8 +242,9 @@ async def caught_up(*consumers: str) -> None:
             head = (
                 await conn.execute(
                     text(
-                        "SELECT txid::text AS txid, id FROM app.events "
-                        "ORDER BY txid DESC, id DESC LIMIT 1"
+                        # e.txid: the xid8 column (the alias txid is text: '999' > '1000')
+                        "SELECT e.txid::text AS txid, e.id FROM app.events e "
+                        "ORDER BY e.txid DESC, e.id DESC LIMIT 1"
                     )
                 )
             ).one()
