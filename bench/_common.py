@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,3 +157,18 @@ def api_server(workers: int = 1, env: Mapping[str, str] | None = None) -> Iterat
             assert time.monotonic() < deadline, "the API did not answer within 60 s"
             time.sleep(0.1)
         yield base
+
+
+def pct(values: list[float], p: int) -> float:
+    """The ``p``-th percentile of ``values`` (the value itself when there is one)."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[p - 1]
+
+
+async def signup(http: Any, team_name: str, name: str, email: str) -> dict[str, Any]:
+    """A new team through the API (``http``: an aiohttp session on the server): the sign-up's
+    answer (team, member, token)."""
+    body = {"team_name": team_name, "name": name, "email": email, "password": "bench-password-1"}
+    async with http.post("/api/v1/auth/signup", json=body) as r:
+        return await r.json()

@@ -24,6 +24,7 @@ import aiohttp
 from psycopg_pool import AsyncConnectionPool
 
 from bench._common import api_server, bench_database
+from bench._common import signup as team_signup
 
 Op = Callable[[int], Awaitable[None]]
 
@@ -79,16 +80,7 @@ async def main() -> None:
         url, dbname = db.url, db.name
         conn = aiohttp.TCPConnector(limit=max(levels) + 4)
         async with aiohttp.ClientSession(base, connector=conn) as http:
-            async with http.post(
-                "/api/v1/auth/signup",
-                json={
-                    "team_name": "Bench",
-                    "name": "Bench",
-                    "email": f"bench-{dbname}@bench.io",
-                    "password": "bench-password-1",
-                },
-            ) as r:
-                signup = await r.json()
+            signup = await team_signup(http, "Bench", "Bench", f"bench-{dbname}@bench.io")
             team_id, member_id = signup["team"]["id"], signup["member"]["id"]
             headers = {"Authorization": f"Bearer {signup['token']}"}
             settings = get_settings()

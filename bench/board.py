@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import time
 
 import aiohttp
 import psycopg
 
-from bench._common import api_server, bench_database
+from bench._common import api_server, bench_database, pct
+from bench._common import signup as team_signup
 
 CHUNK = 10_000
 PAGE_SQL = """
@@ -46,10 +46,6 @@ FROM app.deals
 WHERE team_id = %(t)s AND pipeline_id = %(p)s AND deleted_at IS NULL AND stage = %(s)s
 GROUP BY stage
 """
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1]
 
 
 def load_deals(url: str, team_id: str, pipeline: dict, n: int) -> None:
@@ -103,10 +99,7 @@ async def main() -> None:
 
         url, dbname = db.url, db.name
         async with aiohttp.ClientSession(base) as http:
-            body = {"team_name": "Bench", "name": "B", "email": f"b-{dbname}@bench.io",
-                    "password": "bench-password-1"}  # fmt: skip
-            async with http.post("/api/v1/auth/signup", json=body) as r:
-                signup = await r.json()
+            signup = await team_signup(http, "Bench", "B", f"b-{dbname}@bench.io")
             team_id = signup["team"]["id"]
             headers = {"Authorization": f"Bearer {signup['token']}"}
             async with http.get("/api/v1/pipelines", headers=headers) as r:

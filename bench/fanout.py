@@ -32,19 +32,13 @@ import contextlib
 import json
 import os
 import secrets
-import statistics
 import sys
 import time
 
 import aiohttp
 
-from bench._common import api_server, bench_database, started
-
-
-def pct(values: list[float], p: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100)[p - 1]
+from bench._common import api_server, bench_database, pct, started
+from bench._common import signup as team_signup
 
 
 async def redis_baseline(url: str, prefix: str, count: int, size: int) -> list[float]:
@@ -102,16 +96,7 @@ async def main() -> None:
         baseline = await redis_baseline(redis_url, prefix, args.notifications * 5, 700)
         conn = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(base, connector=conn) as http:
-            async with http.post(
-                "/api/v1/auth/signup",
-                json={
-                    "team_name": "Fanout",
-                    "name": "Owner",
-                    "email": f"owner-{dbname}@bench.io",
-                    "password": "bench-password-1",
-                },
-            ) as r:
-                signup = await r.json()
+            signup = await team_signup(http, "Fanout", "Owner", f"owner-{dbname}@bench.io")
             owner = {"Authorization": f"Bearer {signup['token']}"}
 
             async def member(i: int) -> tuple[str, str]:
