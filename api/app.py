@@ -9,7 +9,6 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.accounts.routes import routers as accounts_routers
@@ -26,7 +25,7 @@ from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.realtime.routes import routers as realtime_routers
 from api.tasks.routes import routers as tasks_routers
-from api.web import access_log
+from api.web import access_log, docs_assets
 from api.web.errors import exception_handlers
 from leadly.settings import get_settings
 
@@ -63,7 +62,7 @@ def create_app() -> Litestar:
     access_log.install()  # feed tokens and socket tickets stay out of the access log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return Litestar(
-        route_handlers=[health, *ROUTERS],
+        route_handlers=[health, *ROUTERS, *docs_assets.routers()],
         middleware=[
             request_id_middleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
@@ -74,8 +73,8 @@ def create_app() -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Leadly API",
             version="1.0.0",
-            path="/api/v1/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+            path=docs_assets.SCHEMA_PATH,
+            render_plugins=docs_assets.render_plugins(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

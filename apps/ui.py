@@ -1,22 +1,29 @@
-"""Pieces every page shares: the signed-in session, the sidebar, API errors, the date range.
+"""Pieces every page shares: the signed-in session, the navigation, the sidebar, API errors, the
+date range.
 
-The session lives in ``st.session_state`` (``token`` and ``me``, the answer of ``GET /me``), so it
-lasts as long as the browser tab's connection and is never written anywhere else.
+The session lives in ``st.session_state`` (``token`` and ``me``, the answer of ``GET /me``) and,
+for a reload or a page URL opened directly, in an HttpOnly cookie holding the API session token
+(``apps/session_cookie.py``): a new connection without a session reads the cookie and asks the
+API who it is, so the cookie lasts and ends exactly as the API session does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import streamlit as st
 
+from apps import session_cookie
 from apps.client import ApiClient, ApiError
 
 TOKEN = "token"
 ME = "me"
+TICKET = "cookie_ticket"  # (code, monotonic deadline) the page still posts to set the cookie
+REFUSED = "cookie_refused"  # a cookie's token the API refused (expired or revoked)
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/1_Overview.py", "Overview", "KPIs with trends against the previous period"),
@@ -55,40 +62,128 @@ class Session:
         return ApiClient(self.token)
 
 
+SECTIONS: tuple[tuple[int, str], ...] = (
+    (10, "Leads"),
+    (20, "Deals"),
+    (30, "Tasks"),
+    (40, "Activity"),
+    (50, "Notifications"),
+)
+
+
 def page(title: str) -> None:
     st.set_page_config(page_title=f"{title} · Leadly", page_icon="📈", layout="wide")
 
 
+def home_page() -> st.Page:
+    """The Home page (sign-in when signed out): ``apps/home.py``."""
+    return st.Page("home.py", title="Home", icon="🏠", default=True)
+
+
+def navigation(session: Session | None) -> st.Page:
+    """The app's pages for ``st.navigation``, by section, all listed. Signed out, only the
+    sign-in page is (Streamlit draws no menu for a single page); the others stay reachable by
+    URL and ask to sign in first."""
+    hidden = "hidden" if session is None else "visible"
+    sections: dict[str, list[st.Page]] = {"": [home_page()]}
+    for path, label, _ in PAGES:
+        number = int(path.split("/")[-1].split("_", 1)[0])
+        section = next(name for limit, name in SECTIONS if number < limit)
+        page = st.Page(path, title=label, visibility=hidden)
+        sections.setdefault(section, []).append(page)
+    return st.navigation(sections, expanded=True)
+
+
 def current() -> Session | None:
+    """The signed-in session: this connection's, else the sign-in cookie's (if the API still
+    knows its token)."""
     token, me = st.session_state.get(TOKEN), st.session_state.get(ME)
-    if not token or not me:
+    if token and me:
+        return Session(token, me["member"], me["team"])
+    return _restore()
+
+
+def _cookie_token() -> str | None:
+    try:
+        return st.context.cookies.get(session_cookie.COOKIE) or None
+    except Exception:  # no browser connection (a bare run)
         return None
+
+
+def _restore() -> Session | None:
+    token = _cookie_token()
+    if not token or st.session_state.get(REFUSED) == token:
+        return None
+    try:
+        me = ApiClient(token).me()
+    except ApiError as e:
+        if e.unauthorized:  # expired or revoked: clear the cookie, don't ask again
+            st.session_state[REFUSED] = token
+            _set_cookie(None)
+        return None
+    st.session_state[TOKEN] = token
+    st.session_state[ME] = me
     return Session(token, me["member"], me["team"])
 
 
+def _set_cookie(token: str | None, max_age: int = 0) -> None:
+    code = session_cookie.issue(token, max_age)
+    st.session_state[TICKET] = (code, time.monotonic() + session_cookie.TICKET_SECONDS)
+
+
+def sync_cookie() -> None:
+    """Draw the pending cookie ticket (the browser posts it to the cookie route) while it lasts."""
+    pending = st.session_state.get(TICKET)
+    if not pending:
+        return
+    code, deadline = pending
+    if deadline < time.monotonic():
+        del st.session_state[TICKET]
+        return
+    with st.sidebar:
+        st.html(session_cookie.script(code), unsafe_allow_javascript=True)
+
+
+def _seconds_until(expires_at: str | None) -> int:
+    if not expires_at:
+        return 0
+    end = dt.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    return max(0, int((end - dt.datetime.now(dt.UTC)).total_seconds()))
+
+
 def sign_in(email: str, password: str) -> Session:
-    """Log in through the API and keep the session; raises :class:`ApiError`."""
+    """Log in through the API and keep the session (here and in the sign-in cookie); raises
+    :class:`ApiError`."""
     client = ApiClient()
     out = client.login(email.strip(), password, client_address=st.context.ip_address)
     me = client.me()
+    st.session_state.pop(REFUSED, None)
     st.session_state[TOKEN] = out["token"]
     st.session_state[ME] = me
+    _set_cookie(out["token"], _seconds_until(out.get("expires_at")))
     return Session(out["token"], me["member"], me["team"])
 
 
 def forget() -> None:
+    """Drop this connection's session and everything the pages kept (the cookie's token, if
+    any, is remembered as refused: the API no longer takes it)."""
+    cookie = _cookie_token()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if cookie:
+        st.session_state[REFUSED] = cookie
 
 
 def sign_out() -> None:
-    """End the session at the API (the token stops working) and forget it here."""
+    """End the session at the API (the token stops working), forget it here and clear the
+    cookie."""
     token = st.session_state.get(TOKEN)
     if token:
         # Already expired or revoked: nothing left to end.
         with contextlib.suppress(ApiError):
             ApiClient(token).logout()
     forget()
+    _set_cookie(None)
 
 
 def require_session() -> Session:
@@ -96,7 +191,7 @@ def require_session() -> Session:
     session = current()
     if session is None:
         st.info("Sign in on the Home page to see this page.")
-        st.page_link("Home.py", label="Go to sign-in", icon="🔑")
+        st.page_link(home_page(), label="Go to sign-in", icon="🔑")
         st.stop()
     sidebar(session)
     return session
@@ -111,7 +206,7 @@ def sidebar(session: Session) -> None:
         notification_bell(session)
         if st.button("Sign out", key="sidebar_sign_out"):
             sign_out()
-            st.rerun()
+            st.switch_page(home_page())
 
 
 def notification_bell(session: Session) -> None:
@@ -130,8 +225,9 @@ def show_api_error(e: ApiError, action: str | None = None) -> None:
     """Show a failed API call: the problem's detail and each field error."""
     if e.unauthorized and current() is not None:
         forget()
+        _set_cookie(None)
         st.warning("Your session has ended. Sign in again on the Home page.")
-        st.page_link("Home.py", label="Go to sign-in", icon="🔑")
+        st.page_link(home_page(), label="Go to sign-in", icon="🔑")
         return
     lines = [f"{action}: {e.detail}" if action else e.detail]
     for err in e.errors:

@@ -6,6 +6,8 @@ move goes through ``POST /api/v1/deals/{id}/move`` with ``If-Match``; the deal g
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import streamlit as st
 from streamlit_sortables import sort_items
@@ -94,19 +96,31 @@ for col, c in zip(cols, board["columns"], strict=True):
     if more > 0:
         col.caption(f"+{more:,} more")
 
+
+def redraw() -> None:
+    """Draw the board's component afresh from the API's board on the next run. The component
+    keeps what it was dragged into under its key (and would hand the same drag back on every
+    run, a refused move retried forever) and ignores new items: each drag handled, and each
+    change of the board, gets a new key."""
+    st.session_state[f"board_drawn_{pid}"] = st.session_state.get(f"board_drawn_{pid}", 0) + 1
+
+
 st.caption("Drag a card to another stage (or within one) to move it.")
 layout = BoardLayout.of(board, {k: v["name"] for k, v in stages.items()})
+drawn = hashlib.sha256(json.dumps(layout.columns).encode()).hexdigest()[:12]
 after = sort_items(
     layout.columns,
     multi_containers=True,
     direction="vertical",
     custom_style=BOARD_STYLE,
-    key=f"sortable_{pid}",
+    key=f"sortable_{pid}_{st.session_state.get(f'board_drawn_{pid}', 0)}_{drawn}",
 )
 moves = layout.moves(after) if after else []
 if moves:
+    # Each move once: refused, its card goes back to the column the API still has it in.
     for deal_id, stage, index in moves:
         move(deal_id, stage, index)
+    redraw()
     st.rerun()
 
 with st.expander("Move a deal", expanded=not by_id):
@@ -131,6 +145,7 @@ with st.expander("Move a deal", expanded=not by_id):
             if reason and target["is_lost"]:
                 extra["loss_reason"] = reason
             move(deal_id, stage, None, extra)
+            redraw()
             st.rerun()
 
 with st.expander("New deal"):

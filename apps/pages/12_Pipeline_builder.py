@@ -76,12 +76,20 @@ with add, st.form("pb_add"):
             body["position"] = keys.index(position)
         if call("POST", f"/pipelines/{pid}/stages", f"Adding stage {key}", json=body):
             st.rerun()
-with edit, st.form("pb_edit"):
+with edit:
+    # The stage is picked outside the form (a pick inside a form reruns nothing until it is
+    # submitted), and the form's widgets are keyed by pipeline and stage, so each stage's form
+    # starts from that stage's values.
     key = st.selectbox("Stage", keys, key="pb_edit_key")
     current = next(s for s in pipeline["stages"] if s["key"] == key)
-    name = st.text_input("New name", value=current["name"], key="pb_edit_name")
-    prob = st.number_input("Probability", 0, 100, int(current["probability"]), key="pb_edit_prob")
-    if st.form_submit_button("Save stage"):
+    tag = f"{pid}_{key}_{pipeline['version']}"
+    with st.form(f"pb_edit_{tag}"):
+        name = st.text_input("New name", value=current["name"], key=f"pb_edit_name_{tag}")
+        prob = st.number_input(
+            "Probability", 0, 100, int(current["probability"]), key=f"pb_edit_prob_{tag}"
+        )
+        save = st.form_submit_button("Save stage")
+    if save:
         body = {"name": name.strip(), "probability": int(prob)}
         if call("PATCH", f"/pipelines/{pid}/stages/{key}", f"Saving stage {key}", json=body):
             st.rerun()

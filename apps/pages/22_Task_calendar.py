@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 from streamlit_calendar import calendar
@@ -26,10 +28,23 @@ try:
 except ApiError as e:
     ui.stop_on_error(e, "Loading tasks")
 
+
+def wall_time(value: str) -> dt.datetime:
+    """An API timestamp as the wall-clock time in the member's zone, without an offset.
+
+    The calendar is given these and ``timeZone: "UTC"``: without a time-zone plugin FullCalendar
+    cannot convert to a named zone (it drew the UTC time), and a time with an offset would be
+    shifted; a wall time in UTC mode is drawn as it is, whatever the browser's zone."""
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    with contextlib.suppress(KeyError, ValueError):
+        moment = moment.astimezone(ZoneInfo(zone))
+    return moment.replace(tzinfo=None)
+
+
 COLORS = {"low": "#9ca3af", "medium": "#3b82f6", "high": "#f97316", "urgent": "#ef4444"}
 events = []
 for t in tasks:
-    start = dt.datetime.fromisoformat(t["due_at"].replace("Z", "+00:00"))
+    start = wall_time(t["due_at"])
     events.append(
         {
             "id": t["id"],
@@ -47,7 +62,7 @@ for t in tasks:
         except ApiError:
             upcoming = []
         for i, when in enumerate(upcoming[1:], start=1):
-            moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+            moment = wall_time(when)
             events.append(
                 {
                     "id": f"{t['id']}#{i}",
@@ -70,7 +85,8 @@ state = calendar(
     events=events,
     options={
         "initialView": mode,
-        "timeZone": zone,
+        "timeZone": "UTC",  # the events are wall times in the member's zone (wall_time)
+        "initialDate": wall_time(dt.datetime.now(dt.UTC).isoformat()).date().isoformat(),
         "height": 700,
         "headerToolbar": {"left": "prev,next today", "center": "title", "right": ""},
     },

@@ -403,7 +403,7 @@ def ui() -> None:
     s, _ = use_database()
     env = dict(os.environ)
     env.setdefault("LEADLY_API_URL", s.api_base_url)
-    home = Path(apps.__file__).with_name("Home.py")
+    home = Path(apps.__file__).with_name("server.py")
     argv = [
         sys.executable, "-m", "streamlit", "run", str(home),
         "--server.address", s.api_host, "--server.port", str(s.ui_port),

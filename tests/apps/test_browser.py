@@ -1,5 +1,5 @@
 """End to end in a real browser: Debian's chromium driven by Playwright against a real
-``streamlit run apps/Home.py`` and the real API. Sign in through the UI, open the Overview and
+``streamlit run apps/server.py`` and the real API. Sign in through the UI, open the Overview and
 the Lead explorer, check what the member sees, export the leads as CSV.
 
 Screenshots land in ``LEADLY_SCREENSHOT_DIR`` (default: the system temp folder).
@@ -9,66 +9,26 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.apps.browser import CHROMIUM, CHROMIUM_ARGS, MISSING, SHOTS, streamlit
 from tests.apps.conftest import SeededTeam
-from tests.plugin import APPS, PASSWORD, child, free_port, wait_http
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(os.environ.get("LEADLY_SCREENSHOT_DIR") or tempfile.gettempdir())
+from tests.plugin import PASSWORD
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("apps"),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing (apt-get install chromium; .ci/run installs it)",
-    ),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING),
 ]
 
 
 @pytest.fixture(scope="module")
 def ui_url(api_url: str, teams: dict[str, SeededTeam]) -> Iterator[str]:
-    """``streamlit run apps/Home.py`` on a free port, talking to the test API."""
-    port = free_port()
-    env = {**os.environ, "LEADLY_API_URL": api_url}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APPS / "Home.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "viewer",
-    ]
-    base = f"http://127.0.0.1:{port}"
-    with child(cmd, env, "streamlit") as (proc, log):
-        wait_http(base + "/_stcore/health", proc, log)
+    """The app (``streamlit run apps/server.py``) on a free port, talking to the test API."""
+    with streamlit(api_url) as base:
         yield base
 
 

@@ -5,8 +5,6 @@ builder, and the forecast / win-loss pages against their reporting rows."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,9 +15,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps.deal_board import BoardLayout, board_moves
+from tests.apps.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, drag, streamlit
 from tests.apps.conftest import SeededTeam, rpt_rows, seed_team
-from tests.apps.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
-from tests.plugin import APPS, PASSWORD, child, free_port, open_page, wait_http
+from tests.plugin import PASSWORD, open_page
 
 # One xdist worker runs the app tests (`--dist loadgroup`): one API server, seed and dbt build.
 pytestmark = pytest.mark.xdist_group("apps")
@@ -200,14 +198,7 @@ def test_forecast_and_win_loss_pages_match_their_reports(sales: dict[str, Any]) 
 
 @pytest.fixture(scope="module")
 def streamlit_url(api_url: str) -> Iterator[str]:
-    """``streamlit run apps/Home.py`` on a free port, talking to the test API."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APPS / "Home.py"), "--server.port",
-           str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    with child(cmd, {**os.environ, "LEADLY_API_URL": api_url}, "streamlit") as (proc, log):
-        wait_http(base + "/_stcore/health", proc, log)
+    with streamlit(api_url) as base:
         yield base
 
 
@@ -238,12 +229,7 @@ def test_drag_a_card_to_another_stage_in_chromium(
             card = board.get_by_text("Dragged", exact=False).first
             expect(card).to_be_visible()
             target = board.get_by_text("Contact made", exact=True).first
-            box, to = card.bounding_box(), target.bounding_box()
-            assert box and to
-            page.mouse.move(box["x"] + 5, box["y"] + 5)
-            page.mouse.down()
-            page.mouse.move(to["x"] + 10, to["y"] + 30, steps=25)
-            page.mouse.up()
+            drag(page, card, target)
             expect(page.get_by_text("Moved Dragged to Contact made.")).to_be_visible()
             assert api(base, team, "GET", f"/deals/{deal['id']}")["stage"] == "contact_made"
             page.screenshot(path=str(SHOTS / "leadly-e2e-board.png"), full_page=True)
