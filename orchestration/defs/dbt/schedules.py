@@ -8,6 +8,7 @@ from orchestration.defs.dbt.jobs import (
     dbt_nightly_full_build,
     dbt_run_pending,
 )
+from orchestration.schedule import utc_schedule
 
 INCREMENTAL_CRON = "*/15 * * * *"
 NIGHTLY_CRON = "0 2 * * *"
@@ -28,13 +29,11 @@ def dbt_every_15_minutes(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest()
 
 
-dbt_nightly = dg.ScheduleDefinition(
-    name="dbt_nightly_full_build",
-    job=dbt_nightly_full_build,
-    cron_schedule=NIGHTLY_CRON,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Nightly dbt build --full-refresh with snapshots, at 02:00 UTC.",
+dbt_nightly = utc_schedule(
+    "dbt_nightly_full_build",
+    dbt_nightly_full_build,
+    NIGHTLY_CRON,
+    "Nightly dbt build --full-refresh with snapshots, at 02:00 UTC.",
 )
 
 schedules = [dbt_every_15_minutes, dbt_nightly]
