@@ -5,7 +5,7 @@ dates in range, no NUL, nesting and UTF-8 checked), as on every other route."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
@@ -34,6 +34,15 @@ def _client_ip(request: Request) -> str:
 
 def _rid(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
+
+
+def _client(request: Request) -> dict[str, Any]:
+    """Who opens a session: the request id, the user agent and the client's address."""
+    return {
+        "request_id": _rid(request),
+        "user_agent": request.headers.get("user-agent"),
+        "ip": _client_ip(request),
+    }
 
 
 async def _write_secret(actor: Actor, fn):  # type: ignore[no-untyped-def]
@@ -67,9 +76,7 @@ class AuthController(Controller):
             data.email,
             data.password,
             data.time_zone,
-            request_id=_rid(request),
-            user_agent=request.headers.get("user-agent"),
-            ip=_client_ip(request),
+            **_client(request),
         )
         return json_response(out, 201)
 
@@ -78,9 +85,7 @@ class AuthController(Controller):
         out = await service.login(
             data.email,
             data.password,
-            ip=_client_ip(request),
-            user_agent=request.headers.get("user-agent"),
-            request_id=_rid(request),
+            **_client(request),
         )
         return json_response(out)
 
@@ -207,9 +212,7 @@ class InvitationsController(Controller):
             data.name,
             data.password,
             data.time_zone,
-            request_id=_rid(request),
-            user_agent=request.headers.get("user-agent"),
-            ip=_client_ip(request),
+            **_client(request),
         )
         return json_response(out, 201)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.auth import crypto
 from api.auth.emails import normalize_email
 from api.auth.passwords import check_password
-from api.common.records import RecordService
+from api.common.records import RecordService, actor_event
 from api.common.scope import tenant_scope
 from leadly.actor import ROLE_RANK, Actor, system_actor
 from leadly.ids import new_id
@@ -309,19 +309,18 @@ async def _limit_signups(ip: str) -> None:
 
     count, retry = await throttle.counter().hit(throttle.signup_key(ip), 3600)
     if count > get_settings().signup_max_per_ip:
-        raise Problem(
-            429,
-            "Too many sign-ups from this address. Try again later.",
-            title="Too Many Requests",
-            headers={"Retry-After": str(retry)},
-            retry_after=retry,
-        )
+        raise _too_many("Too many sign-ups from this address. Try again later.", retry)
 
 
 def _throttled(retry: int) -> Problem:
+    return _too_many("Too many failed sign-in attempts. Try again later.", retry)
+
+
+def _too_many(detail: str, retry: int) -> Problem:
+    """429 telling the client when to try again (``Retry-After``, seconds)."""
     return Problem(
         429,
-        "Too many failed sign-in attempts. Try again later.",
+        detail,
         title="Too Many Requests",
         headers={"Retry-After": str(retry)},
         retry_after=retry,
@@ -560,15 +559,8 @@ async def create_api_key(
     ).one()
     await events.append(
         conn,
-        EventRecord(
-            actor.team_id,
-            actor.actor_type,
-            actor.member_id,
-            "api_key",
-            key_id,
-            "created",
-            {"name": [None, name], "scopes": [None, scopes]},
-            actor.request_id,
+        actor_event(
+            actor, "api_key", key_id, "created", {"name": [None, name], "scopes": [None, scopes]}
         ),
     )
     return {**dict(row._mapping), "key": key}
@@ -609,16 +601,7 @@ async def revoke_api_key(conn: AsyncConnection, actor: Actor, key_id: str) -> No
         raise not_found("api key", key_id)
     await events.append(
         conn,
-        EventRecord(
-            actor.team_id,
-            actor.actor_type,
-            actor.member_id,
-            "api_key",
-            key_id,
-            "revoked",
-            {},
-            actor.request_id,
-        ),
+        actor_event(actor, "api_key", key_id, "revoked", {}),
     )
 
 
@@ -661,15 +644,8 @@ async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> 
     )
     await events.append(
         conn,
-        EventRecord(
-            actor.team_id,
-            actor.actor_type,
-            actor.member_id,
-            "invitation",
-            inv_id,
-            "created",
-            {"email": [None, email], "role": [None, role]},
-            actor.request_id,
+        actor_event(
+            actor, "invitation", inv_id, "created", {"email": [None, email], "role": [None, role]}
         ),
     )
     return {"id": inv_id, "email": email, "role": role, "expires_at": expires, "token": token}
