@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.records import RecordService
-from api.common.refs import check_refs
 from leadly.actor import Actor
 from leadly.problem import validation
 from warehouse.models import Account, TeamMember
@@ -69,13 +68,10 @@ class AccountService(RecordService):
     object_type = "account"
     plural = "accounts"
     prefix = "acct"
+    refs = REFS
 
-    async def validate(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        values: dict[str, Any],
-        current: Mapping[str, Any] | None,
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
     ) -> None:
         if "name" in values and not (values["name"] or "").strip():
             raise validation([{"field": "name", "message": "Name cannot be empty."}])
@@ -88,7 +84,6 @@ class AccountService(RecordService):
             values["domain"] = domain
         elif current is None and values.get("website") and not values.get("domain"):
             values["domain"] = normalise_domain(values["website"])
-        await check_refs(conn, actor, values, current, REFS)
 
     async def find_by_domain(
         self, conn: AsyncConnection, actor: Actor, domain: str

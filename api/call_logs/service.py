@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.records import RecordService, require_any
-from api.common.refs import check_refs
+from api.common.records import OneOf, RecordService
 from leadly.actor import Actor
 from warehouse.models import CallLog, Contact, Lead, TeamMember
 
@@ -26,21 +25,14 @@ class CallLogService(RecordService):
     object_type = "call_log"
     plural = "call_logs"
     prefix = "call"
+    required = OneOf(
+        ("lead_id", "contact_id"), "lead_id", "A call log belongs to a lead or a contact."
+    )
+    refs = REFS
 
-    async def validate(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        values: dict[str, Any],
-        current: Mapping[str, Any] | None,
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
     ) -> None:
-        require_any(
-            values,
-            current,
-            ("lead_id", "contact_id"),
-            field="lead_id",
-            message="A call log belongs to a lead or a contact.",
-        )
         if current is None:
             if values.get("member_id") is None and actor.actor_type != "system":
                 values["member_id"] = actor.member_id
@@ -48,7 +40,6 @@ class CallLogService(RecordService):
                 values.pop("started_at", None)
         if values.get("started_at") is not None and values["started_at"].tzinfo is None:
             values["started_at"] = values["started_at"].replace(tzinfo=UTC)
-        await check_refs(conn, actor, values, current, REFS)
 
     async def ids_for_lead(self, conn: AsyncConnection, actor: Actor, lead_id: str) -> list[str]:
         t = self.table

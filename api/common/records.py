@@ -7,8 +7,8 @@ their rules in the ``validate``/``before_*`` hooks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -18,7 +18,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common.dedupe import check_email_unique, duplicate_problem, find_by_email
 from api.common.listing import Lister, ListParams
+from api.common.refs import check_refs, plausible_id
 from api.common.visibility import restriction
 from leadly.actor import Actor
 from leadly.ids import new_id
@@ -28,13 +30,6 @@ from warehouse.errors import db_problem
 from warehouse.events import EventRecord, diff
 
 HIDDEN = frozenset({"team_id", "deleted_at"})
-# What an id in a URL or a body may look like before it reaches SQL (``lead_01J...``); anything
-# else cannot name a record, so it is a 404 without a query (and no NUL byte reaches psycopg).
-_ID_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$")
-
-
-def plausible_id(value: object) -> bool:
-    return isinstance(value, str) and _ID_SHAPE.match(value) is not None
 
 
 def require_any(
@@ -50,6 +45,15 @@ def require_any(
     merged = {**(current or {}), **values}
     if not any(merged.get(f) for f in fields):
         raise validation([{"field": field, "message": message}])
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """A record needs a value in one of ``fields``: else a 422 naming ``field`` (``message``)."""
+
+    fields: tuple[str, ...]
+    field: str
+    message: str
 
 
 READ_ONLY = frozenset(
@@ -100,6 +104,8 @@ class RecordService:
     soft_delete: ClassVar[bool] = True
     extra_hidden: ClassVar[frozenset[str]] = frozenset()
     unique_email: ClassVar[bool] = False  # a live record's email is unique in the team
+    required: ClassVar[OneOf | None] = None  # what a record cannot be without
+    refs: ClassVar[Mapping[str, tuple[Table, str]]] = {}  # fields naming another record
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -133,12 +139,33 @@ class RecordService:
         values: dict[str, Any],
         current: Mapping[str, Any] | None,
     ) -> None:
-        """Domain rules before a create (``current`` None) or an update; raise Problem."""
+        """Domain rules before a create (``current`` None) or an update; raise Problem. Here, in
+        this order: ``required``, the domain's own :meth:`rules`, ``refs`` (each names a live
+        record of the team) and, with ``unique_email``, an update's email is not another live
+        record's (creates: the unique index answers, see :meth:`create`)."""
+        if self.required is not None:
+            need = self.required
+            require_any(values, current, need.fields, field=need.field, message=need.message)
+        self.rules(actor, values, current)
+        if self.refs:
+            await check_refs(conn, actor, values, current, self.refs)
+        if self.unique_email and current is not None:
+            await check_email_unique(conn, actor, self.table, self.object_type, values, current)
+
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
+    ) -> None:
+        """A domain's own checks (raise Problem) and defaults (fill ``values``) of a write,
+        after ``required``, before ``refs``."""
 
     async def before_restore(
         self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
     ) -> None:
-        """Domain rules before a soft-deleted record comes back (e.g. its email is taken)."""
+        """Domain rules before a soft-deleted record comes back. Here: with ``unique_email``,
+        the email may have been taken by another record while this one was deleted."""
+        if self.unique_email:
+            email = {"email": row["email"]}
+            await check_email_unique(conn, actor, self.table, self.object_type, email, None)
 
     async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
         """The problem for an id that names no live record (domains may say more)."""
@@ -148,8 +175,6 @@ class RecordService:
         self, conn: AsyncConnection, actor: Actor, values: Mapping[str, Any]
     ) -> Problem:
         """409 for a create refused by the unique email index, naming the existing record."""
-        from api.common.dedupe import duplicate_problem, find_by_email
-
         existing = await find_by_email(conn, actor, self.table, values["email"])
         return duplicate_problem(self.object_type, values["email"], existing)
 

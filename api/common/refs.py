@@ -4,15 +4,24 @@ records and answers before any other write of the request happened)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.records import plausible_id
 from leadly.actor import Actor
 from leadly.problem import validation
+
+# What an id in a URL or a body may look like before it reaches SQL (``lead_01J...``); anything
+# else cannot name a record, so it is a 404 without a query (and no NUL byte reaches psycopg).
+_ID_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,199}$")
+
+
+def plausible_id(value: object) -> bool:
+    """Whether ``value`` can be a record id at all (a look-up for anything else is pointless)."""
+    return isinstance(value, str) and _ID_SHAPE.match(value) is not None
 
 
 async def check_refs(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.dedupe import check_email_unique, find_by_email
-from api.common.records import RecordService, require_any
-from api.common.refs import check_refs
+from api.common.dedupe import find_by_email
+from api.common.records import OneOf, RecordService
 from leadly.actor import Actor
 from warehouse.models import Account, Contact, TeamMember
 
@@ -25,30 +23,10 @@ class ContactService(RecordService):
     plural = "contacts"
     prefix = "cont"
     unique_email = True
-
-    async def validate(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        values: dict[str, Any],
-        current: Mapping[str, Any] | None,
-    ) -> None:
-        require_any(
-            values,
-            current,
-            ("first_name", "last_name", "email"),
-            field="last_name",
-            message="A contact needs a name or an email.",
-        )
-        await check_refs(conn, actor, values, current, REFS)
-        if current is not None:  # creates: the unique email index answers (see RecordService)
-            await check_email_unique(conn, actor, self.table, "contact", values, current)
-
-    async def before_restore(
-        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
-    ) -> None:
-        # The email may have been taken by another contact while this one was deleted.
-        await check_email_unique(conn, actor, self.table, "contact", {"email": row["email"]}, None)
+    required = OneOf(
+        ("first_name", "last_name", "email"), "last_name", "A contact needs a name or an email."
+    )
+    refs = REFS
 
     async def find_by_email(
         self, conn: AsyncConnection, actor: Actor, email: str

@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.accounts.service import account_service, domain_of_email, normalise_domain
 from api.call_logs.service import call_log_service
-from api.common.dedupe import check_email_unique
-from api.common.records import RecordService, require_any
+from api.common.records import OneOf, RecordService
 from api.common.refs import check_refs
 from api.contacts.service import contact_service
 from leadly.actor import Actor
@@ -51,21 +50,12 @@ class LeadService(RecordService):
     plural = "leads"
     prefix = "lead"
     unique_email = True
+    required = OneOf(IDENTITY, "email", "A lead needs a name, an email, a phone or a company.")
+    refs = REFS
 
-    async def validate(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        values: dict[str, Any],
-        current: Mapping[str, Any] | None,
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
     ) -> None:
-        require_any(
-            values,
-            current,
-            IDENTITY,
-            field="email",
-            message="A lead needs a name, an email, a phone or a company.",
-        )
         if values.get("status") == "converted" and (current or {}).get("status") != "converted":
             raise validation(
                 [
@@ -83,9 +73,6 @@ class LeadService(RecordService):
             raise validation(
                 [{"field": "status", "message": "A converted lead cannot change status."}]
             )
-        await check_refs(conn, actor, values, current, REFS)
-        if current is not None:  # creates: the unique email index answers (see RecordService)
-            await check_email_unique(conn, actor, self.table, "lead", values, current)
 
     async def missing(self, conn: AsyncConnection, actor: Actor, id: str) -> Problem:
         """404; for a lead retired by a merge, say which lead it lives on in."""
@@ -114,8 +101,7 @@ class LeadService(RecordService):
                 title="Conflict",
                 merged_into_id=row["merged_into_id"],
             )
-        # The email may have been taken by another lead while this one was deleted.
-        await check_email_unique(conn, actor, self.table, "lead", {"email": row["email"]}, None)
+        await super().before_restore(conn, actor, row)
 
     # ------------------------------------------------------------------ merge
 
