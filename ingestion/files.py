@@ -136,8 +136,10 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
-def xlsx_to_csv(src: Path, dst: Path) -> None:
-    """The first worksheet as a UTF-8 CSV (values, not formulas; empty trailing cells dropped)."""
+def xlsx_to_csv(src: Path, dst: Path, rows: int | None = None) -> int:
+    """The first worksheet as a UTF-8 CSV (values, not formulas; empty trailing cells and NUL
+    characters dropped): all of it, or its header and first ``rows`` rows (a probe). Returns the
+    sheet's data rows as the workbook states them (an estimate: trailing empty rows count)."""
     import openpyxl
 
     fh = src.open("rb")  # a file object: openpyxl refuses paths without an .xlsx extension
@@ -150,13 +152,17 @@ def xlsx_to_csv(src: Path, dst: Path) -> None:
         ws = wb.worksheets[0] if wb.worksheets else None
         if ws is None:
             raise FileProblem("The workbook has no worksheet.")
+        estimate = max(0, (ws.max_row or 0) - 1)
         with dst.open("w", encoding="utf-8", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            for row in ws.iter_rows(values_only=True):
+            for i, row in enumerate(ws.iter_rows(values_only=True)):
+                if rows is not None and i > rows:
+                    break
                 cells = [_cell_text(v).replace("\x00", "") for v in row]
                 while cells and cells[-1] == "":
                     cells.pop()
                 w.writerow(cells)
+        return estimate
     finally:
         wb.close()
         fh.close()

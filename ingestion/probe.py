@@ -50,37 +50,6 @@ def _head_text(src: Path) -> tuple[str, str, bool]:
     return encoding, text, whole
 
 
-def _xlsx_head(src: Path, dst: Path, rows: int) -> int:
-    import csv
-
-    import openpyxl
-
-    fh = src.open("rb")  # a file object: openpyxl refuses paths without an .xlsx extension
-    try:
-        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as e:
-        fh.close()
-        raise FileProblem(f"The XLSX workbook cannot be read ({type(e).__name__}).") from None
-    try:
-        if not wb.worksheets:
-            raise FileProblem("The workbook has no worksheet.")
-        ws = wb.worksheets[0]
-        estimate = max(0, (ws.max_row or 0) - 1)
-        with dst.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            for i, row in enumerate(ws.iter_rows(values_only=True)):
-                if i > rows:
-                    break
-                cells = [files._cell_text(v) for v in row]
-                while cells and cells[-1] == "":
-                    cells.pop()
-                w.writerow(cells)
-    finally:
-        wb.close()
-        fh.close()
-    return estimate
-
-
 def probe(src: Path, workdir: Path) -> Probe:
     """Look at the first rows of ``src`` (FileProblem when it cannot be imported)."""
     from ingestion.stage import Stager
@@ -92,7 +61,7 @@ def probe(src: Path, workdir: Path) -> Probe:
     head = workdir / "probe.csv"
     whole = True
     if fmt == "xlsx":
-        estimate = _xlsx_head(src, head, TYPE_SAMPLE)
+        estimate = files.xlsx_to_csv(src, head, TYPE_SAMPLE)
         encoding, delimiter, quote = "xlsx", ",", '"'
     else:
         encoding, text, whole = _head_text(src)

@@ -28,7 +28,12 @@ from ingestion.files import FileProblem, Prepared
 from ingestion.mapping import NULL_TOKENS, ObjectSpec, sources
 from leadly.settings import get_settings
 from warehouse.models.crm import CALL_DIRECTIONS, IMPORTABLE_LEAD_STATUSES, MAX_CALL_SECONDS
-from warehouse.models.imports import LEAD_FILE_COLUMNS, LEAD_RAW_COLUMNS, LEAD_STAGED_EXTRA
+from warehouse.models.imports import (
+    CALL_LOG_RAW_COLUMNS,
+    LEAD_FILE_COLUMNS,
+    LEAD_RAW_COLUMNS,
+    LEAD_STAGED_EXTRA,
+)
 
 SPARE_COLUMNS = 8
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -604,24 +609,6 @@ class Stager:
             "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL), "
             "count(*) FILTER (WHERE reason IS NULL) FROM checked"
         ).fetchone()
-        columns = [
-            "import_id",
-            "batch_no",
-            "row_no",
-            "call_id",
-            "lead_id",
-            "contact_id",
-            "member_id",
-            "direction",
-            "phone_number",
-            "started_at",
-            "duration",
-            "outcome",
-            "notes",
-            "transcript",
-            "recording_url",
-            "custom",
-        ]
         seq = "row_number() OVER (ORDER BY row_no)"
         rows_paths = self._write_rows(
             f"""
@@ -642,7 +629,7 @@ class Stager:
             batches=-(-int(staged) // batch_size),
             rows_paths=rows_paths,
             rejects_path=self._write_rejects(import_id),
-            copy_columns=columns,
+            copy_columns=list(CALL_LOG_RAW_COLUMNS),
         )
 
     # ------------------------------------------------------------------ preview

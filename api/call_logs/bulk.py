@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.batches import BatchCounts
+from api.common.batches import BatchCounts, batch_params
 from leadly.actor import Actor
 
 CREATED_FIELDS = (
@@ -82,46 +82,27 @@ _INSERT = text(
 async def load_batch(
     conn: AsyncConnection, actor: Actor, import_id: str, batch_no: int
 ) -> BatchCounts:
-    member = actor.member_id if actor.actor_type != "system" else None
-    r = (
-        await conn.execute(
-            _INSERT,
-            {
-                "team_id": actor.team_id,
-                "import_id": import_id,
-                "batch_no": batch_no,
-                "actor_type": actor.actor_type,
-                "actor_id": actor.member_id,
-                "request_id": actor.request_id,
-                "member_id": member,
-                "created_by": member,
-            },
-        )
-    ).one()
+    params = batch_params(actor, import_id, batch_no)
+    r = (await conn.execute(_INSERT, {**params, "member_id": params["created_by"]})).one()
     return BatchCounts(int(r.inserted), 0, int(r.rows) - int(r.inserted), 0)
 
 
+def _by_id_or_email(table: str) -> str:
+    """Each ref's live record of ``app.<table>``: the one with that id, else the oldest with
+    that email."""
+    return f"""
+        SELECT r.ref, (
+          SELECT x.id FROM app.{table} x
+          WHERE x.team_id = :team_id AND x.deleted_at IS NULL
+            AND (x.id = r.ref OR x.email_normalized = lower(r.ref))
+          ORDER BY (x.id = r.ref) DESC, x.created_at LIMIT 1) AS id
+        FROM unnest(CAST(:refs AS text[])) AS r(ref)
+        """
+
+
 _RESOLVE = {
-    "lead": text(
-        """
-        SELECT r.ref, (
-          SELECT l.id FROM app.leads l
-          WHERE l.team_id = :team_id AND l.deleted_at IS NULL
-            AND (l.id = r.ref OR l.email_normalized = lower(r.ref))
-          ORDER BY (l.id = r.ref) DESC, l.created_at LIMIT 1) AS id
-        FROM unnest(CAST(:refs AS text[])) AS r(ref)
-        """
-    ),
-    "contact": text(
-        """
-        SELECT r.ref, (
-          SELECT c.id FROM app.contacts c
-          WHERE c.team_id = :team_id AND c.deleted_at IS NULL
-            AND (c.id = r.ref OR c.email_normalized = lower(r.ref))
-          ORDER BY (c.id = r.ref) DESC, c.created_at LIMIT 1) AS id
-        FROM unnest(CAST(:refs AS text[])) AS r(ref)
-        """
-    ),
+    "lead": text(_by_id_or_email("leads")),
+    "contact": text(_by_id_or_email("contacts")),
     "member": text(
         """
         SELECT r.ref, (

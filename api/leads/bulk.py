@@ -29,12 +29,10 @@ row, and no per-row JSON is built in PostgreSQL (only the staged text is parsed)
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.batches import BatchCounts
+from api.common.batches import BatchCounts, batch_params
 from leadly.actor import Actor
 from warehouse.models.imports import LEAD_FILE_COLUMNS as FILE_COLUMNS
 from warehouse.models.imports import LEAD_FILE_FIELDS as FILE_FIELDS
@@ -231,23 +229,11 @@ _INSERTED_FOLDED = text(
 _UPDATE = {p: text(_update_sql(p)) for p in ("update", "merge")}
 
 
-def _params(actor: Actor, import_id: str, batch_no: int) -> dict[str, Any]:
-    return {
-        "team_id": actor.team_id,
-        "import_id": import_id,
-        "batch_no": batch_no,
-        "actor_type": actor.actor_type,
-        "actor_id": actor.member_id,
-        "request_id": actor.request_id,
-        "created_by": actor.member_id if actor.actor_type != "system" else None,
-    }
-
-
 async def load_batch(
     conn: AsyncConnection, actor: Actor, import_id: str, batch_no: int, policy: str
 ) -> BatchCounts:
     """Write batch ``batch_no`` of import ``import_id`` into ``app.leads`` (see the module)."""
-    params = _params(actor, import_id, batch_no)
+    params = batch_params(actor, import_id, batch_no)
     for setting in _PLAN:
         await conn.execute(setting)
     matched = matched_folded = changed = inserted_folded = 0

@@ -185,6 +185,12 @@ class CallLogImportRow(Base):
     __table_args__ = ({"schema": RAW_SCHEMA},)
 
 
+# Columns of raw.call_log_import_rows in COPY order (the team comes from the session's setting).
+CALL_LOG_RAW_COLUMNS = tuple(
+    c.name for c in CallLogImportRow.__table__.columns if c.name != "team_id"
+)
+
+
 class ImportReject(Base):
     """A row an import refused: its original values (in the file's column order) and why."""
 
