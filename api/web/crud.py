@@ -291,28 +291,16 @@ def crud_controller(
         "return": Response[out_struct],
     }
     list_handler.__annotations__ = {"request": Request, "return": Response[page_of(out_struct)]}
-    get_handler.__annotations__ = {
-        "request": Request,
-        "record_id": str,
-        "return": Response[out_struct],
-    }
+    one = {"request": Request, "record_id": str}  # the handlers of one record
+    get_handler.__annotations__ = {**one, "return": Response[out_struct]}
     update_handler.__annotations__ = {
-        "request": Request,
-        "record_id": str,
+        **one,
         "data": JSONBody[update_struct],
         "return": Response[out_struct],
     }
-    delete_handler.__annotations__ = {"request": Request, "record_id": str, "return": None}
-    restore_handler.__annotations__ = {
-        "request": Request,
-        "record_id": str,
-        "return": Response[out_struct],
-    }
-    history_handler.__annotations__ = {
-        "request": Request,
-        "record_id": str,
-        "return": Response[HistoryPage],
-    }
+    delete_handler.__annotations__ = {**one, "return": None}
+    restore_handler.__annotations__ = {**one, "return": Response[out_struct]}
+    history_handler.__annotations__ = {**one, "return": Response[HistoryPage]}
     batch_handler.__annotations__ = {
         "request": Request,
         "data": JSONBody[BatchIn],
