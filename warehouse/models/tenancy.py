@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin
+from warehouse.models.base import Base, TenantMixin, TimestampsMixin, VersionMixin, member_fk
 
 SYSTEM_ROLES = ("owner", "admin", "manager", "user", "guest")
 
@@ -83,11 +83,7 @@ class Session(TenantMixin, Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["team_id", "member_id"],
-            ["app.team_members.team_id", "app.team_members.id"],
-            ondelete="CASCADE",
-        ),
+        member_fk("member_id", ondelete="CASCADE"),
         Index("ix_sessions_team_member", "team_id", "member_id"),
     )
 
@@ -106,11 +102,7 @@ class ApiKey(TenantMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["team_id", "member_id"],
-            ["app.team_members.team_id", "app.team_members.id"],
-            ondelete="CASCADE",
-        ),
+        member_fk("member_id", ondelete="CASCADE"),
         Index("ix_api_keys_team_member", "team_id", "member_id"),
     )
 
@@ -130,9 +122,7 @@ class Invitation(TenantMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         ForeignKeyConstraint(["team_id", "role_id"], ["app.roles.team_id", "app.roles.id"]),
-        ForeignKeyConstraint(
-            ["team_id", "invited_by"], ["app.team_members.team_id", "app.team_members.id"]
-        ),
+        member_fk("invited_by"),
         CheckConstraint("email <> ''", name="email_not_empty"),
         Index("ix_invitations_team_email", "team_id", "email"),
     )
