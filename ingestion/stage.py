@@ -270,13 +270,16 @@ class Stager:
             f"CASE WHEN length({expr}) > {limit} THEN '{name}: longer than {limit} characters' END"
         )
 
+    def _synonyms(self, table: str, synonyms: Mapping[str, str]) -> None:
+        """A table ``table`` (k, v): each spelling a file may use and the value it stands for."""
+        pairs = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in synonyms.items())
+        self.db.execute(
+            f"CREATE TABLE {table}(k VARCHAR, v VARCHAR); INSERT INTO {table} VALUES {pairs}"
+        )
+
     def lead_checks(self) -> None:
         f = self.field_expr
-        statuses = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in STATUS_SYNONYMS.items())
-        self.db.execute(
-            f"CREATE TABLE status_map(k VARCHAR, v VARCHAR); "
-            f"INSERT INTO status_map VALUES {statuses}"
-        )
+        self._synonyms("status_map", STATUS_SYNONYMS)
         free = _sql_list(sorted(_free_mail()))
         self.db.execute(
             f"""
@@ -377,11 +380,7 @@ class Stager:
 
     def call_log_checks(self) -> None:
         f = self.field_expr
-        directions = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in DIRECTIONS.items())
-        self.db.execute(
-            f"CREATE TABLE direction_map(k VARCHAR, v VARCHAR); "
-            f"INSERT INTO direction_map VALUES {directions}"
-        )
+        self._synonyms("direction_map", DIRECTIONS)
         self.db.execute(
             f"""
             CREATE VIEW cleaned AS

@@ -69,15 +69,10 @@ class MemberService(RecordService):
     soft_delete = False
     extra_hidden = frozenset({"password_hash"})
 
-    async def validate(
-        self,
-        conn: AsyncConnection,
-        actor: Actor,
-        values: dict[str, Any],
-        current: Mapping[str, Any] | None,
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
     ) -> None:
         """Every write of a member's email stores its normalisation, what logins compare."""
-        await super().validate(conn, actor, values, current)
         if "email" in values:
             values["email_normalized"] = normalize_email(values["email"])
 
