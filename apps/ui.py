@@ -76,8 +76,9 @@ def page(title: str) -> None:
 
 
 def home_page() -> st.Page:
-    """The Home page (sign-in when signed out): ``apps/home.py``."""
-    return st.Page("home.py", title="Home", icon="🏠", default=True)
+    """The Home page (sign-in when signed out): ``apps/start.py`` (not ``home.py``: beside
+    ``Home.py`` it would clash on case-insensitive file systems)."""
+    return st.Page("start.py", title="Home", icon="🏠", default=True)
 
 
 def navigation(session: Session | None) -> st.Page:

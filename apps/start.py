@@ -1,5 +1,6 @@
 """Home: the sign-in form when signed out, else the member, the team and the pages. (A page of
-the navigation that ``Home.py``, the entry script, builds.)"""
+the navigation that ``Home.py``, the entry script, builds; named ``start.py`` so that it does not
+clash with ``Home.py`` on case-insensitive file systems.)"""
 
 from __future__ import annotations
 
