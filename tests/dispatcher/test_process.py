@@ -126,7 +126,7 @@ async def test_sigkill_mid_batch_then_restart_delivers_every_event(
             done = sum(where[i] > c for i in w.handled())
             return c if 10 <= done <= 50 else None
 
-        await eventually(half_way_through_a_batch, within=60, what="middle of a batch")
+        await eventually(half_way_through_a_batch, within=180, what="middle of a batch")
         w.signal(signal.SIGKILL)
         assert await w.exited() == -signal.SIGKILL
 
@@ -146,7 +146,7 @@ async def test_sigkill_mid_batch_then_restart_delivers_every_event(
             c = await cursor_of(worker_engine, consumer)
             return c is not None and c >= pos[-1]
 
-        await eventually(drained, within=60, what="drain after restart")
+        await eventually(drained, within=180, what="drain after restart")
         w.signal(signal.SIGTERM)
         assert await w.exited() == 0, w.tail()
     finally:
@@ -177,7 +177,7 @@ async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(
     w = Worker(tmp_path, team.team_id, consumer, pause_at=15)
     try:
         w.start()
-        await eventually(lambda: w.alive() and len(w.handled()) >= 15, within=60, what="start")
+        await eventually(lambda: w.alive() and len(w.handled()) >= 15, within=180, what="start")
         w.signal(signal.SIGTERM)
         w.go()
         assert await w.exited() == 0, w.tail()
@@ -194,7 +194,7 @@ async def test_sigterm_finishes_the_event_in_hand_commits_and_exits_zero(
             w.alive()
             return await cursor_of(worker_engine, consumer) == pos[-1]
 
-        await eventually(drained, within=60, what="drain after restart")
+        await eventually(drained, within=180, what="drain after restart")
         w.signal(signal.SIGINT)
         assert await w.exited() == 0, w.tail()
     finally:
@@ -217,7 +217,7 @@ async def test_a_commit_in_another_process_wakes_the_worker(
         w.env.pop("LEADLY_REDIS_URL", None)
     try:
         w.start()
-        await eventually(lambda: cursor_of(worker_engine, consumer), within=60, what="start")
+        await eventually(lambda: cursor_of(worker_engine, consumer), within=180, what="start")
         await eventually(
             lambda: w.alive() and "subscribed to dispatcher:wake" in w.tail(), what="subscribed"
         )
