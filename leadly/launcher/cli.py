@@ -23,7 +23,6 @@ from rich.console import Console
 
 from api.seed import DEMO_EMAIL, DemoSizes
 from leadly.settings import Settings, get_settings
-from warehouse.models.imports import DUPLICATE_POLICIES, IMPORT_OBJECTS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,6 +35,21 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 T = TypeVar("T")
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class ModelChoice(click.Choice):
+    """A choice among one of ``warehouse.models.imports``' value lists, read when first needed:
+    importing the models (SQLAlchemy) costs ~1 s, which ``leadly --help`` need not pay."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from warehouse.models import imports
+
+        return tuple(getattr(imports, self._name))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,7 +251,7 @@ def create_team(
 
 
 @main.command("import")
-@click.argument("object_name", metavar="OBJECT", type=click.Choice(IMPORT_OBJECTS))
+@click.argument("object_name", metavar="OBJECT", type=ModelChoice("IMPORT_OBJECTS"))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--team", required=True, help="The team's id or slug.")
 @click.option(
@@ -257,7 +271,7 @@ def create_team(
     "--duplicate-policy",
     "--duplicates",
     "policy",
-    type=click.Choice(DUPLICATE_POLICIES),
+    type=ModelChoice("DUPLICATE_POLICIES"),
     default="skip",
     show_default=True,
     help="Rows whose email belongs to a lead: skip them, update the lead, or fill its gaps.",
