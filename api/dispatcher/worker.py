@@ -27,7 +27,7 @@ import random
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -114,6 +114,8 @@ class ConsumerRunner:
         #: Reads of the event log so far (each batch read counts, empty or not): what a test
         #: waits on to know the runner has looked again.
         self.reads = 0
+        #: Until when (clock time) the runner lingers after a wake-up; None when it does not.
+        self.lingering_until: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -319,13 +321,22 @@ class ConsumerRunner:
 
     async def _linger(self, seconds: float) -> None:
         """Wait ``seconds`` as :func:`leadly.clock.now` counts them (a test moves the clock
-        rather than waiting), or until stopped."""
-        until = clock.now() + timedelta(seconds=seconds)
-        while not self.stop.is_set():
-            left = (until - clock.now()).total_seconds()
-            if left <= 0:
-                return
-            await self._sleep(min(left, LINGER_TICK))
+        rather than waiting), or until stopped. A clock moved back to before the wait began (a
+        test leaving a ``clock_moved`` block) starts the wait again from there, rather than
+        leaving the runner waiting for the time it went back."""
+        span = timedelta(seconds=seconds)
+        self.lingering_until = clock.now() + span
+        try:
+            while not self.stop.is_set():
+                now = clock.now()
+                if now < self.lingering_until - span:
+                    self.lingering_until = now + span
+                left = (self.lingering_until - now).total_seconds()
+                if left <= 0:
+                    return
+                await self._sleep(min(left, LINGER_TICK))
+        finally:
+            self.lingering_until = None
 
     async def _held(self, conn: AsyncConnection) -> bool:
         """Whether committed events past the cursor wait behind the horizon."""

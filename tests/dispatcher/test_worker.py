@@ -289,6 +289,36 @@ async def test_a_lingering_consumer_waits_after_a_wake_up_and_takes_the_burst_to
     assert {lazy.read[i] for i in burst} == {lazy.read[marker] + 2}
 
 
+async def test_a_clock_moved_back_does_not_lengthen_a_linger(
+    team: Team, worker_engine: AsyncEngine
+) -> None:
+    """A consumer that starts lingering while a test has moved the clock an hour on, and sees it
+    moved back, lingers its own seconds of clock time, not the hour too (the notification
+    deliverer once stalled for the rest of an hour after a digest test)."""
+    [(_, marker)] = await append_events(team.team_id, 1)
+    rec = Recorder()
+    start = clock.now()
+    with clock.frozen(start):
+        async with runners(team_consumer(team.team_id, rec, linger=10), engine=worker_engine) as [
+            (run, task)
+        ]:
+            await eventually(lambda: rec.idle_after(marker), task=task, what="idle")
+            [(_, new)] = await append_events(team.team_id, 1)
+            with clock_moved(timedelta(hours=1)):
+                run.wake.set()
+                await eventually(lambda: run.lingering_until, task=task, what="linger")
+                assert run.lingering_until == start + timedelta(hours=1, seconds=10)
+            # Back at the start: ten seconds of clock from here, not an hour and ten.
+            await eventually(
+                lambda: run.lingering_until == start + timedelta(seconds=10),
+                task=task,
+                what="linger to start again",
+            )
+            assert rec.delivered == [marker]
+            with clock_moved(timedelta(seconds=10)):
+                await eventually(lambda: new in rec.delivered, task=task, what="event")
+
+
 async def test_a_woken_worker_chases_events_held_back_by_an_older_transaction(
     team: Team, worker_engine: AsyncEngine
 ) -> None:

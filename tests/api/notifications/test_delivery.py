@@ -71,7 +71,11 @@ async def settled(member: Team, notification_id: str, count: int | None = None) 
             return rows
         return None
 
-    return await eventually(check, what="deliveries to settle")
+    try:
+        return await eventually(check, what="deliveries to settle")
+    except AssertionError:
+        rows = [d for d in await deliveries_of(member) if d["notification_id"] == notification_id]
+        raise AssertionError(f"not settled: {rows}") from None
 
 
 def push_keys() -> dict[str, str]:
