@@ -60,14 +60,17 @@ def dbt_vars_args(args: list[str] | tuple[str, ...]) -> list[str]:
 
 
 @contextlib.contextmanager
-def dbt_environment(settings: Settings | None = None) -> Iterator[dict[str, str]]:
+def dbt_environment(
+    settings: Settings | None = None, *, parse: bool = False
+) -> Iterator[dict[str, str]]:
     """``os.environ`` plus ``warehouse.dbt.dbt_env()`` (the analytics role's connection) for the
     duration of the block: dagster-dbt starts dbt with the process environment. dbt's default
-    target folder is Dagster's own, so runs start from the partial-parse state of its parse."""
-    from warehouse.dbt import dbt_env, patched_environ
+    target folder is Dagster's own, so runs start from the partial-parse state of its parse.
+    ``parse``: for ``dbt parse``, which needs no database server (``warehouse.dbt.parse_env``)."""
+    from warehouse.dbt import dbt_env, parse_env, patched_environ
 
     own = project_dir() / TARGET_PATH
-    values = dbt_env(settings, target_path=own, log_path=own)
+    values = (parse_env if parse else dbt_env)(settings, target_path=own, log_path=own)
     with _ENV_LOCK, patched_environ(values):
         yield values
 
@@ -107,9 +110,11 @@ def prepare_manifest(project: DbtProject, *, force: bool = False) -> Path:
 
 
 def _parse(project: DbtProject) -> None:
+    """``dbt parse`` renders the profile but opens no connection: no server needs to run (and
+    the embedded one is not started for it)."""
     from dagster_dbt import DbtCliResource
 
-    with dbt_environment():
+    with dbt_environment(parse=True):
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             dbt_vars_args(["parse", "--quiet"]), target_path=project.target_path
         ).wait()

@@ -136,6 +136,27 @@ def dbt_env(
     }
 
 
+def parse_env(
+    settings: Settings | None = None,
+    *,
+    target_path: str | os.PathLike[str] | None = None,
+    log_path: str | os.PathLike[str] | None = None,
+) -> dict[str, str]:
+    """:func:`dbt_env` for ``dbt parse``, which renders the profile but never connects: it
+    needs no database server and starts none. The login is ``LEADLY_DATABASE_URL``'s, or the
+    embedded server's when it runs, else the embedded database on its would-be socket folder
+    (the same database name, which is what the manifest records)."""
+    from warehouse import embedded
+
+    s = settings or get_settings()
+    url = (
+        s.database_url
+        or embedded.running_url(s.data_path, s.db_name)
+        or embedded.url(s.db_name, s.data_path / "postgres")
+    )
+    return dbt_env(s, url=url, target_path=target_path, log_path=log_path)
+
+
 def dbt_vars(settings: Settings | None = None) -> dict[str, str]:
     """The dbt vars Leadly passes on every invocation (role names for the reporting RLS)."""
     s = settings or get_settings()
@@ -255,6 +276,7 @@ __all__ = [
     "dbt_env",
     "dbt_vars",
     "find_project_dir",
+    "parse_env",
     "patched_environ",
     "run_dbt",
 ]

