@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from api.common.fields import LongText, RecordId, Text, Url
-from api.common.structs import partial
+from api.common.structs import page_of, partial
 from warehouse.models.activities import ACTIVITY_TYPES
 from warehouse.models.crm import CALL_DIRECTIONS
 
@@ -198,10 +198,7 @@ class Comment(Struct, kw_only=True):
     replies: list["Comment"] = []
 
 
-class CommentPage(Struct, kw_only=True):
-    data: list[Comment]
-    next_cursor: str | None
-    has_more: bool
+CommentPage = page_of(Comment)
 
 
 class Mention(Struct, kw_only=True):
@@ -218,10 +215,7 @@ class Mention(Struct, kw_only=True):
     excerpt: str | None
 
 
-class MentionPage(Struct, kw_only=True):
-    data: list[Mention]
-    next_cursor: str | None
-    has_more: bool
+MentionPage = page_of(Mention)
 
 
 class MarkReadIn(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -239,10 +233,7 @@ class TimelineGroup(Struct, kw_only=True):
     items: list[Activity]
 
 
-class TimelinePage(Struct, kw_only=True):
-    data: list[Activity]
-    next_cursor: str | None
-    has_more: bool
+TimelinePage = page_of(Activity, name="TimelinePage")
 
 
 class GroupedTimelinePage(Struct, kw_only=True):
@@ -262,7 +253,4 @@ class SearchHit(Struct, kw_only=True):
     """Set when the best match is a comment on the activity."""
 
 
-class SearchPage(Struct, kw_only=True):
-    data: list[SearchHit]
-    next_cursor: str | None
-    has_more: bool
+SearchPage = page_of(SearchHit, name="SearchPage")

@@ -51,6 +51,30 @@ def _optional(tp: Any) -> Any:
     return typing.Union[tp, UnsetType]  # noqa: UP007
 
 
+def _caller() -> str:
+    """The module of the code that called the public function calling this one."""
+    return sys._getframe(2).f_globals.get("__name__", __name__)
+
+
+def _derive(
+    base: type[msgspec.Struct],
+    name: str,
+    fields: list[tuple[Any, ...]],
+    renamed: dict[str, str],
+    doc: str | None,
+    module: str,
+    options: Mapping[str, Any],
+) -> type[msgspec.Struct]:
+    """A Struct of ``fields`` with the options of ``base`` (``kw_only`` on), then ``options``."""
+    config = base.__struct_config__
+    settings: dict[str, Any] = {o: getattr(config, o) for o in _OPTIONS if hasattr(config, o)}
+    settings["kw_only"] = True  # by name only, like the originals
+    if renamed:
+        settings["rename"] = renamed
+    settings.update(options)
+    return msgspec.defstruct(name, fields, module=module, namespace={"__doc__": doc}, **settings)
+
+
 def partial(
     base: type[msgspec.Struct],
     *,
@@ -89,15 +113,57 @@ def partial(
         if field_name in known - skipped:
             raise TypeError(f"{field_name!r} is already a field of {base.__name__}")
         fields.append((field_name, _optional(tp), UNSET))
-    config = base.__struct_config__
-    settings: dict[str, Any] = {o: getattr(config, o) for o in _OPTIONS if hasattr(config, o)}
-    settings["kw_only"] = True  # every field has a default: by name only, like the originals
-    if renamed:
-        settings["rename"] = renamed
-    settings.update(options)
-    if module is None:
-        module = sys._getframe(1).f_globals.get("__name__", __name__)
-    return msgspec.defstruct(name, fields, module=module, namespace={"__doc__": doc}, **settings)
+    return _derive(base, name, fields, renamed, doc, module or _caller(), options)
 
 
-__all__ = ["partial"]
+def pick(
+    base: type[msgspec.Struct],
+    *,
+    name: str,
+    fields: Iterable[str],
+    override: Mapping[str, tuple[Any, Any]] | None = None,
+    doc: str | None = None,
+    module: str | None = None,
+) -> type[msgspec.Struct]:
+    """A Struct named ``name`` with the ``fields`` of ``base`` (in ``base``'s order), each with
+    its type, constraints and default; ``override`` gives some of them another
+    ``(type, default)``. For a body that takes a part of another, e.g. the deal a lead
+    conversion opens. The options of ``base`` carry over (``kw_only`` is on)."""
+    wanted, changed = set(fields), dict(override or {})
+    known = {f.name for f in msgspec.structs.fields(base)}
+    unknown = (wanted | set(changed)) - known
+    if unknown:
+        raise TypeError(f"{base.__name__} has no field(s) {sorted(unknown)}")
+    out: list[tuple[Any, ...]] = []
+    renamed: dict[str, str] = {}
+    for f in msgspec.structs.fields(base):
+        if f.name not in wanted:
+            continue
+        if f.encode_name != f.name:
+            renamed[f.name] = f.encode_name
+        if f.name in changed:
+            out.append((f.name, *changed[f.name]))
+        elif f.default_factory is not msgspec.NODEFAULT:
+            out.append((f.name, f.type, msgspec.field(default_factory=f.default_factory)))
+        elif f.default is not msgspec.NODEFAULT:
+            out.append((f.name, f.type, f.default))
+        else:
+            out.append((f.name, f.type))
+    return _derive(base, name, out, renamed, doc, module or _caller(), {})
+
+
+def page_of(
+    item: Any, *, name: str | None = None, module: str | None = None
+) -> type[msgspec.Struct]:
+    """The list envelope of ``item`` (``data``, ``next_cursor``, ``has_more``: the cursor
+    pagination of every list), named ``name`` (default ``<item>Page``); ``module`` defaults to
+    the caller's, as for :func:`partial`."""
+    return msgspec.defstruct(
+        name or f"{item.__name__}Page",
+        [("data", list[item]), ("next_cursor", str | None), ("has_more", bool)],
+        kw_only=True,
+        module=module or _caller(),
+    )
+
+
+__all__ = ["page_of", "partial", "pick"]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.common.fields import Custom, RecordId, Text
-from api.common.structs import partial
+from api.common.structs import partial, pick
 from api.pipelines.schemas import Probability, StageKey
 from warehouse.models.deals import DEAL_STATUSES, VALUE_TYPES
 
@@ -150,17 +150,22 @@ class WeightedPipeline(Struct, kw_only=True):
     data: list[WeightedRow]
 
 
-class ConvertDeal(Struct, forbid_unknown_fields=True, kw_only=True):
-    """The deal a lead conversion opens (linked to the lead, its contact and account)."""
-
-    name: DealName | None = None
-    """Default: the lead's company (or name) + " deal"."""
-    value: Decimal | None = None
-    currency: Currency = "USD"
-    value_type: ValueType = "one_off"
-    probability: Probability | None = None
-    pipeline_id: RecordId | None = None
-    stage: StageKey | None = None
-    expected_close_date: date | None = None
-    next_step: Text | None = None
-    custom: Custom = {}
+ConvertDeal = pick(
+    DealCreate,
+    name="ConvertDeal",
+    doc="The deal a lead conversion opens (linked to the lead, its contact and account).",
+    fields=[
+        "name",
+        "value",
+        "currency",
+        "value_type",
+        "probability",
+        "pipeline_id",
+        "stage",
+        "expected_close_date",
+        "next_step",
+        "custom",
+    ],
+    # Default: the lead's company (or name) + " deal".
+    override={"name": (DealName | None, None)},
+)

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
+from api.common.structs import page_of
 from warehouse.models.platform import FAILURE_STATUSES
 
 FailureStatus = Literal[FAILURE_STATUSES]
@@ -38,10 +39,7 @@ class Failure(Struct, kw_only=True):
     event: FailureEvent
 
 
-class FailureList(Struct, kw_only=True):
-    data: list[Failure]
-    next_cursor: str | None
-    has_more: bool
+FailureList = page_of(Failure, name="FailureList")
 
 
 class FailureCounts(Struct, kw_only=True):
@@ -60,7 +58,4 @@ class ConsumerStatus(Struct, kw_only=True):
     failures: FailureCounts
 
 
-class ConsumerList(Struct, kw_only=True):
-    data: list[ConsumerStatus]
-    next_cursor: str | None
-    has_more: bool
+ConsumerList = page_of(ConsumerStatus, name="ConsumerList")

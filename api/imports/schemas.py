@@ -3,6 +3,7 @@ from typing import Literal
 
 from msgspec import Struct
 
+from api.common.structs import page_of
 from warehouse.models.imports import DUPLICATE_POLICIES, IMPORT_RUNNERS, IMPORT_STATUSES
 
 ImportStatus = Literal[IMPORT_STATUSES]
@@ -45,10 +46,7 @@ class Import(Struct, kw_only=True):
     version: int
 
 
-class ImportPage(Struct, kw_only=True):
-    data: list[Import]
-    next_cursor: str | None
-    has_more: bool
+ImportPage = page_of(Import)
 
 
 class Preview(Struct, kw_only=True):

@@ -3,7 +3,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from api.common.fields import Custom, Email, Phone, RecordId, Text, Url
+from api.common.fields import Custom, RecordId, Text, Url
+from api.common.person import Person, PersonCreate
 from api.common.structs import partial
 from api.deals.schemas import ConvertDeal
 from warehouse.models.crm import LEAD_STATUSES
@@ -14,12 +15,7 @@ ReviewsCount = Annotated[int, Meta(ge=0, le=100_000_000)]
 WebsiteScore = Annotated[int, Meta(ge=0, le=100)]
 
 
-class LeadCreate(Struct, forbid_unknown_fields=True, kw_only=True):
-    first_name: Text | None = None
-    last_name: Text | None = None
-    email: Email | None = None
-    phone: Phone | None = None
-    title: Text | None = None
+class LeadCreate(PersonCreate, forbid_unknown_fields=True, kw_only=True):
     company_name: Text | None = None
     source: Text | None = None
     status: LeadStatus = "new"
@@ -36,13 +32,7 @@ class LeadCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 LeadUpdate = partial(LeadCreate, name="LeadUpdate")
 
 
-class Lead(Struct, kw_only=True):
-    id: str
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    phone: str | None
-    title: str | None
+class Lead(Person, kw_only=True):
     company_name: str | None
     source: str | None
     status: LeadStatus

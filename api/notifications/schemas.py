@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from api.common.structs import page_of
+
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
 Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://[^\s]+$")]
 Hhmm = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -34,10 +36,7 @@ class Notification(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
-class NotificationPage(msgspec.Struct, kw_only=True):
-    data: list[Notification]
-    next_cursor: str | None
-    has_more: bool
+NotificationPage = page_of(Notification)
 
 
 class UnreadCount(msgspec.Struct, kw_only=True):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.guards import require_role, require_scope, values_of
 from api.common.listing import check_known_params, parse_params
 from api.common.records import RecordService
+from api.common.structs import page_of
 from api.common.validate import decode_item
 from api.web.body import strict_body
 from api.web.http import (
@@ -71,20 +72,7 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     request_id: str | None
 
 
-class HistoryPage(msgspec.Struct, kw_only=True):
-    data: list[HistoryEntry]
-    next_cursor: str | None
-    has_more: bool
-
-
-def page_of(out_struct: type[msgspec.Struct]) -> type[msgspec.Struct]:
-    """The list envelope of ``out_struct`` for the OpenAPI document."""
-    return msgspec.defstruct(
-        f"{out_struct.__name__}Page",
-        [("data", list[out_struct]), ("next_cursor", str | None), ("has_more", bool)],
-        kw_only=True,
-        module=__name__,
-    )
+HistoryPage = page_of(HistoryEntry, name="HistoryPage")
 
 
 def parse_as_of(raw: str) -> datetime:

@@ -82,3 +82,33 @@ def test_naming_a_field_the_create_body_lacks_is_an_error() -> None:
         partial(ThingCreate, name="X", exclude=("nope",))
     with pytest.raises(TypeError, match="already a field"):
         partial(ThingCreate, name="X", extra={"name": str})
+
+
+def test_pick_keeps_the_chosen_fields_with_their_types_and_defaults() -> None:
+    from api.common.structs import pick
+
+    Part = pick(
+        ThingCreate,
+        name="Part",
+        fields=("key", "kind", "name", "note"),
+        override={"name": (Name, "x")},
+    )
+    assert Part.__struct_fields__ == ("name", "kind", "note", "key")  # the base's order
+    assert Part.__module__ == __name__
+    assert msgspec.json.decode(b'{"type": "b"}', type=Part) == Part(
+        name="x", kind="b", note=None, key="k"
+    )
+    for bad in (b'{"note": "toolong"}', b'{"size": 1}', b'{"kind": "a"}'):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.json.decode(bad, type=Part)
+    with pytest.raises(TypeError):
+        pick(ThingCreate, name="Bad", fields=("nope",))
+
+
+def test_page_of_is_the_list_envelope() -> None:
+    from api.common.structs import page_of
+
+    Page = page_of(ThingCreate)
+    assert Page.__name__ == "ThingCreatePage" and Page.__module__ == __name__
+    assert Page.__struct_fields__ == ("data", "next_cursor", "has_more")
+    assert page_of(ThingCreate, name="Things").__name__ == "Things"
