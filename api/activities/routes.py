@@ -29,9 +29,9 @@ from api.activities.schemas import (
 )
 from api.activities.service import activity_service, check_write
 from api.activities.timeline import TimelineQuery, parse_moment, timeline_page
-from api.common.guards import require_scope
 from api.web.body import strict_body
 from api.web.crud import crud_controller
+from api.web.handlers import caller, read_json
 from api.web.http import current_actor, if_match, json_response, read, write
 from leadly.problem import Problem
 
@@ -124,8 +124,7 @@ class CommentsController(Controller):
     @get("/{activity_id:str}/comments", operation_id="list_activity_comments")
     async def list_comments(self, request: Request, activity_id: str) -> Response[CommentPage]:
         """The activity's threads, oldest first; replies nested under ``replies``."""
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
         q = parse_query(request.query_params, frozenset({"limit", "cursor"}))
 
         async def run(conn: AsyncConnection) -> Response:
@@ -206,8 +205,7 @@ class MentionsController(Controller):
     @get("/", operation_id="list_mentions")
     async def list_mentions(self, request: Request) -> Response[MentionPage]:
         """Mentions of the signed-in member, newest first; ``unread=true`` for unread only."""
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
         query = request.query_params
         raw_unread = query.get("unread")
         if raw_unread not in (None, "true", "false", "1", "0"):
@@ -226,17 +224,11 @@ class MentionsController(Controller):
 
     @get("/{mention_id:str}", operation_id="get_mention")
     async def get_mention(self, request: Request, mention_id: str) -> Response[Mention]:
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await mentions.get_mention(conn, actor, mention_id))
-
-        return await read(actor, run)
+        actor = caller(request, "activities:read")
+        return await read_json(actor, mentions.get_mention, mention_id)
 
     async def _mark(self, request: Request, mention_id: str, read_: bool) -> Response:
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
 
         async def run(conn: AsyncConnection) -> Response:
             await mentions.get_mention(conn, actor, mention_id)  # 404 unless it is mine
@@ -264,8 +256,7 @@ class MentionsController(Controller):
         self, request: Request, data: MarkReadIn | None = None
     ) -> Response[MarkReadOut]:
         """Mark the given mentions (``ids``), or all of yours, read."""
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
         ids = data.ids if data is not None else None
 
         async def run(conn: AsyncConnection) -> Response:
@@ -277,14 +268,10 @@ class MentionsController(Controller):
 
 def timeline_handler(obj: objects.TimelineObject) -> HTTPRouteHandler:
     async def timeline(request: Request, record_id: str) -> Any:
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
         q = parse_query(request.query_params, TIMELINE_PARAMS)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await timeline_page(conn, actor, obj, record_id, q))
-
-        return await read(actor, run)
+        return await read_json(actor, timeline_page, obj, record_id, q)
 
     timeline.__annotations__ = {
         "request": Request,
@@ -326,8 +313,7 @@ class SearchController(Controller):
         on a timeline: type, from, to, member_id, related_to_type, related_to_id; limit, cursor.
         Each hit has the activity, its rank and a snippet (HTML: text escaped, matches in
         ``<mark>``); ``comment_id`` names the comment when the best match was one."""
-        actor = current_actor(request)
-        require_scope(actor, "activities:read")
+        actor = caller(request, "activities:read")
         query = request.query_params
         raw = query.get("q")
         if raw is None or not raw.strip():
@@ -348,10 +334,7 @@ class SearchController(Controller):
             )
         q = parse_query(query, SEARCH_PARAMS, default_limit=20)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await search.search(conn, actor, raw, q))
-
-        return await read(actor, run)
+        return await read_json(actor, search.search, raw, q)
 
 
 routers = [

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_role, require_scope, values_of
+from api.common.guards import require_role, values_of
 from api.common.listing import parse_params
 from api.common.records import plausible_id
 from api.deals import analytics
@@ -34,8 +34,9 @@ from api.pipelines.schemas import (
 )
 from api.pipelines.service import pipeline_service
 from api.web.body import strict_body
-from api.web.crud import check_writable, crud_controller
-from api.web.http import current_actor, if_match, json_response, read, record_response, write
+from api.web.crud import crud_controller
+from api.web.handlers import caller, read_json, writer
+from api.web.http import if_match, json_response, read, record_response, write
 from leadly.actor import Actor
 from leadly.problem import Problem
 
@@ -97,8 +98,7 @@ async def _build(
 ) -> Response:
     """Run a pipeline builder operation: admins only, honouring If-Match; ``check``: the
     request's own checks (after those)."""
-    actor = current_actor(request)
-    check_writable(actor, "pipelines")
+    actor = writer(request, "pipelines")
     require_role(actor, "admin")
     expected = if_match(request)
     if check is not None:
@@ -119,8 +119,7 @@ class DealAnalyticsController(Controller):
         """Average and median days per stage (by pipeline, and by owner) for the stage changes
         made between ``from`` and ``to`` (dates, inclusive; default: the last 90 days);
         optional ``pipeline_id`` and ``owner_id``."""
-        actor = current_actor(request)
-        require_scope(actor, "deals:read")
+        actor = caller(request, "deals:read")
         _only(request, {"from", "to", "pipeline_id", "owner_id"})
         today = datetime.now(UTC).date()
         d1 = _date(request, "to", today)
@@ -132,24 +131,17 @@ class DealAnalyticsController(Controller):
             )
         pid, oid = _id_param(request, "pipeline_id"), _id_param(request, "owner_id")
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await analytics.velocity(conn, actor, d0, d1, pid, oid))
-
-        return await read(actor, run)
+        return await read_json(actor, analytics.velocity, d0, d1, pid, oid)
 
     @get("/weighted-value", operation_id="deal_weighted_value")
     async def weighted_value(self, request: Request) -> Response[WeightedPipeline]:
         """Open deals' total and weighted value (value × probability) per pipeline and
         currency; optional ``pipeline_id`` and ``owner_id``."""
-        actor = current_actor(request)
-        require_scope(actor, "deals:read")
+        actor = caller(request, "deals:read")
         _only(request, {"pipeline_id", "owner_id"})
         pid, oid = _id_param(request, "pipeline_id"), _id_param(request, "owner_id")
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await analytics.weighted_pipeline(conn, actor, pid, oid))
-
-        return await read(actor, run)
+        return await read_json(actor, analytics.weighted_pipeline, pid, oid)
 
 
 class DealActionsController(Controller):
@@ -166,8 +158,7 @@ class DealActionsController(Controller):
         """Move a deal to ``stage`` at ``position`` (index in the column; default: its end).
         Honours If-Match (stale: 412). Entering a stage passes the deal gate (422 naming each
         missing field); a won or lost deal needs ``reopen: true``."""
-        actor = current_actor(request)
-        check_writable(actor, "deals")
+        actor = writer(request, "deals")
         expected = if_match(request)
         values = values_of(data)
         position = values.pop("position", None)
@@ -185,14 +176,10 @@ class DealActionsController(Controller):
     async def stage_history(self, request: Request, deal_id: str) -> Response[StageHistory]:
         """Every stage the deal entered, oldest first; ``duration_in_stage`` is the seconds it
         spent in ``from_stage`` (null for the stage it was created in)."""
-        actor = current_actor(request)
-        require_scope(actor, "deals:read")
+        actor = caller(request, "deals:read")
         _only(request, set())
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await deal_service.stage_history(conn, actor, deal_id))
-
-        return await read(actor, run)
+        return await read_json(actor, deal_service.stage_history, deal_id)
 
 
 class PipelineActionsController(Controller):
@@ -205,8 +192,7 @@ class PipelineActionsController(Controller):
         ``weighted_value`` and a page of cards (``limit`` per column, default 20). Fetch more
         of one column with ``cursor`` (its ``next_cursor``); ``stage`` returns one column only.
         Takes the deal list's ``filter[...]`` (e.g. ``filter[owner_id]``)."""
-        actor = current_actor(request)
-        require_scope(actor, "deals:read")
+        actor = caller(request, "deals:read")
         query = request.query_params
         _only(request, {"limit", "cursor", "stage"}, filters=True)
         try:

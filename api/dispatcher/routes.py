@@ -7,13 +7,13 @@ from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.guards import require_role, require_scope
 from api.common.listing import parse_params
 from api.dispatcher import service
 from api.dispatcher.schemas import ConsumerList, Failure, FailureList
-from api.web.http import current_actor, json_response, read, write
+from api.web.handlers import read_json, write_json
+from api.web.http import current_actor
 from leadly.actor import Actor
 
 STATUS_DOC = "Only failures in these states: retrying, dead or resolved (comma-separated)."
@@ -42,39 +42,24 @@ class DispatcherController(Controller):
         statuses = service.parse_statuses(status_filter)
         params = parse_params(request.query_params)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.list_for_team(conn, actor, params, statuses))
-
-        return await read(actor, run)
+        return await read_json(actor, service.list_for_team, params, statuses)
 
     @get("/failures/{failure_id:str}", operation_id="get_dispatch_failure")
     async def get_failure(self, request: Request, failure_id: FromPath[str]) -> Response[Failure]:
         actor = _admin(request, "dispatcher:read")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.get_for_team(conn, actor, failure_id))
-
-        return await read(actor, run)
+        return await read_json(actor, service.get_for_team, failure_id)
 
     @post(
         "/failures/{failure_id:str}/retry", status_code=200, operation_id="retry_dispatch_failure"
     )
     async def retry_failure(self, request: Request, failure_id: FromPath[str]) -> Response[Failure]:
         actor = _admin(request, "dispatcher:write")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.retry_for_team(conn, actor, failure_id))
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, service.retry_for_team, failure_id)
 
     @get("/consumers", operation_id="list_dispatch_consumers")
     async def list_consumers(self, request: Request) -> Response[ConsumerList]:
         actor = _admin(request, "dispatcher:read")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.consumers_for_team(conn, actor))
-
-        return await read(actor, run)
+        return await read_json(actor, service.consumers_for_team)
 
 
 routers = [DispatcherController]

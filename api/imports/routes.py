@@ -26,16 +26,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_scope
 from api.common.listing import check_known_params, parse_params
 from api.common.scope import REQUEST_CONN, tenant_scope
 from api.imports.schemas import Import, ImportPage, Preview
 from api.imports.service import import_service
 from api.web import idempotency
 from api.web.crud import check_writable
-from api.web.http import current_actor, json_response, read
+from api.web.handlers import caller, read_json, writer
+from api.web.http import json_response
 from leadly.ids import new_id
 from leadly.problem import Problem, validation
 from warehouse.models.imports import DUPLICATE_POLICIES
@@ -126,8 +125,7 @@ class ImportsController(Controller):
         from ingestion.mapping import MappingError
         from ingestion.runner import batch_size, import_dir
 
-        actor = current_actor(request)
-        check_writable(actor, "imports")
+        actor = writer(request, "imports")
         await release_request_tx()
         import_id = new_id("imp")
         folder = import_dir(import_id)
@@ -203,8 +201,7 @@ class ImportsController(Controller):
         from ingestion.files import FileProblem
         from ingestion.runner import imports_root
 
-        actor = current_actor(request)
-        require_scope(actor, "imports:read")
+        caller(request, "imports:read")  # 403 without the scope
         await release_request_tx()
         folder = imports_root() / f".preview-{secrets.token_hex(8)}"
         try:
@@ -220,33 +217,23 @@ class ImportsController(Controller):
     @get("/", operation_id="list_imports")
     async def list_imports(self, request: Request) -> Response[ImportPage]:
         """The team's imports, newest first (``filter[status]=``, ``sort=``, cursors)."""
-        actor = current_actor(request)
-        require_scope(actor, "imports:read")
+        actor = caller(request, "imports:read")
         check_known_params(request.query_params)
         params = parse_params(request.query_params)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await import_service.list(conn, actor, params))
-
-        return await read(actor, run)
+        return await read_json(actor, import_service.list, params)
 
     @get("/{import_id:str}", operation_id="get_import")
     async def get_import(self, request: Request, import_id: str) -> Response[Import]:
         """Status and counts of an import (updated after every committed batch)."""
-        actor = current_actor(request)
-        require_scope(actor, "imports:read")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await import_service.get(conn, actor, import_id))
-
-        return await read(actor, run)
+        actor = caller(request, "imports:read")
+        return await read_json(actor, import_service.get, import_id)
 
     @get("/{import_id:str}/rejects", operation_id="get_import_rejects")
     async def rejects(self, request: Request, import_id: str) -> Stream:
         """The rejected rows as CSV: ``row`` (the header is row 1), the file's columns with
         their original values, and ``reason``."""
-        actor = current_actor(request)
-        require_scope(actor, "imports:read")
+        actor = caller(request, "imports:read")
 
         async with tenant_scope(actor) as conn:
             found = await import_service.get(conn, actor, import_id)

@@ -7,14 +7,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_scope, values_of
+from api.common.guards import values_of
 from api.common.listing import check_known_params, parse_params
 from api.common.scope import REQUEST_CONN, tenant_scope
 from api.leads.schemas import ConvertIn, ConvertOut, Lead, LeadCreate, LeadUpdate, MergeIn
 from api.leads.service import lead_service
 from api.web.body import strict_body
 from api.web.crud import check_writable, crud_controller
-from api.web.http import current_actor, json_response, record_response, write
+from api.web.handlers import caller, writer
+from api.web.http import json_response, record_response, write
 from leadly.problem import Problem
 
 LeadsController = crud_controller(lead_service, LeadCreate, LeadUpdate, Lead)
@@ -30,8 +31,7 @@ class LeadActionsController(Controller):
         before_request=strict_body(MergeIn, writes=("leads",)),
     )
     async def merge(self, request: Request, lead_id: str, data: MergeIn) -> Response[Lead]:
-        actor = current_actor(request)
-        check_writable(actor, "leads")
+        actor = writer(request, "leads")
 
         async def run(conn: AsyncConnection) -> Response:
             return record_response(await lead_service.merge(conn, actor, lead_id, data.other_id))
@@ -46,8 +46,7 @@ class LeadActionsController(Controller):
     async def convert(
         self, request: Request, lead_id: str, data: ConvertIn | None = None
     ) -> Response[ConvertOut]:
-        actor = current_actor(request)
-        check_writable(actor, "leads")
+        actor = writer(request, "leads")
         check_writable(actor, "contacts")
         opts = data or ConvertIn()
         if opts.deal is not None:
@@ -82,8 +81,7 @@ class LeadExportController(Controller):
         ``fields``; not ``limit`` or ``cursor``."""
         from ingestion import export
 
-        actor = current_actor(request)
-        require_scope(actor, "leads:read")
+        actor = caller(request, "leads:read")
         query = request.query_params
         check_known_params(query, extra=("format",))
         paging = sorted(k for k in query if k in ("limit", "cursor"))

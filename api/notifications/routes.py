@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_scope, values_of
+from api.common.guards import values_of
 from api.common.listing import check_known_params, parse_params
 from api.notifications import center, delivery_log, preferences, push, watches
 from api.notifications.schemas import (
@@ -35,7 +35,8 @@ from api.notifications.schemas import (
 from api.realtime import gateway
 from api.realtime.broker import member_channel, message
 from api.web.body import read_body
-from api.web.http import current_actor, json_response, read, write
+from api.web.handlers import caller, read_json, write_json
+from api.web.http import json_response, read, write
 from leadly.actor import Actor
 from leadly.problem import Problem, not_found, validation
 from warehouse.db import api_engine, tenant_tx
@@ -44,15 +45,11 @@ STATUS_DOC = "unread | read | archived (default: every notification not archived
 
 
 def _reader(request: Request) -> Actor:
-    actor = current_actor(request)
-    require_scope(actor, "notifications:read")
-    return actor
+    return caller(request, "notifications:read")
 
 
 def _writer(request: Request) -> Actor:
-    actor = current_actor(request)
-    require_scope(actor, "notifications:write")
-    return actor
+    return caller(request, "notifications:write")
 
 
 async def _body(request: Request, struct: Any) -> Any:
@@ -100,10 +97,7 @@ class NotificationsController(Controller):
         status = center.parse_status(status_filter)
         params = parse_params(request.query_params)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await center.list_for_member(conn, actor, params, status))
-
-        return await read(actor, run)
+        return await read_json(actor, center.list_for_member, params, status)
 
     @get("/unread-count", operation_id="notifications_unread_count")
     async def unread_count(self, request: Request) -> Response[UnreadCount]:
@@ -119,11 +113,7 @@ class NotificationsController(Controller):
         self, request: Request, notification_id: FromPath[str]
     ) -> Response[Notification]:
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await center.get(conn, actor, notification_id))
-
-        return await read(actor, run)
+        return await read_json(actor, center.get, notification_id)
 
     @post("/read", status_code=200, operation_id="mark_notifications_read")
     async def mark_read(self, request: Request) -> Response[ReadOut]:
@@ -230,11 +220,7 @@ class PreferencesController(Controller):
         """Channels per notification type (in_app, email, sms, push, webhook), do-not-disturb
         hours in ``time_zone``, email digest mode, phone and Slack/Teams webhook URLs."""
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await preferences.get_prefs(conn, actor))
-
-        return await read(actor, run)
+        return await read_json(actor, preferences.get_prefs)
 
     @put("/", operation_id="put_notification_preferences")
     async def put_prefs(self, request: Request) -> Response[Preferences]:
@@ -243,10 +229,7 @@ class PreferencesController(Controller):
         body: PreferencesIn = await _body(request, PreferencesIn)
         values = values_of(body)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await preferences.put_prefs(conn, actor, values))
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, preferences.put_prefs, values)
 
 
 class WatchesController(Controller):
@@ -330,10 +313,7 @@ class DeliveriesController(Controller):
         check_known_params(request.query_params)
         params = parse_params(request.query_params)
 
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await delivery_log.list_deliveries(conn, actor, params))
-
-        return await read(actor, run)
+        return await read_json(actor, delivery_log.list_deliveries, params)
 
     @post(
         "/twilio-status/{team_id:str}/{delivery_id:str}",

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.guards import require_scope, values_of
+from api.common.guards import values_of
 from api.tasks import calendar, dependencies, recurrence, reminders, time_logs
 from api.tasks.bulk import bulk_action, parse_shift
 from api.tasks.schemas import (
@@ -32,11 +32,11 @@ from api.tasks.schemas import (
 )
 from api.tasks.service import task_service
 from api.web.body import strict_body
-from api.web.crud import MAX_BATCH, check_writable, crud_controller
+from api.web.crud import MAX_BATCH, crud_controller
 from api.web.errors import problem_response
+from api.web.handlers import caller, read_json, write_json, writer
 from api.web.http import (
     RollbackWith,
-    current_actor,
     if_match,
     json_response,
     read,
@@ -51,15 +51,11 @@ TasksController = crud_controller(task_service, TaskCreate, TaskUpdate, Task)
 
 
 def _reader(request: Request) -> Actor:
-    actor = current_actor(request)
-    require_scope(actor, "tasks:read")
-    return actor
+    return caller(request, "tasks:read")
 
 
 def _writer(request: Request) -> Actor:
-    actor = current_actor(request)
-    check_writable(actor, "tasks")
-    return actor
+    return writer(request, "tasks")
 
 
 def _bulk_options(data: BulkIn) -> dict[str, Any]:
@@ -156,11 +152,7 @@ class TaskActionsController(Controller):
     @get("/{task_id:str}/dependencies")
     async def list_dependencies(self, request: Request, task_id: str) -> Response[DependencyList]:
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await dependencies.dependencies(conn, actor, task_id))
-
-        return await read(actor, run)
+        return await read_json(actor, dependencies.dependencies, task_id)
 
     @delete("/{task_id:str}/dependencies/{dependency_id:str}", status_code=204)
     async def remove_dependency(self, request: Request, task_id: str, dependency_id: str) -> None:
@@ -178,20 +170,12 @@ class TaskActionsController(Controller):
     async def start_timer(self, request: Request, task_id: str) -> Response[TimeLog]:
         """Start the caller's timer on the task (409 while one of theirs runs anywhere)."""
         actor = _writer(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await time_logs.start_timer(conn, actor, task_id), 201)
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, time_logs.start_timer, task_id, status=201)
 
     @post("/{task_id:str}/timer/stop", status_code=200)
     async def stop_timer(self, request: Request, task_id: str) -> Response[TimeLog]:
         actor = _writer(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await time_logs.stop_timer(conn, actor, task_id))
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, time_logs.stop_timer, task_id)
 
     @post(
         "/{task_id:str}/time-logs",
@@ -252,21 +236,13 @@ class TaskActionsController(Controller):
     @get("/{task_id:str}/time-logs")
     async def list_time_logs(self, request: Request, task_id: str) -> Response[list[TimeLog]]:
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await time_logs.time_logs(conn, actor, task_id))
-
-        return await read(actor, run)
+        return await read_json(actor, time_logs.time_logs, task_id)
 
     @get("/{task_id:str}/time-summary")
     async def time_summary(self, request: Request, task_id: str) -> Response[TimeSummary]:
         """Actual vs estimated hours, rolled up through subtasks (any depth)."""
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await time_logs.time_summary(conn, actor, task_id))
-
-        return await read(actor, run)
+        return await read_json(actor, time_logs.time_summary, task_id)
 
     # ------------------------------------------------------------------ recurrence, reminders
 
@@ -310,11 +286,7 @@ class TaskActionsController(Controller):
     async def task_reminders(self, request: Request, task_id: str) -> Response[list[ReminderOut]]:
         """Reminders and overdue alerts: fired, scheduled, or skipped."""
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await reminders.for_task(conn, actor, task_id))
-
-        return await read(actor, run)
+        return await read_json(actor, reminders.for_task, task_id)
 
 
 class ReminderDefaultsController(Controller):
@@ -325,18 +297,13 @@ class ReminderDefaultsController(Controller):
     async def get_defaults(self, request: Request) -> Response[ReminderDefaultsOut]:
         """The caller's default reminders (used when a task has no ``reminders`` override)."""
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await reminders.defaults_of(conn, actor))
-
-        return await read(actor, run)
+        return await read_json(actor, reminders.defaults_of)
 
     @put("/", status_code=200, before_request=strict_body(ReminderDefaults))
     async def put_defaults(
         self, request: Request, data: ReminderDefaults
     ) -> Response[ReminderDefaultsOut]:
-        actor = current_actor(request)
-        require_scope(actor, "tasks:write")
+        actor = caller(request, "tasks:write")
 
         async def run(conn: AsyncConnection) -> Response:
             return json_response(
@@ -361,8 +328,7 @@ class CalendarFeedsController(Controller):
         self, request: Request, data: CalendarFeedIn | None = None
     ) -> Response[CalendarFeedOut]:
         """A new iCalendar feed of the caller's tasks; ``url`` is shown only here."""
-        actor = current_actor(request)
-        require_scope(actor, "tasks:read")
+        actor = caller(request, "tasks:read")
         name = data.name if data else None
 
         async def run(conn: AsyncConnection) -> Response:
@@ -375,17 +341,12 @@ class CalendarFeedsController(Controller):
     @get("/")
     async def list_feeds(self, request: Request) -> Response[list[CalendarFeedOut]]:
         actor = _reader(request)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await calendar.list_feeds(conn, actor))
-
-        return await read(actor, run)
+        return await read_json(actor, calendar.list_feeds)
 
     @delete("/{feed_id:str}", status_code=204)
     async def revoke_feed(self, request: Request, feed_id: str) -> None:
         """Revoke a feed: its URL answers 404 from now on."""
-        actor = current_actor(request)
-        require_scope(actor, "tasks:read")
+        actor = caller(request, "tasks:read")
 
         async def run(conn: AsyncConnection) -> Response:
             await calendar.revoke_feed(conn, actor, feed_id)
