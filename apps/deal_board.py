@@ -10,26 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
+
+from apps import fmt
 
 Column = Mapping[str, Any]  # {"header": str, "items": [labels]}
 
 
 def money(value: str | None, currency: str = "") -> str:
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    return f"{amount:,.2f} {currency}".strip()
+    return fmt.money(value, currency)
 
 
-def card_label(deal: Mapping[str, Any], id_chars: int = 6) -> str:
-    """What a card shows: name, value, days in stage (⚠ when rotting), the id's tail."""
-    rot = " ⚠" if deal.get("is_rotting") else ""
-    return (
-        f"{deal['name']} · {money(deal.get('value'), deal.get('currency', ''))} · "
-        f"{deal.get('days_in_stage', 0)}d{rot} · #{deal['id'][-id_chars:]}"
-    )
+def card_label(
+    deal: Mapping[str, Any], id_chars: int = 6, owners: Mapping[str, str] | None = None
+) -> str:
+    """What a card shows: name, value, owner, expected close, days in stage (⚠ when rotting),
+    the id's tail."""
+    rot = " ⚠ rotting" if deal.get("is_rotting") else ""
+    parts = [str(deal["name"]), fmt.money(deal.get("value"), deal.get("currency", ""))]
+    if owners is not None:
+        parts.append(owners.get(deal.get("owner_id") or "", "Unassigned"))
+    if deal.get("expected_close_date"):
+        parts.append(f"closes {fmt.day(deal['expected_close_date'], short=True)}")
+    parts.append(f"{deal.get('days_in_stage', 0)}d{rot}")
+    return " · ".join(parts) + f" · #{deal['id'][-id_chars:]}"
 
 
 @dataclass
@@ -41,7 +45,12 @@ class BoardLayout:
     stage_of: dict[str, str] = field(default_factory=dict)  # header -> stage key
 
     @classmethod
-    def of(cls, board: Mapping[str, Any], stage_names: Mapping[str, str]) -> BoardLayout:
+    def of(
+        cls,
+        board: Mapping[str, Any],
+        stage_names: Mapping[str, str],
+        owners: Mapping[str, str] | None = None,
+    ) -> BoardLayout:
         names = [stage_names.get(c["stage"], c["stage"]) for c in board["columns"]]
         unique = len(set(names)) == len(names)
         layout = cls([])
@@ -50,9 +59,9 @@ class BoardLayout:
             layout.stage_of[header] = c["stage"]
             items = []
             for d in c["deals"]:
-                label = card_label(d)
+                label = card_label(d, owners=owners)
                 if label in layout.deal_of:  # two ids with the same tail: show the whole id
-                    label = card_label(d, id_chars=len(d["id"]))
+                    label = card_label(d, id_chars=len(d["id"]), owners=owners)
                 layout.deal_of[label] = d["id"]
                 items.append(label)
             layout.columns.append({"header": header, "items": items})

@@ -41,7 +41,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/23_Gantt.py", "Gantt", "a project's tasks and their dependencies"),
     ("pages/24_Recurring_tasks.py", "Recurring tasks", "build a repeating task"),
     ("pages/30_Record_timeline.py", "Timeline", "a record's activities, comments, mentions"),
-    ("pages/31_Search.py", "Search", "full-text search over activities and comments"),
+    ("pages/31_Search.py", "Search", "find records, activities and comments"),
+    ("pages/32_Record.py", "Record", "any record: fields, related lists, timeline, actions"),
     ("pages/40_Notifications.py", "Notifications", "the notification center"),
     ("pages/41_Notification_preferences.py", "Notification preferences", "channels, quiet hours"),
 )
@@ -205,6 +206,10 @@ def sidebar(session: Session) -> None:
             f"Team **{session.team['name']}**"
         )
         notification_bell(session)
+        with st.form("global_search", border=False, enter_to_submit=True):
+            q = st.text_input("Search Leadly", key="global_q", placeholder="names, emails, deals…")
+            if st.form_submit_button("Find") and q.strip():
+                st.switch_page("pages/31_Search.py", query_params={"q": q.strip()})
         if st.button("Sign out", key="sidebar_sign_out"):
             sign_out()
             st.switch_page(home_page())

@@ -1,5 +1,7 @@
-"""Search: full-text search over the team's activities and comments
-(``GET /api/v1/search/activities?q=``): best matches first, matching words highlighted."""
+"""Search: the records whose names, emails, companies or deals match (each object's list
+filters, searched by the API), then full-text search over the team's activities and comments
+(``GET /api/v1/search/activities?q=``): best matches first, matching words highlighted. The
+sidebar's search box opens this page with ``?q=``; every hit opens its record's page."""
 
 from __future__ import annotations
 
@@ -8,19 +10,21 @@ import json
 
 import streamlit as st
 
-from apps import timeline, ui
+from apps import fmt, lookup, objects, record, timeline, ui
 from apps.client import ApiError
 from leadly.html import sanitize as safe_html
 
 ui.page("Search")
 session = ui.require_session()
 api = session.api
-st.title("Search activities")
+st.title("Search")
 st.caption(
     'All words must match (stemmed: "renewals" finds "renewal"); "quoted phrase", '
     "word OR word and -word work like a web search."
 )
 
+if "q" in st.query_params and st.session_state.get("search_from_url") != st.query_params["q"]:
+    st.session_state["search_from_url"] = st.session_state["search_q"] = st.query_params["q"]
 with st.form("search_form"):
     c1, c2 = st.columns([3, 1])
     q = c1.text_input("Search for", key="search_q")
@@ -30,6 +34,19 @@ with st.form("search_form"):
 if not q.strip():
     st.info("Type what you are looking for.")
     st.stop()
+st.query_params["q"] = q.strip()
+zone = session.member.get("time_zone") or "UTC"
+st.subheader("Records")
+found = lookup.search_all(api, q)
+if not found:
+    st.caption("No lead, contact, account, deal or call log matches.")
+for api_name in objects.RECORD_OBJECTS:
+    desc = objects.OBJECTS[api_name]
+    rows = [r for d, r in found if d is desc]
+    if rows:
+        st.markdown(f"**{desc.plural_label}**")
+        record.table(api, desc, rows, team_id=session.team_id, zone=zone, key=f"search_{api_name}")
+st.subheader("Activities and comments")
 params = {"q": q.strip(), "limit": "20"}
 if types:
     params["type"] = ",".join(types)
@@ -45,11 +62,9 @@ try:
 except ApiError as e:
     ui.stop_on_error(e, "Search failed")
 
-try:
-    names = timeline.member_names(session.team_id, session.token)
-except ApiError:
-    names = {}
+names = lookup.members(api, session.team_id)
 hits = page.get("data", [])
+records = lookup.names(api, [h["activity"]["related_to_id"] for h in hits])
 if not hits:
     st.info("No activity matches." if len(cursors) == 1 else "No more matches.")
 for hit in hits:
@@ -58,19 +73,20 @@ for hit in hits:
         icon = timeline.ICONS.get(a["type"], "•")
         st.markdown(f"{icon} **{a.get('subject') or a['type']}**")
         where = "in a comment · " if hit.get("comment_id") else ""
-        st.caption(
-            f"{where}{a['type'].replace('_', ' ')} on {a['related_to_type']} "
-            f"{a['related_to_id']} · {a['occurred_at'][:16].replace('T', ' ')} · "
-            f"{names.get(a.get('member_id') or '', 'Leadly')} · rank {hit['rank']:.3f}"
+        rid = a["related_to_id"]
+        on = (
+            fmt.link(records.get(rid), rid)
+            if rid in records
+            else fmt.escape_md(f"{fmt.label(a['related_to_type'])} {rid}")
+        )
+        st.markdown(
+            f"{where}{fmt.label(a['type'])} on {on} · {fmt.when(a['occurred_at'], zone)} · "
+            f"{fmt.escape_md(names.get(a.get('member_id') or '', 'Leadly'))}"
         )
         # The snippet is the API's: text escaped, matching words in <mark>.
         st.markdown(safe_html(hit["snippet"]), unsafe_allow_html=True)
-        if a["related_to_type"] in {o for _, o in timeline.OBJECTS.values()}:
-            st.page_link(
-                "pages/30_Record_timeline.py",
-                label="Open the timeline",
-                query_params={"type": a["related_to_type"], "id": a["related_to_id"]},
-            )
+        if objects.of_id(rid) is not None:
+            st.page_link(record.RECORD_PAGE, label="Open the record", query_params={"id": rid})
 prev_col, next_col, _ = st.columns([1, 1, 6])
 if prev_col.button("← Previous", disabled=len(cursors) == 1, key="search_prev"):
     cursors.pop()
