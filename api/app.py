@@ -20,11 +20,13 @@ from api.contacts.routes import routers as contacts_routers
 from api.deals.routes import routers as deals_routers
 from api.dispatcher import wake
 from api.dispatcher.routes import routers as dispatcher_routers
+from api.events.routes import routers as events_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.realtime.routes import routers as realtime_routers
 from api.tasks.routes import routers as tasks_routers
+from api.webhooks.routes import routers as webhooks_routers
 from api.web import access_log, docs_assets
 from api.web.errors import exception_handlers
 from leadly.settings import get_settings
@@ -42,6 +44,8 @@ ROUTERS: list[Any] = [
     *notifications_routers,
     *realtime_routers,
     *tasks_routers,
+    *webhooks_routers,
+    *events_routers,
 ]
 
 

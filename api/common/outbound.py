@@ -9,8 +9,11 @@ through :func:`check_url` when the URL is saved and :func:`post` when it is used
   what they mean and are refused likewise.
 - The connection is pinned to the address that was checked (the request goes to that IP with the
   original ``Host`` header and TLS server name), so DNS cannot change between check and connect.
-- Redirects are not followed; time and response size are bounded; the remote body is never
-  returned: callers get a status code and a short reason written here.
+- Redirects are not followed (a redirect is an answer, never a second request, so no redirect
+  reaches an address the guard would refuse); time and response size are bounded; the remote
+  body is returned only to a caller that asks for its first bytes (``keep``: the webhook
+  delivery log, shown to the admins who registered the URL), otherwise callers get a status
+  code and a short reason written here.
 - ``LEADLY_ALLOW_PRIVATE_TARGETS=true`` lifts the address rule (and allows http) for tests and
   on-premises installs; provider host lists (Slack, Teams) are enforced unless it is set.
 """
@@ -60,6 +63,8 @@ class Answer:
     status: int
     reason: str
     """Server-written: ``HTTP 404``, ``redirect not followed``; never the remote body."""
+    body: bytes = b""
+    """The first ``keep`` bytes of the answer's body (only when :func:`post` was asked)."""
 
     @property
     def ok(self) -> bool:
@@ -160,6 +165,7 @@ async def post(
     headers: dict[str, str] | None = None,
     hosts: tuple[str, ...] | None = None,
     seconds: float | None = None,
+    keep: int = 0,
 ) -> Answer:
     """POST to a member-supplied URL through the guard (checked again now: DNS may have changed).
     :class:`Refused` when the guard refuses it; an :class:`Answer` otherwise (transport errors
@@ -192,8 +198,11 @@ async def post(
             ) as r,
         ):
             size = 0
+            head = bytearray()
             async for chunk in r.aiter_raw():
                 size += len(chunk)
+                if len(head) < keep:
+                    head += chunk[: keep - len(head)]
                 if size > MAX_RESPONSE_BYTES:
                     break
             status = r.status_code
@@ -202,5 +211,5 @@ async def post(
     except httpx.HTTPError as e:
         return Answer(0, f"could not connect ({type(e).__name__})")
     if 300 <= status < 400:
-        return Answer(status, f"HTTP {status}: redirect not followed")
-    return Answer(status, f"HTTP {status}")
+        return Answer(status, f"HTTP {status}: redirect not followed", bytes(head))
+    return Answer(status, f"HTTP {status}", bytes(head))

@@ -32,6 +32,7 @@ BUILTIN: tuple[str, ...] = (
     "api.activities.consumer:timeline_consumer",
     "api.notifications.producers:consumers",
     "api.deals.consumer:deal_progression_consumer",
+    "api.webhooks.delivery:webhooks_consumer",
 )
 
 
@@ -75,6 +76,7 @@ DEFAULT_LINGER = 0.05
 
 Handler = Callable[[DispatchedEvent], Awaitable[None]]
 Filter = Callable[[DispatchedEvent], bool]
+Tick = Callable[[], Awaitable[bool]]
 StartFrom = Literal["beginning", "now"]
 
 
@@ -98,6 +100,9 @@ class Consumer:
     - ``linger``: seconds a woken consumer waits before reading (:data:`DEFAULT_LINGER`), so
       the events of a burst come in one read and the consumers a person waits on
       (``linger=0``: the notifications) have the machine to themselves first.
+    - ``tick``: ``async def tick() -> bool``, run after every batch and at every poll (work of
+      the consumer's own that falls due with time, e.g. the webhooks' scheduled retries);
+      True when it did something (the runner then looks again at once).
     """
 
     name: str
@@ -107,6 +112,7 @@ class Consumer:
     timeout: float = 60.0
     linger: float = DEFAULT_LINGER
     description: str = field(default="", compare=False)
+    tick: Tick | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not _valid_name(self.name):

@@ -191,7 +191,19 @@ class ConsumerRunner:
             )
             return True
         retried = await self.deliver_retries(conn)
-        return delivered or retried
+        return await self.tick() or delivered or retried
+
+    async def tick(self) -> bool:
+        """The consumer's own due work (:attr:`Consumer.tick`); an error is logged, not raised."""
+        if self.consumer.tick is None or self.stop.is_set():
+            return False
+        try:
+            return bool(await self.consumer.tick())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("consumer %s: its tick failed", self.name)
+            return False
 
     # ------------------------------------------------------------------ delivery
 

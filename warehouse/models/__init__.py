@@ -30,6 +30,7 @@ from warehouse.models.tasks import (  # noqa: F401
     TimeLog,
 )
 from warehouse.models.tenancy import ApiKey, Invitation, Role, Session, Team, TeamMember
+from warehouse.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -56,5 +57,8 @@ __all__ = [
     "Session",
     "Team",
     "TeamMember",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -61,6 +61,7 @@ class Event(Base):
     __table_args__ = (
         ForeignKeyConstraint(["team_id"], ["app.teams.id"]),
         Index("ix_events_txid_id", "txid", "id"),
+        Index("ix_events_team_txid_id", "team_id", "txid", "id"),
         Index("ix_events_team_object", "team_id", "object_type", "object_id", "id"),
         Index("ix_events_team_occurred", "team_id", "occurred_at"),
     )
