@@ -26,9 +26,9 @@ from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.realtime.routes import routers as realtime_routers
 from api.tasks.routes import routers as tasks_routers
-from api.webhooks.routes import routers as webhooks_routers
 from api.web import access_log, docs_assets
 from api.web.errors import exception_handlers
+from api.webhooks.routes import routers as webhooks_routers
 from leadly.settings import get_settings
 
 ROUTERS: list[Any] = [

@@ -63,7 +63,9 @@ class WebhooksController(Controller):
         description="The answer holds the signing secret (whsec_...): it is shown only here.",
         before_request=_body(WebhookCreate),
     )
-    async def create(self, request: Request, data: JSONBody[WebhookCreate]) -> Response[WebhookWithSecret]:
+    async def create(
+        self, request: Request, data: JSONBody[WebhookCreate]
+    ) -> Response[WebhookWithSecret]:
         actor = _admin(request, "write")
 
         async def run(conn: AsyncConnection) -> Response:
