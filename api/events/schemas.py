@@ -5,6 +5,8 @@ from typing import Any
 
 from msgspec import Struct
 
+from api.common.structs import page_of
+
 
 class EventData(Struct, kw_only=True):
     object: str
@@ -27,8 +29,6 @@ class EventEnvelope(Struct, kw_only=True):
     data: EventData
 
 
-class EventPage(Struct, kw_only=True):
-    data: list[EventEnvelope]
-    next_cursor: str | None
-    """Pass as ``after`` to read on (also when ``has_more`` is false: new events come later)."""
-    has_more: bool
+#: ``next_cursor`` is passed as ``after`` to read on (also when ``has_more`` is false: new
+#: events come later).
+EventPage = page_of(EventEnvelope, name="EventPage")

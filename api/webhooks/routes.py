@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.guards import require_role, require_scope, values_of
 from api.common.listing import check_known_params, parse_params
 from api.web.body import strict_body
-from api.web.http import current_actor, if_match, json_response, read, record_response, write
+from api.web.handlers import read_json, write_json
+from api.web.http import current_actor, if_match, read, record_response, write
 from api.webhooks import service
 from api.webhooks.schemas import (
     DeliveryDetail,
@@ -80,12 +81,7 @@ class WebhooksController(Controller):
     async def list_webhooks(self, request: Request) -> Response[WebhookPage]:
         actor = _admin(request, "read")
         check_known_params(request.query_params)
-        params = parse_params(request.query_params)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await svc.list(conn, actor, params))
-
-        return await read(actor, run)
+        return await read_json(actor, svc.list, parse_params(request.query_params))
 
     @get("/{webhook_id:str}", operation_id="get_webhook", summary="Read a webhook endpoint")
     async def get_webhook(self, request: Request, webhook_id: FromPath[str]) -> Response[Webhook]:
@@ -158,11 +154,7 @@ class WebhooksController(Controller):
         actor = _admin(request, "read")
         check_known_params(request.query_params)
         params = parse_params(request.query_params)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.list_deliveries(conn, actor, webhook_id, params))
-
-        return await read(actor, run)
+        return await read_json(actor, service.list_deliveries, webhook_id, params)
 
     @post(
         "/{webhook_id:str}/replay",
@@ -176,11 +168,7 @@ class WebhooksController(Controller):
     ) -> Response[ReplayOut]:
         actor = _admin(request, "write")
         since = service.check_since(data.since)
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.replay(conn, actor, webhook_id, since))
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, service.replay, webhook_id, since)
 
 
 class WebhookDeliveriesController(Controller):
@@ -195,12 +183,7 @@ class WebhookDeliveriesController(Controller):
     async def get_delivery(
         self, request: Request, delivery_id: FromPath[str]
     ) -> Response[DeliveryDetail]:
-        actor = _admin(request, "read")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.get_delivery(conn, actor, delivery_id))
-
-        return await read(actor, run)
+        return await read_json(_admin(request, "read"), service.get_delivery, delivery_id)
 
     @post(
         "/{delivery_id:str}/retry",
@@ -210,11 +193,7 @@ class WebhookDeliveriesController(Controller):
     )
     async def retry(self, request: Request, delivery_id: FromPath[str]) -> Response[DeliveryDetail]:
         actor = _admin(request, "write")
-
-        async def run(conn: AsyncConnection) -> Response:
-            return json_response(await service.retry_delivery(conn, actor, delivery_id))
-
-        return await write(request, actor, run)
+        return await write_json(request, actor, service.retry_delivery, delivery_id)
 
 
 routers = [WebhooksController, WebhookDeliveriesController]

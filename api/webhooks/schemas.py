@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from api.common.fields import Text, Url
-from api.common.structs import partial
+from api.common.structs import page_of, partial
 from warehouse.models.webhooks import DELIVERY_STATUSES
 
 EventPattern = Annotated[str, Meta(pattern=r"^(\*|[a-z_]+\.(\*|[a-z_]+))$", max_length=100)]
@@ -44,10 +44,7 @@ class WebhookWithSecret(Webhook, kw_only=True):
     """``whsec_...``: shown only in this answer (create, rotate-secret)."""
 
 
-class WebhookPage(Struct, kw_only=True):
-    data: list[Webhook]
-    next_cursor: str | None
-    has_more: bool
+WebhookPage = page_of(Webhook)
 
 
 class Delivery(Struct, kw_only=True):
@@ -65,10 +62,7 @@ class Delivery(Struct, kw_only=True):
     created_at: datetime
 
 
-class DeliveryPage(Struct, kw_only=True):
-    data: list[Delivery]
-    next_cursor: str | None
-    has_more: bool
+DeliveryPage = page_of(Delivery)
 
 
 class Attempt(Struct, kw_only=True):

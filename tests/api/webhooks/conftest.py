@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.api.notifications.test_outbound_guard import guarded
 from tests.conftest import Team
 from tests.plugin import free_port
 
@@ -140,16 +141,4 @@ def later(delta: timedelta) -> Iterator[None]:
         clock.advance(-delta)
 
 
-@pytest.fixture
-def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The outbound guard as in production (the suite lifts it for its loopback receivers)."""
-    from leadly.settings import get_settings
-
-    monkeypatch.setenv("LEADLY_ALLOW_PRIVATE_TARGETS", "false")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-__all__ = ["asyncio"]
+__all__ = ["asyncio", "guarded"]
