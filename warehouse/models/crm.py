@@ -48,6 +48,16 @@ class StandardObject(
     created_by: Mapped[str | None] = mapped_column(Text)
 
 
+class PersonColumns:
+    """A person's name and how to reach them: the first columns of contacts and leads."""
+
+    first_name: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+    last_name: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+    email: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+    phone: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+    title: Mapped[str | None] = mapped_column(Text, sort_order=-1)
+
+
 class Account(StandardObject, Base):
     __tablename__ = "accounts"
     name: Mapped[str] = mapped_column(Text, nullable=False)
@@ -65,13 +75,8 @@ class Account(StandardObject, Base):
     )
 
 
-class Contact(StandardObject, Base):
+class Contact(PersonColumns, StandardObject, Base):
     __tablename__ = "contacts"
-    first_name: Mapped[str | None] = mapped_column(Text)
-    last_name: Mapped[str | None] = mapped_column(Text)
-    email: Mapped[str | None] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
     account_id: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[str | None] = mapped_column(Text)
     lead_id: Mapped[str | None] = mapped_column(Text)
@@ -95,13 +100,8 @@ class Contact(StandardObject, Base):
     )
 
 
-class Lead(StandardObject, Base):
+class Lead(PersonColumns, StandardObject, Base):
     __tablename__ = "leads"
-    first_name: Mapped[str | None] = mapped_column(Text)
-    last_name: Mapped[str | None] = mapped_column(Text)
-    email: Mapped[str | None] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
     company_name: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'new'"))

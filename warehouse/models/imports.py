@@ -129,14 +129,23 @@ class Import(TenantMixin, TimestampsMixin, VersionMixin, Base):
     )
 
 
-class LeadImportRow(Base):
+class ImportRowMixin:
+    """A row of an import staged in ``raw``, keyed by ``(team_id, import_id, batch_no,
+    row_no)`` (first, in this order: COPY writes the columns in table order); the team comes
+    from the session's setting."""
+
+    team_id: Mapped[str] = mapped_column(
+        Text, primary_key=True, sort_order=-1, server_default=_TEAM_DEFAULT
+    )
+    import_id: Mapped[str] = mapped_column(Text, primary_key=True, sort_order=-1)
+    batch_no: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+
+
+class LeadImportRow(ImportRowMixin, Base):
     """An accepted lead row of an import (after in-file duplicates were folded into it)."""
 
     __tablename__ = "lead_import_rows"
-    team_id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=_TEAM_DEFAULT)
-    import_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    batch_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_id: Mapped[str] = mapped_column(Text, nullable=False)
     folded: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     first_name: Mapped[str | None] = mapped_column(Text)
@@ -161,14 +170,10 @@ class LeadImportRow(Base):
     __table_args__ = ({"schema": RAW_SCHEMA},)
 
 
-class CallLogImportRow(Base):
+class CallLogImportRow(ImportRowMixin, Base):
     """An accepted call-log row of an import (lead, contact and member resolved to ids)."""
 
     __tablename__ = "call_log_import_rows"
-    team_id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=_TEAM_DEFAULT)
-    import_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    batch_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str] = mapped_column(Text, nullable=False)
     lead_id: Mapped[str | None] = mapped_column(Text)
     contact_id: Mapped[str | None] = mapped_column(Text)
