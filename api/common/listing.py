@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -200,6 +200,11 @@ def coerce(column: Column[Any], raw: str, field: str) -> Any:
     return raw
 
 
+def _mapping(row: Any) -> Mapping[str, Any]:
+    """A result row's columns by name (a mapping is taken as it is)."""
+    return row._mapping if hasattr(row, "_mapping") else row
+
+
 class Lister:
     """Applies :class:`ListParams` to a table whose public fields are ``columns``."""
 
@@ -329,6 +334,26 @@ class Lister:
     def _signature(keys: Sequence[SortKey]) -> str:
         sig = ",".join(("-" if k.desc else "") + k.name for k in keys)
         return hashlib.blake2s(sig.encode(), digest_size=4).hexdigest()
+
+    def page(
+        self,
+        rows: Sequence[Any],
+        keys: Sequence[SortKey],
+        params: ListParams,
+        present: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The list answer for ``rows``, read with the statement :meth:`apply` made (up to one
+        past ``params.limit``): the first ``limit`` rows, each ``present``-ed (default: its
+        columns), the cursor after the last of them (from its stored values), and only the
+        ``fields`` asked for."""
+        has_more = len(rows) > params.limit
+        kept = rows[: params.limit]
+        cursor = self.encode_cursor(keys, _mapping(kept[-1])) if has_more and kept else None
+        data = [present(r) if present is not None else dict(_mapping(r)) for r in kept]
+        fields = self.fields(params.fields)
+        if fields is not None:
+            data = [{f: d[f] for f in fields} for d in data]
+        return {"data": data, "next_cursor": cursor, "has_more": has_more}
 
     def encode_cursor(self, keys: Sequence[SortKey], row: Mapping[str, Any]) -> str:
         values = [_cursor_value(row[k.name]) for k in keys]

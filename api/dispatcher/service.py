@@ -291,14 +291,7 @@ async def list_for_team(
         stmt = stmt.where(failures.c.status.in_(list(statuses)))
     stmt, keys = lister.apply(stmt, params)
     rows = list(await conn.execute(stmt))
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    data = [_present(r, detail=False) for r in rows]
-    next_cursor = lister.encode_cursor(keys, data[-1]) if has_more and data else None
-    fields = lister.fields(params.fields)
-    if fields is not None:
-        data = [{k: d[k] for k in fields} for d in data]
-    return {"data": data, "next_cursor": next_cursor, "has_more": has_more}
+    return lister.page(rows, keys, params, lambda r: _present(r, detail=False))
 
 
 async def get_for_team(

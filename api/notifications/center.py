@@ -184,14 +184,7 @@ async def list_for_member(
     )
     stmt = stmt.where(*lister.where(params.filters))
     stmt, keys = lister.apply(stmt, params)
-    rows = list(await conn.execute(stmt))
-    has_more = len(rows) > params.limit
-    data = [present(r) for r in rows[: params.limit]]
-    next_cursor = lister.encode_cursor(keys, data[-1]) if has_more and data else None
-    fields = lister.fields(params.fields)
-    if fields is not None:
-        data = [{k: d[k] for k in fields} for d in data]
-    return {"data": data, "next_cursor": next_cursor, "has_more": has_more}
+    return lister.page(list(await conn.execute(stmt)), keys, params, present)
 
 
 async def unread_of(conn: AsyncConnection, team_id: str, member_id: str) -> int:

@@ -168,14 +168,7 @@ async def list_deliveries(
     stmt = _SELECT.where(d.team_id == actor.team_id, d.endpoint_id == webhook_id)
     stmt, keys = delivery_lister.apply(stmt, params)
     rows = [dict(r._mapping) for r in await conn.execute(stmt)]
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    cursor = delivery_lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
-    data = [present(r) for r in rows]
-    fields = delivery_lister.fields(params.fields)
-    if fields is not None:
-        data = [{f: r[f] for f in fields} for r in data]
-    return {"data": data, "next_cursor": cursor, "has_more": has_more}
+    return delivery_lister.page(rows, keys, params, present)
 
 
 async def get_delivery(
