@@ -17,6 +17,7 @@ from api.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware, request_id_m
 from api.auth.routes import routers as auth_routers
 from api.call_logs.routes import routers as call_logs_routers
 from api.contacts.routes import routers as contacts_routers
+from api.custom.routes import routers as custom_routers
 from api.deals.routes import routers as deals_routers
 from api.dispatcher import wake
 from api.dispatcher.routes import routers as dispatcher_routers
@@ -46,6 +47,7 @@ ROUTERS: list[Any] = [
     *tasks_routers,
     *webhooks_routers,
     *events_routers,
+    *custom_routers,
 ]
 
 

@@ -7,11 +7,19 @@ from sqlalchemy.exc import DBAPIError
 from leadly.problem import Problem
 
 
+def name_of(exc: DBAPIError) -> str:
+    """The name of the constraint (or unique index) ``exc`` broke, or ``""``."""
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    return getattr(diag, "constraint_name", None) or ""
+
+
 def _constraint_field(exc: DBAPIError) -> str | None:
     diag = getattr(getattr(exc, "orig", None), "diag", None)
-    name = getattr(diag, "constraint_name", None) or ""
+    name = name_of(exc)
     if name.startswith("fk_") and "_team_id_" in name:
         return name.rsplit("_team_id_", 1)[1]
+    if name.startswith("cf_") and "__" in name:  # a custom field's expression index
+        return name.split("__", 1)[1]
     if name.startswith("ck_"):
         return name.split("_", 2)[2] if name.count("_") >= 2 else None
     return getattr(diag, "column_name", None)
@@ -23,6 +31,13 @@ def db_problem(exc: DBAPIError) -> Problem | None:
     field = _constraint_field(exc)
     errors = [{"field": field, "message": "Not allowed here."}] if field else None
     if code == "23505":
+        if field and name_of(exc).startswith("cf_"):
+            return Problem(
+                409,
+                f"Another record already has this {field} (the field is unique).",
+                title="Conflict",
+                errors=[{"field": field, "message": "Already taken by another record."}],
+            )
         return Problem(409, "A record with the same unique value already exists.", title="Conflict")
     if code == "23503":
         errs = [{"field": field, "message": "No such record in your team."}] if field else None

@@ -100,7 +100,8 @@ class SortKey:
 
     @property
     def nullable(self) -> bool:
-        return bool(self.column.nullable) or is_json(self.column)
+        # An expression (a custom field's typed value) has no NOT NULL to rely on.
+        return bool(getattr(self.column, "nullable", True)) or is_json(self.column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +233,7 @@ class Lister:
     def where(self, filters: Sequence[tuple[str, str, str]]) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
         for name, op, raw in filters:
-            if name.startswith("custom.") and "custom" in self.columns:
+            if name.startswith("custom.") and "custom" in self.columns and name not in self.columns:
                 key = name.split(".", 1)[1]
                 expr = self.columns["custom"][key].astext
                 out.append(self._op(expr, String(), op, raw, name))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.common import custom_fields
 from api.common.dedupe import check_email_unique, duplicate_problem, find_by_email
 from api.common.listing import Lister, ListParams
 from api.common.refs import check_refs, plausible_id
@@ -151,6 +152,8 @@ class RecordService:
             await check_refs(conn, actor, values, current, self.refs)
         if self.unique_email and current is not None:
             await check_email_unique(conn, actor, self.table, self.object_type, values, current)
+        if "custom" in self.table.c and (current is None or "custom" in values):
+            await custom_fields.check_standard(conn, actor, self.plural, values, current)
 
     def rules(
         self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
@@ -224,11 +227,18 @@ class RecordService:
     async def list(
         self, conn: AsyncConnection, actor: Actor, params: ListParams, extra: Iterable[Any] = ()
     ) -> dict[str, Any]:
-        stmt, keys = self.lister.apply(self._scoped(actor).where(*extra), params)
+        lister, stmt = self.lister, self._scoped(actor).where(*extra)
+        typed = "custom" in self.public_columns and custom_fields.mentioned(params)
+        if typed:  # filter[custom.x] / sort=custom.x compare the field's typed value
+            lister, columns = await custom_fields.lister(conn, actor, self.plural, lister)
+            stmt = stmt.add_columns(*columns)
+        stmt, keys = lister.apply(stmt, params)
         rows = [dict(r._mapping) for r in await conn.execute(stmt)]
         has_more = len(rows) > params.limit
         rows = rows[: params.limit]
-        next_cursor = self.lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
+        next_cursor = lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
+        if typed:
+            rows = [{k: v for k, v in r.items() if not k.startswith("custom.")} for r in rows]
         fields = self.lister.fields(params.fields)
         if fields is not None:
             rows = [{f: r[f] for f in fields} for r in rows]
@@ -252,6 +262,11 @@ class RecordService:
         # Every event that changed a field bumped the version once (a merge that filled nothing
         # records an event without changes and leaves the version alone).
         state["version"] = sum(1 for e in evts if e["action"] != "created" and e["changes"]) + 1
+        return self.from_state(state)
+
+    def from_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """A record's state replayed from its events as the API shows it (a hook: custom
+        objects rebuild their fields from the per-field changes)."""
         return {k: _typed(c, state.get(k)) for k, c in self.public_columns.items()}
 
     async def history(

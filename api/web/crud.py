@@ -95,9 +95,90 @@ def parse_as_of(raw: str) -> datetime:
     )
 
 
+def record_params(query: Any) -> datetime | None:
+    """The query of a one-record GET: ``as_of`` (parsed) and ``fields``; 400 on anything else."""
+    unknown = sorted(set(query) - {"as_of", "fields"})
+    if unknown:
+        raise Problem(
+            400,
+            f"Unknown query parameter(s): {', '.join(unknown)} (this takes as_of and fields).",
+            errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
+        )
+    raw_as_of = query.get("as_of")
+    return parse_as_of(raw_as_of) if raw_as_of is not None else None
+
+
+def history_params(query: Any) -> tuple[int, int]:
+    """A history page's ``cursor`` (an event id) and ``limit``."""
+    cursor = query.get("cursor")
+    try:
+        after = int(cursor) if cursor else 0
+        limit = int(query.get("limit", 100))
+    except ValueError:
+        raise Problem(400, "cursor and limit must be integers.") from None
+    if not 1 <= limit <= 1000:
+        raise Problem(400, "limit must be between 1 and 1000.")
+    return after, limit
+
+
 def check_writable(actor: Actor, scope_base: str) -> None:
     require_scope(actor, f"{scope_base}:write")
     require_role(actor, "user")
+
+
+def check_batch(data: BatchIn) -> None:
+    if not data.items:
+        raise validation([{"field": "items", "message": "Send at least one item."}])
+    if len(data.items) > MAX_BATCH:
+        raise Problem(413, f"A batch holds at most {MAX_BATCH} items.", title="Content Too Large")
+
+
+async def run_batch(
+    conn: AsyncConnection,
+    data: BatchIn,
+    create_item: Callable[[AsyncConnection, dict[str, Any]], Awaitable[dict[str, Any]]],
+    update_item: Callable[
+        [AsyncConnection, str, dict[str, Any], int | None], Awaitable[dict[str, Any]]
+    ],
+) -> Response:
+    """Apply a batch's items one by one, each in a savepoint (an item with ``id`` updates,
+    else creates); with ``all_or_none`` one failure rolls every item back (424 for the rest)."""
+    results: list[dict[str, Any]] = []
+    failed = False
+    for i, item in enumerate(data.items):
+        try:
+            if not isinstance(item, dict):
+                raise validation([{"field": "$", "message": "Expected an object."}])
+            async with conn.begin_nested():
+                if "id" in item:
+                    item = dict(item)
+                    rid = item.pop("id")
+                    expected = item.pop("version", None)
+                    if not isinstance(rid, str) or not (
+                        expected is None or isinstance(expected, int)
+                    ):
+                        raise validation([{"field": "id", "message": "Bad id/version."}])
+                    row = await update_item(conn, rid, item, expected)
+                    results.append({"index": i, "status": 200, "record": row})
+                else:
+                    row = await create_item(conn, item)
+                    results.append({"index": i, "status": 201, "record": row})
+        except Problem as p:
+            failed = True
+            results.append({"index": i, "status": p.status, "problem": p.to_dict()})
+    if failed and data.all_or_none:
+        first = next(r["index"] for r in results if "problem" in r)
+        for r in results:
+            if "record" in r:
+                r.pop("record")
+                r["status"] = 424
+                r["problem"] = Problem(
+                    424,
+                    f"Not applied: item {first} failed and all_or_none is set.",
+                    title="Failed Dependency",
+                ).to_dict()
+        raise RollbackWith(json_response({"results": results}))
+    return json_response({"results": results})
 
 
 def crud_controller(
@@ -148,15 +229,7 @@ def crud_controller(
         actor = current_actor(request)
         require_scope(actor, f"{scope}:read")
         query = request.query_params
-        unknown = sorted(set(query) - {"as_of", "fields"})
-        if unknown:
-            raise Problem(
-                400,
-                f"Unknown query parameter(s): {', '.join(unknown)} (this takes as_of and fields).",
-                errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
-            )
-        raw_as_of = query.get("as_of")
-        moment = parse_as_of(raw_as_of) if raw_as_of is not None else None
+        moment = record_params(query)
         fields = service.lister.fields(parse_params(query).fields)
 
         def shape(row: dict[str, Any]) -> dict[str, Any]:
@@ -205,14 +278,7 @@ def crud_controller(
     async def history_handler(self: Any, request: Request, record_id: str) -> Any:
         actor = current_actor(request)
         require_scope(actor, f"{scope}:read")
-        cursor = request.query_params.get("cursor")
-        try:
-            after = int(cursor) if cursor else 0
-            limit = int(request.query_params.get("limit", 100))
-        except ValueError:
-            raise Problem(400, "cursor and limit must be integers.") from None
-        if not 1 <= limit <= 1000:
-            raise Problem(400, "limit must be between 1 and 1000.")
+        after, limit = history_params(request.query_params)
 
         async def run(conn: AsyncConnection) -> Response:
             return json_response(
@@ -224,52 +290,18 @@ def crud_controller(
     async def batch_handler(self: Any, request: Request, data: BatchIn) -> Any:
         actor = current_actor(request)
         check_writable(actor, scope)
-        if not data.items:
-            raise validation([{"field": "items", "message": "Send at least one item."}])
-        if len(data.items) > MAX_BATCH:
-            raise Problem(
-                413, f"A batch holds at most {MAX_BATCH} items.", title="Content Too Large"
-            )
+        check_batch(data)
+
+        async def create_item(conn: AsyncConnection, item: dict[str, Any]) -> dict[str, Any]:
+            return await create_one(conn, actor, decode_item(create_struct, item))
+
+        async def update_item(
+            conn: AsyncConnection, rid: str, item: dict[str, Any], expected: int | None
+        ) -> dict[str, Any]:
+            return await update_one(conn, actor, rid, decode_item(update_struct, item), expected)
 
         async def run(conn: AsyncConnection) -> Response:
-            results: list[dict[str, Any]] = []
-            failed = False
-            for i, item in enumerate(data.items):
-                try:
-                    if not isinstance(item, dict):
-                        raise validation([{"field": "$", "message": "Expected an object."}])
-                    async with conn.begin_nested():
-                        if "id" in item:
-                            item = dict(item)
-                            rid = item.pop("id")
-                            expected = item.pop("version", None)
-                            if not isinstance(rid, str) or not (
-                                expected is None or isinstance(expected, int)
-                            ):
-                                raise validation([{"field": "id", "message": "Bad id/version."}])
-                            row = await update_one(
-                                conn, actor, rid, decode_item(update_struct, item), expected
-                            )
-                            results.append({"index": i, "status": 200, "record": row})
-                        else:
-                            row = await create_one(conn, actor, decode_item(create_struct, item))
-                            results.append({"index": i, "status": 201, "record": row})
-                except Problem as p:
-                    failed = True
-                    results.append({"index": i, "status": p.status, "problem": p.to_dict()})
-            if failed and data.all_or_none:
-                first = next(r["index"] for r in results if "problem" in r)
-                for r in results:
-                    if "record" in r:
-                        r.pop("record")
-                        r["status"] = 424
-                        r["problem"] = Problem(
-                            424,
-                            f"Not applied: item {first} failed and all_or_none is set.",
-                            title="Failed Dependency",
-                        ).to_dict()
-                raise RollbackWith(json_response({"results": results}))
-            return json_response({"results": results})
+            return await run_batch(conn, data, create_item, update_item)
 
         return await write(request, actor, run)
 

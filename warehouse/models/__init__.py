@@ -3,6 +3,7 @@
 from warehouse.models.activities import Activity, ActivityComment, Mention
 from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
+from warehouse.models.custom import CustomCounter, CustomField, CustomObject, CustomRecord
 from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
 from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
 from warehouse.models.notifications import (  # noqa: F401
@@ -44,6 +45,10 @@ __all__ = [
     "CallLogImportRow",
     "ConsumerCursor",
     "Contact",
+    "CustomCounter",
+    "CustomField",
+    "CustomObject",
+    "CustomRecord",
     "DispatchFailure",
     "Event",
     "IdempotencyKey",
