@@ -109,15 +109,8 @@ class CustomRecordService(RecordService):
     ) -> dict[str, Any]:
         lister, base = self.typed_lister(actor, extra)
         stmt, keys = lister.apply(base, params)
-        rows = [dict(r._mapping) for r in await conn.execute(stmt)]
-        has_more = len(rows) > params.limit
-        rows = rows[: params.limit]
-        cursor = lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
-        wanted = lister.fields(params.fields)
-        data = [self.out(r) for r in rows]
-        if wanted is not None:
-            data = [{f: r[f] for f in wanted} for r in data]
-        return {"data": data, "next_cursor": cursor, "has_more": has_more}
+        rows = (await conn.execute(stmt)).all()
+        return lister.page(rows, keys, params, lambda r: self.out(r._mapping))
 
     # ------------------------------------------------------------------ writes
 
