@@ -12,13 +12,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import streamlit as st
 
 from apps import session_cookie
 from apps.client import ApiClient, ApiError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOKEN = "token"
 ME = "me"
@@ -188,6 +192,15 @@ def sign_out() -> None:
     _set_cookie(None)
 
 
+def start(title: str, heading: str | None = None) -> Session:
+    """The opening of a page titled ``title``: its configuration, the signed-in session (or a
+    prompt to sign in, and the page stops) and its heading (``heading``, default ``title``)."""
+    page(title)
+    session = require_session()
+    st.title(heading or title)
+    return session
+
+
 def require_session() -> Session:
     """The signed-in session, or a prompt to sign in (and the page stops)."""
     session = current()
@@ -265,6 +278,23 @@ def date_range(key: str, default_days: int = 30) -> tuple[dt.date, dt.date]:
         st.info("Pick a start and an end date.")
         st.stop()
     return value, value
+
+
+def report(read: Callable[[], pd.DataFrame], what: str, empty: str) -> pd.DataFrame:
+    """The rows of ``read()`` (a team-scoped read of a reporting model, ``apps.data``); the page
+    says so and stops when the models are not built yet (``what``: what is missing) or when
+    there are no rows (``empty``: why)."""
+    from apps import data
+
+    try:
+        rows = read()
+    except data.ReportNotReady as e:
+        not_ready(what, str(e))
+        st.stop()
+    if rows.empty:
+        st.info(empty)
+        st.stop()
+    return rows
 
 
 def not_ready(what: str, reason: str | None = None) -> None:

@@ -27,10 +27,8 @@ BOARD_STYLE = """
 .sortable-item { white-space: normal; font-size: 0.8rem; line-height: 1.2; }
 """
 
-ui.page("Pipeline board")
-session = ui.require_session()
+session = ui.start("Pipeline board")
 api = session.api
-st.title("Pipeline board")
 
 try:
     pipelines = api.get("/pipelines", {"limit": 100})["data"]

@@ -13,10 +13,8 @@ from apps import ui
 from apps.client import ApiError
 from apps.deal_board import money
 
-ui.page("Deal")
-session = ui.require_session()
+session = ui.start("Deal")
 api = session.api
-st.title("Deal")
 
 try:
     deals = api.get("/deals", {"limit": "200", "sort": "-updated_at"})["data"]

@@ -9,10 +9,8 @@ import streamlit as st
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Pipeline builder")
-session = ui.require_session()
+session = ui.start("Pipeline builder")
 api = session.api
-st.title("Pipeline builder")
 if session.member.get("role") not in ("admin", "owner"):
     st.info("Only admins and owners change pipelines. You can still use the Pipeline board.")
     st.stop()

@@ -13,9 +13,7 @@ import streamlit as st
 from apps import data, ui
 from apps.client import ApiError
 
-ui.page("Forecast")
-session = ui.require_session()
-st.title("Forecast")
+session = ui.start("Forecast")
 CATEGORIES = ["closed", "commit", "best_case", "pipeline", "omitted", "unknown"]
 
 today = dt.datetime.now(dt.UTC).date()

@@ -8,18 +8,13 @@ import streamlit as st
 
 from apps import data, ui
 
-ui.page("Win/loss")
-session = ui.require_session()
-st.title("Win/loss")
+session = ui.start("Win/loss")
 start, end = ui.date_range("wl_range", default_days=180)
-try:
-    rows = data.win_loss(session.team_id, start, end)
-except data.ReportNotReady as e:
-    ui.not_ready("win/loss analysis", str(e))
-    st.stop()
-if rows.empty:
-    st.info("No deals were won or lost in this period.")
-    st.stop()
+rows = ui.report(
+    lambda: data.win_loss(session.team_id, start, end),
+    "win/loss analysis",
+    "No deals were won or lost in this period.",
+)
 
 won = rows[rows["outcome"] == "won"]
 lost = rows[rows["outcome"] == "lost"]

@@ -8,9 +8,7 @@ import streamlit as st
 
 from apps import data, ui
 
-ui.page("Overview")
-session = ui.require_session()
-st.title("Overview")
+session = ui.start("Overview")
 
 start, end = ui.date_range("overview_range")
 prev_start, prev_end = data.previous_period(start, end)
@@ -19,15 +17,11 @@ st.caption(
     f"{prev_end:%Y-%m-%d}. Source: analytics_reporting.rpt_daily_rollup."
 )
 
-try:
-    rollup = data.daily_rollup(session.team_id, prev_start, end)
-except data.ReportNotReady as e:
-    ui.not_ready("KPIs", str(e))
-    st.stop()
-
-if rollup.empty:
-    st.info("No activity in this period or the one before it yet.")
-    st.stop()
+rollup = ui.report(
+    lambda: data.daily_rollup(session.team_id, prev_start, end),
+    "KPIs",
+    "No activity in this period or the one before it yet.",
+)
 
 now = data.metric_totals(rollup, start, end)
 before = data.metric_totals(rollup, prev_start, prev_end)

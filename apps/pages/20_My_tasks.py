@@ -11,11 +11,9 @@ from apps import tasks_ui as T
 from apps import ui
 from apps.client import ApiError
 
-ui.page("My tasks")
-session = ui.require_session()
+session = ui.start("My tasks", heading="Tasks")
 api = session.api
 zone = session.member.get("time_zone") or "UTC"
-st.title("Tasks")
 
 c1, c2, c3 = st.columns([2, 2, 2])
 view = c1.radio("View", list(T.VIEWS), format_func=T.VIEWS.get, horizontal=True, key="tk_view")

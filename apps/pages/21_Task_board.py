@@ -9,11 +9,9 @@ from apps import tasks_ui as T
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Task board")
-session = ui.require_session()
+session = ui.start("Task board")
 api = session.api
 zone = session.member.get("time_zone") or "UTC"
-st.title("Task board")
 
 view = st.radio("View", list(T.VIEWS), format_func=T.VIEWS.get, horizontal=True, key="tb_view")
 show_done = st.toggle("Show completed and cancelled", value=False, key="tb_done")

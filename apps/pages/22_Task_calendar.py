@@ -14,11 +14,9 @@ from apps import tasks_ui as T
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Task calendar")
-session = ui.require_session()
+session = ui.start("Task calendar")
 api = session.api
 zone = session.member.get("time_zone") or "UTC"
-st.title("Task calendar")
 
 view = st.radio("Tasks", ["mine", "team"], format_func=T.VIEWS.get, horizontal=True, key="tc_view")
 params = T.view_params(view)

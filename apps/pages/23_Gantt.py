@@ -12,11 +12,9 @@ from apps import tasks_ui as T
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Gantt")
-session = ui.require_session()
+session = ui.start("Gantt")
 api = session.api
 zone = session.member.get("time_zone") or "UTC"
-st.title("Gantt")
 
 try:
     everything = T.load_tasks(api, {"sort": "due_at", "limit": "500"}, cap=2000)

@@ -12,11 +12,9 @@ from apps import tasks_ui as T
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Recurring tasks")
-session = ui.require_session()
+session = ui.start("Recurring tasks")
 api = session.api
 zone = session.member.get("time_zone") or "UTC"
-st.title("Recurring tasks")
 
 title = st.text_input("Title", value="Weekly pipeline review", key="rt_title")
 c1, c2 = st.columns(2)

@@ -8,9 +8,7 @@ import streamlit as st
 
 from apps import data, ui
 
-ui.page("Lead funnel")
-session = ui.require_session()
-st.title("Lead funnel")
+session = ui.start("Lead funnel")
 
 left, right = st.columns([2, 1])
 with left:
@@ -25,15 +23,11 @@ st.caption(
     "reached it. Source: analytics_reporting.rpt_lead_funnel."
 )
 
-try:
-    rows = data.lead_funnel(session.team_id, start, end)
-except data.ReportNotReady as e:
-    ui.not_ready("funnel", str(e))
-    st.stop()
-
-if rows.empty:
-    st.info("No leads were created in this period.")
-    st.stop()
+rows = ui.report(
+    lambda: data.lead_funnel(session.team_id, start, end),
+    "funnel",
+    "No leads were created in this period.",
+)
 
 with st.expander("Filter", expanded=False):
     sources = sorted(rows["source"].unique())

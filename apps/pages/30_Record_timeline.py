@@ -10,10 +10,8 @@ import streamlit as st
 from apps import timeline, ui
 from apps.client import ApiError
 
-ui.page("Record timeline")
-session = ui.require_session()
+session = ui.start("Record timeline")
 api = session.api
-st.title("Record timeline")
 
 LABEL_FIELDS = {
     "leads": ("first_name", "last_name", "company_name", "email"),

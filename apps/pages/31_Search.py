@@ -14,10 +14,8 @@ from apps import fmt, lookup, objects, record, timeline, ui
 from apps.client import ApiError
 from leadly.html import sanitize as safe_html
 
-ui.page("Search")
-session = ui.require_session()
+session = ui.start("Search")
 api = session.api
-st.title("Search")
 st.caption(
     'All words must match (stemmed: "renewals" finds "renewal"); "quoted phrase", '
     "word OR word and -word work like a web search."

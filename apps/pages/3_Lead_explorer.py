@@ -14,10 +14,8 @@ from apps import ui
 from apps.client import ApiClient, ApiError, list_params
 from warehouse.models.crm import LEAD_STATUSES
 
-ui.page("Lead explorer")
-session = ui.require_session()
+session = ui.start("Lead explorer")
 api = session.api
-st.title("Lead explorer")
 
 SORTS = {
     "Newest first": "-created_at",

@@ -10,10 +10,8 @@ import streamlit as st
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Notifications")
-session = ui.require_session()
+session = ui.start("Notifications")
 api = session.api
-st.title("Notifications")
 
 STATUSES = {"unread": "Unread", "all": "All (not archived)", "read": "Read", "archived": "Archived"}
 ICONS = {

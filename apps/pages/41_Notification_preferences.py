@@ -11,10 +11,8 @@ import streamlit as st
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Notification preferences")
-session = ui.require_session()
+session = ui.start("Notification preferences")
 api = session.api
-st.title("Notification preferences")
 
 CHANNELS = {
     "in_app": "In app",

@@ -16,10 +16,8 @@ import streamlit as st
 from apps import ui
 from apps.client import ApiError
 
-ui.page("Imports")
-session = ui.require_session()
+session = ui.start("Imports")
 api = session.api
-st.title("Imports")
 
 SKIP = "(skip)"
 POLICIES = {
