@@ -231,3 +231,19 @@ async def test_redirects_are_not_followed(team: Team, receiver: Receiver) -> Non
     (d,) = await deliveries(team, hook["id"])
     assert d["response_code"] == 302 and d["status"] == "pending"
     assert all(not r["path"].startswith("/internal") for r in receiver.requests)
+
+
+async def test_the_hourly_check_disables_endpoints_failing_for_five_days(
+    team: Team, receiver: Receiver
+) -> None:
+    from api.webhooks.delivery import disable_failing
+
+    hook = await make_webhook(team, receiver, "/fail/hourly", ["lead.created"])
+    await new_lead(team)
+    await pump(team)
+    assert await disable_failing() == 0
+    with later(timedelta(days=5, seconds=1)):
+        assert await disable_failing() >= 1
+        assert await disable_failing() == 0  # once
+    r = await team.get(f"/api/v1/webhooks/{hook['id']}")
+    assert r.json()["enabled"] is False
