@@ -5,6 +5,7 @@ Helpers
 - :func:`eventually`: poll a check (plain or async) until it returns something truthy;
   :func:`until`, the same outside an event loop.
 - :func:`free_port`: a free TCP port on 127.0.0.1.
+- :func:`index_first_columns`: the indexes of some ``app`` tables and their first columns.
 - :func:`moment`: an ISO timestamp strictly between two requests (for ``as_of`` reads).
 - :func:`wait_http` / :func:`child`: start a server process and wait until a URL answers; the
   process is stopped when the block ends.
@@ -32,7 +33,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def index_first_columns(conn: Any, tables: Iterable[str]) -> list[dict[str, Any]]:
+    """Every index of the ``app`` tables ``tables`` (``table``, ``index``, ``first_column``:
+    None for an expression), read on ``conn`` (a psycopg connection with dict rows)."""
+    cur = await conn.execute(
+        """
+        SELECT c.relname AS table, i.relname AS index, a.attname AS first_column
+        FROM pg_index x
+        JOIN pg_class c ON c.oid = x.indrelid
+        JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
+        WHERE n.nspname = 'app' AND c.relname = ANY(%s)
+        """,
+        (list(tables),),
+    )
+    return await cur.fetchall()
 
 
 async def moment() -> str:

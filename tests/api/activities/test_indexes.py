@@ -21,6 +21,7 @@ from api.activities.timeline import TimelineQuery, timeline_statement
 from api.common.listing import parse_params
 from leadly.actor import Actor
 from leadly.settings import get_settings
+from tests.plugin import index_first_columns
 
 TEAM = f"team_tl_explain_{secrets.token_hex(4)}"
 ACTOR = Actor(team_id=TEAM, member_id="mem_tl_explain", role="owner")
@@ -394,19 +395,7 @@ async def test_a_small_team_never_reads_the_full_text_index(db: Any) -> None:
 
 
 async def test_every_index_leads_with_team_id(db: Any) -> None:
-    cur = await db.execute(
-        """
-        SELECT c.relname AS table, i.relname AS index, a.attname AS first_column
-        FROM pg_index x
-        JOIN pg_class c ON c.oid = x.indrelid
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
-        WHERE n.nspname = 'app' AND c.relname = ANY(%s)
-        """,
-        (list(TABLES),),
-    )
-    rows = await cur.fetchall()
+    rows = await index_first_columns(db, TABLES)
     assert len(rows) >= 15
     # The full-text indexes are the exception: their column's lexemes carry the team's tag.
     assert sorted(r["index"] for r in rows if r["first_column"] != "team_id") == [

@@ -13,6 +13,7 @@ from api.common.records import RecordService
 from leadly.actor import Actor
 from leadly.settings import get_settings
 from tests.api.records.conftest import Sql
+from tests.plugin import index_first_columns
 
 TABLES = ("leads", "contacts", "accounts", "call_logs")
 TEAM = f"team_explain_{secrets.token_hex(4)}"
@@ -147,17 +148,6 @@ async def test_created_at_sort_walks_team_index(
 
 
 async def test_every_index_leads_with_team_id(sql: Sql) -> None:
-    rows = await sql.all(
-        """
-        SELECT c.relname AS table, i.relname AS index, a.attname AS first_column
-        FROM pg_index x
-        JOIN pg_class c ON c.oid = x.indrelid
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
-        WHERE n.nspname = 'app' AND c.relname = ANY(%s)
-        """,
-        list(TABLES),
-    )
+    rows = await index_first_columns(sql.conn, TABLES)
     assert len(rows) >= 4 * 4
     assert [r for r in rows if r["first_column"] != "team_id"] == []

@@ -14,6 +14,7 @@ from api.tasks.service import task_service
 from leadly.actor import Actor
 from leadly.settings import get_settings
 from tests.api.tasks.conftest import Sql
+from tests.plugin import index_first_columns
 
 TEAM = f"team_task_explain_{secrets.token_hex(4)}"
 TABLES = (
@@ -99,18 +100,7 @@ async def test_views_use_team_indexes(stats: None, sql: Sql, query: dict, index:
 
 
 async def test_every_index_leads_with_team_id(sql: Sql) -> None:
-    rows = await sql.all(
-        """
-        SELECT c.relname AS table, i.relname AS index, a.attname AS first_column
-        FROM pg_index x
-        JOIN pg_class c ON c.oid = x.indrelid
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
-        WHERE n.nspname = 'app' AND c.relname = ANY(%s)
-        """,
-        list(TABLES),
-    )
+    rows = await index_first_columns(sql.conn, TABLES)
     assert len(rows) >= 15
     # The feed token look-up happens before any team is known (like session tokens).
     odd = [r for r in rows if r["first_column"] != "team_id"]
