@@ -26,6 +26,7 @@ from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
 from api.realtime.routes import routers as realtime_routers
+from api.reports.routes import routers as reports_routers
 from api.tasks.routes import routers as tasks_routers
 from api.web import access_log, docs_assets
 from api.web.errors import exception_handlers
@@ -48,6 +49,7 @@ ROUTERS: list[Any] = [
     *webhooks_routers,
     *events_routers,
     *custom_routers,
+    *reports_routers,
 ]
 
 

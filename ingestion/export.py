@@ -244,6 +244,29 @@ async def rows_of(conn: Any, stmt: Any, chunk: int | None = None) -> Rows:
         yield [tuple(r) for r in part]
 
 
+def export_format(query: Any, formats: Sequence[str], *, only_format: bool = True) -> str:
+    """The ``format`` query parameter of an export (default csv), lower-cased; a 400 naming
+    ``limit``/``cursor`` (an export has every row), any other parameter with ``only_format``
+    (callers that take filters check those themselves), or a format not in ``formats``."""
+    from leadly.problem import Problem
+
+    stray = sorted(k for k in query if k in ("limit", "cursor") or (only_format and k != "format"))
+    if stray:
+        raise Problem(
+            400,
+            f"An export has every matching row: {', '.join(stray)} does not apply.",
+            errors=[{"field": k, "message": "Not an export parameter."} for k in stray],
+        )
+    fmt = (query.get("format") or "csv").lower()
+    if fmt not in formats:
+        raise Problem(
+            400,
+            f"format must be one of {', '.join(formats)}.",
+            errors=[{"field": "format", "message": "Unknown export format."}],
+        )
+    return fmt
+
+
 def stream(
     fmt: str, fields: Sequence[str], columns: Sequence[Column[Any]], rows: Rows, sheet: str
 ) -> AsyncIterator[bytes]:

@@ -246,9 +246,12 @@ def engine(
     """The process's engine for a role (``api``: row-level security per team; ``worker``: the
     dispatcher's cross-team reads) on the running event loop: one per role and loop, so the API,
     the worker, Dagster jobs and the CLI share one factory, and a job that runs its own loop
-    (:func:`run`) gets its own pool, closed with it."""
+    (:func:`run`) gets its own pool, closed with it. ``dashboard``: reads of the reporting
+    models under their row-level security (reports, share links, deliveries)."""
     s = settings or get_settings()
-    name = {"api": s.api_db_role, "worker": s.worker_db_role}[role]
+    name = {"api": s.api_db_role, "worker": s.worker_db_role, "dashboard": s.dashboard_db_role}[
+        role
+    ]
     size = pool_size or (s.db_pool_size if role == "api" else 2)
     key = (database_url(s), name, size, _loop_key())
     found = _engines.get(key)

@@ -16,7 +16,6 @@ from api.web.body import strict_body
 from api.web.crud import check_writable, crud_controller
 from api.web.handlers import caller, writer
 from api.web.http import json_response, record_response, write
-from leadly.problem import Problem
 
 LeadsController = crud_controller(lead_service, LeadCreate, LeadUpdate, Lead)
 
@@ -84,20 +83,7 @@ class LeadExportController(Controller):
         actor = caller(request, "leads:read")
         query = request.query_params
         check_known_params(query, extra=("format",))
-        paging = sorted(k for k in query if k in ("limit", "cursor"))
-        if paging:
-            raise Problem(
-                400,
-                f"An export has every matching row: {', '.join(paging)} does not apply.",
-                errors=[{"field": k, "message": "Not an export parameter."} for k in paging],
-            )
-        fmt = (query.get("format") or "csv").lower()
-        if fmt not in EXPORT_FORMATS:
-            raise Problem(
-                400,
-                f"format must be one of {', '.join(EXPORT_FORMATS)}.",
-                errors=[{"field": "format", "message": "Unknown export format."}],
-            )
+        fmt = export.export_format(query, EXPORT_FORMATS, only_format=False)
         stmt, fields, columns = export.query(lead_service, actor, parse_params(query))
         conn = REQUEST_CONN.get()
         if conn is not None and conn.in_transaction():

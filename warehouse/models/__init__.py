@@ -21,6 +21,7 @@ from warehouse.models.platform import (
     Event,
     IdempotencyKey,
 )
+from warehouse.models.reports import Report  # noqa: F401
 from warehouse.models.tasks import (  # noqa: F401
     CalendarFeed,
     MemberTaskSettings,

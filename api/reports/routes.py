@@ -1,0 +1,164 @@
+"""Reports: the semantic catalogue, saved reports (CRUD), running, drill-down, refresh, export."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Stream
+
+from api.common.guards import require_role, require_scope, values_of
+from api.common.scope import REQUEST_CONN, tenant_scope
+from api.reports import service
+from api.reports.compiler import compile_query
+from api.reports.schemas import (
+    CatalogueItem,
+    DrillIn,
+    Report,
+    ReportCreate,
+    ReportUpdate,
+    RunIn,
+    RunOut,
+)
+from api.reports.semantic import catalogue_dimensions, catalogue_metrics
+from api.reports.service import definition_of, report_service
+from api.web.body import strict_body
+from api.web.crud import crud_controller
+from api.web.http import current_actor, json_response
+from leadly.actor import Actor
+from leadly.problem import Problem
+
+ReportsController = crud_controller(report_service, ReportCreate, ReportUpdate, Report)
+
+EXPORT_FORMATS = ("csv", "xlsx", "parquet", "pdf")
+
+
+class SemanticController(Controller):
+    path = "/api/v1/semantic"
+    tags = ["reports"]
+
+    @get("/metrics", operation_id="list_semantic_metrics")
+    async def metrics(self, request: Request) -> Response[dict[str, list[CatalogueItem]]]:
+        """Every metric a report may name: ``{name, label, description, type}`` (type:
+        number | money | percent) and the dimensions it can be grouped by."""
+        require_scope(current_actor(request), "reports:read")
+        return json_response({"data": catalogue_metrics()})
+
+    @get("/dimensions", operation_id="list_semantic_dimensions")
+    async def dimensions(self, request: Request) -> Response[dict[str, list[CatalogueItem]]]:
+        """Every dimension a report may group or filter by (type: string | time)."""
+        require_scope(current_actor(request), "reports:read")
+        return json_response({"data": catalogue_dimensions()})
+
+
+def _page_params(request: Request, extra: tuple[str, ...] = ()) -> tuple[str | None, int | None]:
+    query = request.query_params
+    unknown = sorted(set(query) - {"cursor", "limit", *extra})
+    if unknown:
+        raise Problem(
+            400,
+            f"Unknown query parameter(s): {', '.join(unknown)}.",
+            errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
+        )
+    raw = query.get("limit")
+    limit = None
+    if raw is not None:
+        if not raw.isdigit() or not 1 <= int(raw) <= service.MAX_PAGE:
+            raise Problem(
+                400,
+                f"limit must be a whole number from 1 to {service.MAX_PAGE}.",
+                errors=[{"field": "limit", "message": "Out of range."}],
+            )
+        limit = int(raw)
+    return query.get("cursor"), limit
+
+
+async def _saved(actor: Actor, report_id: str) -> dict[str, Any]:
+    async with tenant_scope(actor) as conn:
+        return await report_service.get(conn, actor, report_id)
+
+
+async def _release_request_conn() -> None:
+    """Runs read the reporting models on their own connection: end the request's transaction
+    first so it holds nothing while they run."""
+    conn = REQUEST_CONN.get()
+    if conn is not None and conn.in_transaction():
+        await conn.commit()
+
+
+class ReportRunController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+
+    @post("/run", status_code=200, before_request=strict_body(RunIn))
+    async def run_unsaved(self, request: Request, data: RunIn) -> Response[RunOut]:
+        """Run a definition without saving it: ``{columns, data, next_cursor, has_more, totals,
+        subtotals, data_as_of}``. The next page is the same call with ``?cursor=``."""
+        actor = current_actor(request)
+        require_scope(actor, "reports:read")
+        cursor, limit = _page_params(request)
+        await _release_request_conn()
+        return json_response(await service.run(actor, values_of(data), cursor=cursor, limit=limit))
+
+    @post("/{report_id:str}/run", status_code=200)
+    async def run_saved(self, request: Request, report_id: str) -> Response[RunOut]:
+        """Run a saved report (same answer as ``POST /api/v1/reports/run``)."""
+        actor = current_actor(request)
+        require_scope(actor, "reports:read")
+        cursor, limit = _page_params(request)
+        report = await _saved(actor, report_id)
+        await _release_request_conn()
+        return json_response(await service.run(actor, report, cursor=cursor, limit=limit))
+
+    @post("/{report_id:str}/drill", status_code=200, before_request=strict_body(DrillIn))
+    async def drill(self, request: Request, report_id: str, data: DrillIn) -> Response:
+        """The records behind one number: ``metric`` and the ``row``'s dimension values as the
+        run returned them (a time dimension: its bucket's first day). Paged like a run."""
+        actor = current_actor(request)
+        require_scope(actor, "reports:read")
+        cursor, limit = _page_params(request)
+        report = await _saved(actor, report_id)
+        await _release_request_conn()
+        out = await service.records(
+            actor, report, data.metric, data.row, cursor=cursor, limit=limit
+        )
+        return json_response(out)
+
+    @post("/{report_id:str}/refresh", status_code=202)
+    async def refresh(self, request: Request, report_id: str) -> Response:
+        """Start an incremental build of the models the report reads (202); its runs say
+        ``data_as_of`` the new build once it finishes."""
+        actor = current_actor(request)
+        require_scope(actor, "reports:write")
+        require_role(actor, "user")
+        report = await _saved(actor, report_id)
+        models = compile_query(definition_of(report)).models
+        return json_response(service.refresh(models), 202)
+
+    @get("/{report_id:str}/export", operation_id="export_report")
+    async def export(self, request: Request, report_id: str) -> Stream:
+        """Every row of the report as ``format`` = csv (default) | xlsx | parquet | pdf,
+        streamed: no row cap (XLSX splits across sheets past 1,048,575 rows)."""
+        from ingestion import report_export
+        from ingestion.export import export_format
+
+        actor = current_actor(request)
+        require_scope(actor, "reports:read")
+        fmt = export_format(request.query_params, EXPORT_FORMATS)
+        report = await _saved(actor, report_id)
+        compiled = compile_query(definition_of(report))
+        await _release_request_conn()
+        media_type, ext = report_export.FORMATS[fmt]
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        body: AsyncIterator[bytes] = report_export.stream(fmt, actor, report, compiled)
+        return Stream(
+            body,
+            media_type=media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="report-{report_id}-{stamp}.{ext}"'
+            },
+        )
+
+
+# The action routes first: /api/v1/reports/run is never read as a report id.
+routers = [SemanticController, ReportRunController, ReportsController]
