@@ -52,7 +52,7 @@ from leadly.problem import Problem
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 OPS = ("gt", "gte", "lt", "lte", "ne", "in", "contains", "isnull")
-LIST_PARAMS = frozenset({"limit", "cursor", "sort", "fields"})
+LIST_PARAMS = frozenset({"limit", "cursor", "sort", "fields", "expand"})
 _INT_RANGE = {SmallInteger: 2**15, BigInteger: 2**63, Integer: 2**31}
 
 
@@ -111,6 +111,7 @@ class ListParams:
     fields: tuple[str, ...] | None
     limit: int
     cursor: str | None
+    expand: tuple[str, ...] = ()
 
 
 def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_at") -> ListParams:
@@ -119,6 +120,7 @@ def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_a
     filters: list[tuple[str, str, str]] = []
     sort_raw = default_sort
     fields: tuple[str, ...] | None = None
+    expand: tuple[str, ...] = ()
     limit = DEFAULT_LIMIT
     cursor = None
     for key, value in items:
@@ -134,6 +136,8 @@ def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_a
             sort_raw = value
         elif key == "fields":
             fields = tuple(f.strip() for f in value.split(",") if f.strip())
+        elif key == "expand":
+            expand = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
         elif key == "limit":
             try:
                 limit = int(value)
@@ -148,7 +152,26 @@ def parse_params(query: Mapping[str, Any] | Any, default_sort: str = "-created_a
         part = part.strip()
         if part:
             sort.append((part.lstrip("-"), part.startswith("-")))
-    return ListParams(tuple(filters), tuple(sort), fields, limit, cursor)
+    return ListParams(tuple(filters), tuple(sort), fields, limit, cursor, expand)
+
+
+CUSTOM = "custom."
+
+
+def pick(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """The sparse fieldset ``fields`` of ``row`` (from :meth:`Lister.fields`), in the record's
+    own shape: ``custom.region`` keeps ``custom`` nested with the keys asked for (those set)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f in row or not f.startswith(CUSTOM):
+            out[f] = row[f]
+            continue
+        custom = row.get("custom") or {}
+        bucket = out.setdefault("custom", {})
+        key = f[len(CUSTOM) :]
+        if key in custom:
+            bucket[key] = custom[key]
+    return out
 
 
 def _parse_datetime(raw: str) -> datetime:
@@ -326,7 +349,8 @@ class Lister:
         if requested is None:
             return None
         for f in requested:
-            self._column(f, "fields")
+            if not (f.startswith(CUSTOM) and len(f) > len(CUSTOM) and "custom" in self.columns):
+                self._column(f, "fields")
         return ["id", *[f for f in requested if f != "id"]]
 
     # -------------------------------------------------------------- cursors
@@ -350,10 +374,12 @@ class Lister:
         has_more = len(rows) > params.limit
         kept = rows[: params.limit]
         cursor = self.encode_cursor(keys, _mapping(kept[-1])) if has_more and kept else None
+        if params.expand:
+            raise bad_request("This list does not take expand.", "expand")
         data = [present(r) if present is not None else dict(_mapping(r)) for r in kept]
         fields = self.fields(params.fields)
         if fields is not None:
-            data = [{f: d[f] for f in fields} for d in data]
+            data = [pick(d, fields) for d in data]
         return {"data": data, "next_cursor": cursor, "has_more": has_more}
 
     def encode_cursor(self, keys: Sequence[SortKey], row: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common import custom_fields
 from api.common.dedupe import check_email_unique, duplicate_problem, find_by_email
-from api.common.listing import Lister, ListParams
+from api.common.listing import Lister, ListParams, pick
 from api.common.refs import check_refs, plausible_id
 from api.common.visibility import restriction
 from leadly.actor import Actor
@@ -29,8 +29,15 @@ from leadly.problem import Problem, not_found, validation
 from warehouse import events
 from warehouse.errors import db_problem
 from warehouse.events import EventRecord, diff
+from warehouse.models import Account, TeamMember
 
 HIDDEN = frozenset({"team_id", "deleted_at"})
+
+#: ``expand=<name>``: the record named by ``<name>_id`` and the columns shown of it.
+EXPANSIONS: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "owner": (TeamMember.__table__, ("id", "name", "email")),
+    "account": (Account.__table__, ("id", "name", "domain")),
+}
 
 
 def require_any(
@@ -239,10 +246,48 @@ class RecordService:
         next_cursor = lister.encode_cursor(keys, rows[-1]) if has_more and rows else None
         if typed:
             rows = [{k: v for k, v in r.items() if not k.startswith("custom.")} for r in rows]
-        fields = self.lister.fields(params.fields)
-        if fields is not None:
-            rows = [{f: r[f] for f in fields} for r in rows]
+        rows = await self.shape(conn, actor, rows, params)
         return {"data": rows, "next_cursor": next_cursor, "has_more": has_more}
+
+    async def shape(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        rows: list[dict[str, Any]],
+        params: ListParams,
+        *,
+        fields: bool = True,
+    ) -> list[dict[str, Any]]:
+        """``expand=`` (one level: ``owner`` → ``{id, name, email}`` beside ``owner_id``,
+        ``account`` → ``{id, name, domain}`` beside ``account_id``; null when there is none)
+        and, unless ``fields`` is False, the sparse fieldset ``fields=`` (``custom.x`` keeps
+        ``custom`` nested), for a list or one record (400 for what the object does not have)."""
+        chosen = self.lister.fields(params.fields) if fields else None
+        for name in params.expand:
+            if name not in EXPANSIONS or f"{name}_id" not in self.public_columns:
+                raise Problem(
+                    400,
+                    f"{self.plural} cannot expand {name!r} (expand takes: "
+                    f"{', '.join(n for n in EXPANSIONS if f'{n}_id' in self.public_columns)}).",
+                    errors=[{"field": "expand", "message": f"Cannot expand {name!r}."}],
+                )
+        for name in params.expand:
+            table, columns = EXPANSIONS[name]
+            ids = sorted({r[f"{name}_id"] for r in rows if r.get(f"{name}_id")})
+            found: dict[str, dict[str, Any]] = {}
+            if ids:
+                q = select(*[table.c[c] for c in columns]).where(
+                    table.c.team_id == actor.team_id, table.c.id.in_(ids)
+                )
+                if "deleted_at" in table.c:
+                    q = q.where(table.c.deleted_at.is_(None))
+                found = {r.id: dict(r._mapping) for r in await conn.execute(q)}
+            for r in rows:
+                r[name] = found.get(r.get(f"{name}_id"))
+        if chosen is not None:
+            keep = [*chosen, *params.expand]
+            rows = [pick(r, keep) for r in rows]
+        return rows
 
     async def as_of(
         self, conn: AsyncConnection, actor: Actor, id: str, moment: datetime

@@ -32,7 +32,7 @@ import msgspec
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common.listing import ListParams
+from api.common.listing import ListParams, pick
 from api.common.records import READ_ONLY, RecordService, check_version, execute
 from api.common.refs import check_refs
 from api.deals.positions import position
@@ -217,7 +217,7 @@ class DealService(RecordService):
         out = await super().list(conn, actor, dataclasses.replace(params, fields=None), extra)
         data = await self.present(conn, actor, out["data"])
         if fields is not None:
-            data = [{f: r[f] for f in fields} for r in data]
+            data = [pick(r, [*fields, *params.expand]) for r in data]
         return {**out, "data": data}
 
     async def as_of(

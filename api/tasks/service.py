@@ -12,6 +12,7 @@ actions (:mod:`api.tasks.bulk`), reminders (:mod:`api.tasks.reminders`, ``task``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -153,7 +154,7 @@ class TaskService(RecordService):
                 where.append(cond if flag in ("true", "1") else ~cond)
             else:
                 kept.append((name, op, raw))
-        params = ListParams(tuple(kept), params.sort, params.fields, params.limit, params.cursor)
+        params = dataclasses.replace(params, filters=tuple(kept))
         page = await super().list(conn, actor, params, where)
         if params.fields is None:
             page["data"] = await self.decorate(conn, actor, page["data"])

@@ -97,11 +97,12 @@ def parse_as_of(raw: str) -> datetime:
 
 def record_params(query: Any) -> datetime | None:
     """The query of a one-record GET: ``as_of`` (parsed) and ``fields``; 400 on anything else."""
-    unknown = sorted(set(query) - {"as_of", "fields"})
+    unknown = sorted(set(query) - {"as_of", "fields", "expand"})
     if unknown:
         raise Problem(
             400,
-            f"Unknown query parameter(s): {', '.join(unknown)} (this takes as_of and fields).",
+            f"Unknown query parameter(s): {', '.join(unknown)} (this takes as_of, fields and "
+            "expand).",
             errors=[{"field": k, "message": "Unknown query parameter."} for k in unknown],
         )
     raw_as_of = query.get("as_of")
@@ -230,16 +231,18 @@ def crud_controller(
         require_scope(actor, f"{scope}:read")
         query = request.query_params
         moment = record_params(query)
-        fields = service.lister.fields(parse_params(query).fields)
+        params = parse_params(query)
+        service.lister.fields(params.fields)  # 400 before any read
 
-        def shape(row: dict[str, Any]) -> dict[str, Any]:
-            return row if fields is None else {f: row[f] for f in fields}
+        async def shape(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
+            return (await service.shape(conn, actor, [row], params))[0]
 
         async def run(conn: AsyncConnection) -> Response:
             if moment is not None:
-                return json_response(shape(await service.as_of(conn, actor, record_id, moment)))
+                row = await service.as_of(conn, actor, record_id, moment)
+                return json_response(await shape(conn, row))
             row = await service.get(conn, actor, record_id)
-            return json_response(shape(row), headers={"ETag": etag(row["version"])})
+            return json_response(await shape(conn, row), headers={"ETag": etag(row["version"])})
 
         return await read(actor, run)
 
