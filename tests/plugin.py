@@ -5,6 +5,8 @@ Helpers
 - :func:`eventually`: poll a check (plain or async) until it returns something truthy;
   :func:`until`, the same outside an event loop.
 - :func:`free_port`: a free TCP port on 127.0.0.1.
+- :func:`local_http`: an HTTP server on loopback standing in for an outside service.
+- :func:`worker_running`: the dispatcher worker serving some consumers while a block runs.
 - :func:`index_first_columns`: the indexes of some ``app`` tables and their first columns.
 - :func:`moment`: an ISO timestamp strictly between two requests (for ``as_of`` reads).
 - :func:`wait_http` / :func:`child`: start a server process and wait until a URL answers; the
@@ -33,7 +35,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,58 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def local_http(handler: Callable[[Any], Awaitable[Any]]) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 (aiohttp) answering every method and path with ``handler``
+    (a stand-in for an outside service: Twilio, a push service, a webhook receiver) for the
+    duration of the block; yields its base URL."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def worker_running(
+    consumers: Iterable[Any], engine: Any, **options: Any
+) -> AsyncIterator[asyncio.Task[None]]:
+    """The dispatcher worker (``api.dispatcher.worker.run``, ``options`` passed on) serving
+    ``consumers`` on ``engine`` in this event loop, from when every consumer's cursor exists
+    (a consumer starting "now" skips what came before) to the end of the block; then stopped
+    (cancelled when it does not stop within 10 s)."""
+    from sqlalchemy import text
+
+    from api.dispatcher import worker
+
+    consumers = list(consumers)
+    names = [c.name for c in consumers]
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, consumers=consumers, engine=engine, **options))
+
+    async def started() -> bool:
+        async with engine.connect() as conn:
+            q = text("SELECT count(*) FROM app.consumer_cursors WHERE consumer = ANY(:names)")
+            return (await conn.execute(q, {"names": names})).scalar_one() == len(names)
+
+    await eventually(started, task=task, what=f"the consumers {names} to start")
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        except Exception:
+            task.cancel()
 
 
 async def index_first_columns(conn: Any, tables: Iterable[str]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tests.conftest import Team
-from tests.plugin import eventually, free_port
+from tests.plugin import eventually, free_port, local_http, worker_running
 
 PASSWORD = "another-long-passphrase"
 TWILIO_SID = "ACtest0000000000000000000000000000"
@@ -134,13 +134,8 @@ async def services(database_url: str) -> AsyncIterator[Services]:
     controller = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    http_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", http_port).start()
-    receiver.base = f"http://127.0.0.1:{http_port}"
+    http = contextlib.AsyncExitStack()
+    receiver.base = await http.enter_async_context(local_http(receiver.handle))
     vapid = Vapid02()
     vapid.generate_keys()
     public = (
@@ -173,7 +168,7 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         yield Services(mail, receiver, public)
     finally:
         controller.stop()
-        await runner.cleanup()
+        await http.aclose()
 
 
 # --------------------------------------------------------------------------- the worker
@@ -191,41 +186,18 @@ async def notification_worker(services: Services, app: Any) -> AsyncIterator[asy
 
     s = get_settings()
     engine = make_async_engine(os.environ["LEADLY_DATABASE_URL"], s.worker_db_role, pool_size=4)
-    stop = asyncio.Event()
     policy = worker.RetryPolicy(max_attempts=s.worker_max_attempts, base=0.05, cap=0.2)
-    task = asyncio.create_task(
-        worker.run(
-            stop,
-            consumers=consumers,
-            engine=engine,
+    # Both cursors exist before any test appends an event (they start "now").
+    try:
+        async with worker_running(
+            consumers,
+            engine,
             policy=policy,
             poll_interval=0.03,
             checkpoint_seconds=0.5,
-        )
-    )
-
-    # Both cursors exist before any test appends an event (they start "now").
-    async def cursors() -> bool:
-        async with engine.connect() as conn:
-            n = (
-                await conn.execute(
-                    text(
-                        "SELECT count(*) FROM app.consumer_cursors WHERE consumer IN "
-                        "('notifications', 'notifications.deliver')"
-                    )
-                )
-            ).scalar_one()
-        return n == 2
-
-    await eventually(cursors, task=task, what="notification consumers to start")
-    try:
-        yield task
+        ) as task:
+            yield task
     finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 10)
-        except Exception:
-            task.cancel()
         await engine.dispose()
 
 

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.api.notifications.test_outbound_guard import guarded
 from tests.conftest import Team
-from tests.plugin import free_port
+from tests.plugin import local_http
 
 
 @dataclass
@@ -62,17 +62,8 @@ class Receiver:
 @pytest.fixture(scope="session")
 async def receiver(database_url: str) -> AsyncIterator[Receiver]:
     rec = Receiver()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    rec.base = f"http://127.0.0.1:{port}"
-    try:
+    async with local_http(rec.handle) as rec.base:
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 async def make_webhook(

@@ -11,42 +11,25 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from api.webhooks.delivery import SCHEDULE
 from tests.api.webhooks.conftest import Receiver, deliveries, later, make_webhook
 from tests.conftest import Team
-from tests.plugin import eventually
+from tests.plugin import eventually, worker_running
 
 
 @pytest.fixture(scope="module")
 async def webhook_worker(app: Any) -> AsyncIterator[asyncio.Task]:
-    from api.dispatcher import worker
     from api.webhooks.delivery import webhooks_consumer
     from leadly.settings import get_settings
     from warehouse.db import make_async_engine
 
     s = get_settings()
     engine = make_async_engine(os.environ["LEADLY_DATABASE_URL"], s.worker_db_role, pool_size=3)
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        worker.run(stop, consumers=[webhooks_consumer], engine=engine, poll_interval=0.05)
-    )
-
-    async def started() -> bool:
-        async with engine.connect() as conn:
-            q = "SELECT count(*) FROM app.consumer_cursors WHERE consumer = 'webhooks'"
-            return (await conn.execute(text(q))).scalar_one() == 1
-
-    await eventually(started, task=task, what="the webhooks consumer to start")
     try:
-        yield task
+        async with worker_running([webhooks_consumer], engine, poll_interval=0.05) as task:
+            yield task
     finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 10)
-        except Exception:
-            task.cancel()
         await engine.dispose()
 
 
