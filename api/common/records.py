@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common import custom_fields
+from api.common import custom_fields, custom_formulas
 from api.common.dedupe import check_email_unique, duplicate_problem, find_by_email
 from api.common.listing import Lister, ListParams, pick
 from api.common.refs import check_refs, plausible_id
@@ -159,8 +159,10 @@ class RecordService:
             await check_refs(conn, actor, values, current, self.refs)
         if self.unique_email and current is not None:
             await check_email_unique(conn, actor, self.table, self.object_type, values, current)
-        if "custom" in self.table.c and (current is None or "custom" in values):
-            await custom_fields.check_standard(conn, actor, self.plural, values, current)
+        if "custom" in self.table.c:
+            if current is None or "custom" in values:
+                await custom_fields.check_standard(conn, actor, self.plural, values, current)
+            await custom_formulas.check_standard_rules(conn, actor, self.plural, values, current)
 
     def rules(
         self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None

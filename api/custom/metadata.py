@@ -19,7 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api import formulas
 from api.common import custom_fields as cf
+from api.common import custom_formulas
 from api.common.guards import require_role, require_scope
 from api.common.records import RecordService
 from leadly import clock
@@ -345,8 +347,6 @@ def _check_spec(v: dict[str, Any]) -> None:
     formula = v.get("formula") or {}
     if len(formula.get("expression") or "") > MAX_FORMULA_LENGTH:
         need(False, "formula.expression", f"Limit: formulas up to {MAX_FORMULA_LENGTH} characters.")
-    if t == "formula" and not errors:
-        need(False, "type", "Formula fields are not available yet.")
     if errors:
         names = ", ".join(dict.fromkeys(e["field"] for e in errors))
         raise validation(
@@ -397,6 +397,7 @@ async def create_field(
         )
     values["object_id"] = object_id
     _check_spec(values)
+    await _check_formula(conn, actor, object, values)
     if values.get("lookup") is not None:
         await _check_lookup(conn, actor, object, values["lookup"])
     values["id"] = new_id("cfld")
@@ -434,6 +435,28 @@ async def _check_lookup(
         )
 
 
+async def _check_formula(
+    conn: AsyncConnection, actor: Actor, object: str, values: Mapping[str, Any]
+) -> None:
+    """A formula field's expression type-checks against the object (422 naming the position)."""
+    if values["type"] != "formula":
+        return
+    if object in STANDARD_OBJECTS:
+        raise validation(
+            [{"field": "type", "message": "Formula fields are for custom objects (for now)."}]
+        )
+    spec = values["formula"]
+    t = await custom_formulas.team(conn, actor)
+    field = formulas.Field(
+        values["api_name"], "formula", None, spec["expression"], spec["return_type"]
+    )
+    schema = t.schema(object, extra=field)
+    try:
+        formulas.check(spec["expression"], schema, spec["return_type"], field=values["api_name"])
+    except formulas.FormulaError as e:
+        raise e.problem("formula.expression") from None
+
+
 def _wants_index(v: Mapping[str, Any]) -> bool:
     return bool(v.get("indexed") or v.get("unique") or v.get("type") == "lookup")
 
@@ -458,6 +481,7 @@ async def update_field(
         )
     merged = {**current, **values}
     _check_spec(merged)
+    await _check_formula(conn, actor, object, merged)
     if "default" in values:
         values["default"] = merged["default"]
     if index_changes(current, merged):

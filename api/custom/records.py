@@ -17,6 +17,7 @@ from sqlalchemy import literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common import custom_fields as cf
+from api.common import custom_formulas
 from api.common.listing import Lister, ListParams
 from api.common.records import RecordService, check_writable
 from api.custom import metadata
@@ -95,10 +96,11 @@ class CustomRecordService(RecordService):
     def typed_lister(self, actor: Actor, extra: Iterable[Any] = ()) -> tuple[Lister, Any]:
         """A lister over the object's typed fields, and the select it applies to."""
         column = f"{RECORDS.name}.data"
-        typed = [cf.expression(f, column).label(f.api_name) for f in self.live]
+        sortable = [f for f in self.live if f.type != "formula"]  # computed when read
+        typed = [cf.expression(f, column).label(f.api_name) for f in sortable]
         sub = self._scoped(actor).where(*extra).add_columns(*typed).subquery("r")
         columns = {k: sub.c[k] for k in STANDARD} | {
-            f.api_name: sub.c[f.api_name] for f in self.live
+            f.api_name: sub.c[f.api_name] for f in sortable
         }
         return Lister(columns, sub.c.id), select(sub)
 
@@ -110,7 +112,23 @@ class CustomRecordService(RecordService):
         lister, base = self.typed_lister(actor, extra)
         stmt, keys = lister.apply(base, params)
         rows = (await conn.execute(stmt)).all()
-        return lister.page(rows, keys, params, lambda r: self.out(r._mapping))
+        page = lister.page(rows, keys, params, lambda r: self.out(r._mapping))
+        await self.present(conn, actor, page["data"])
+        return page
+
+    async def present(
+        self, conn: AsyncConnection, actor: Actor, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``rows`` (as :meth:`out` shows them) with their formula fields' current values."""
+        if any(f.type == "formula" for f in self.live):
+            t = await custom_formulas.team(conn, actor)
+            await custom_formulas.compute(conn, actor, t, self.obj["api_name"], rows)
+        return rows
+
+    async def show(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return (await self.present(conn, actor, [self.out(row)]))[0]
 
     # ------------------------------------------------------------------ writes
 
@@ -163,6 +181,14 @@ class CustomRecordService(RecordService):
             if auto_name:
                 number = await metadata.next_number(conn, actor, self.obj["id"])
                 standard["name"] = metadata.format_number(self.obj["record_name"]["format"], number)
+        merged = {**(current or {}), **standard, "data": data}
+        await custom_formulas.check_rules(
+            conn,
+            actor,
+            self.obj["api_name"],
+            custom_formulas.flat(merged, "data") or {},
+            custom_formulas.flat(current, "data"),
+        )
         out = {**standard, "data": data}
         if current is None:
             out["object_id"] = self.obj["id"]
@@ -173,7 +199,8 @@ class CustomRecordService(RecordService):
     async def create_record(
         self, conn: AsyncConnection, actor: Actor, body: Mapping[str, Any]
     ) -> dict[str, Any]:
-        return self.out(await self.create(conn, actor, await self.values(conn, actor, body, None)))
+        values = await self.values(conn, actor, body, None)
+        return await self.show(conn, actor, await self.create(conn, actor, values))
 
     async def update_record(
         self,
@@ -186,7 +213,7 @@ class CustomRecordService(RecordService):
         current = await self.get(conn, actor, id, for_update=True)
         values = await self.values(conn, actor, body, current)
         row = await self.update(conn, actor, id, values, if_match=if_match, allow=("updated_by",))
-        return self.out(row)
+        return await self.show(conn, actor, row)
 
     async def delete_record(
         self, conn: AsyncConnection, actor: Actor, id: str, if_match: int | None, depth: int = 0

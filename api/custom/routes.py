@@ -14,7 +14,7 @@ from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
 from api.common.scope import tenant_scope
 from api.common.validate import value_errors
-from api.custom import metadata
+from api.custom import metadata, rules
 from api.custom import records as custom_records
 from api.custom.schemas import (
     CustomFieldOut,
@@ -23,6 +23,9 @@ from api.custom.schemas import (
     FieldUpdate,
     ObjectCreate,
     ObjectUpdate,
+    RuleCreate,
+    RuleOut,
+    RuleUpdate,
 )
 from api.web.body import read_body
 from api.web.crud import (
@@ -285,6 +288,75 @@ def _plain_values(data: Any) -> dict[str, Any]:
     }
 
 
+RULE_KEYS = tuple(f for f in RuleOut.__struct_fields__ if f != "object")
+
+
+def rule_out(row: dict[str, Any], object: str) -> dict[str, Any]:
+    return {"object": object} | {k: row.get(k) for k in RULE_KEYS}
+
+
+class RulesController(Controller):
+    path = "/api/v1/metadata/objects/{object:str}/validation-rules"
+    tags = ["custom objects"]
+
+    @post("/", status_code=201, before_request=_admin_body(RuleCreate))
+    async def create_rule(
+        self, request: Request, object: str, data: JSONBody[RuleCreate]
+    ) -> Response[RuleOut]:
+        actor = _admin(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await rules.create_rule(conn, actor, object, values_of(data))
+            return record_response(rule_out(row, object), 201)
+
+        return await write(request, actor, run)
+
+    @get("/")
+    async def list_rules(self, request: Request, object: str) -> Response[list[RuleOut]]:
+        actor = _reader(request, "metadata")
+
+        async def run(conn: AsyncConnection) -> Response:
+            rows = await rules.list_rules(conn, actor, object)
+            return json_response({"data": [rule_out(r, object) for r in rows]})
+
+        return await read(actor, run)
+
+    @get("/{rule_id:str}")
+    async def get_rule(self, request: Request, object: str, rule_id: str) -> Response[RuleOut]:
+        actor = _reader(request, "metadata")
+
+        async def run(conn: AsyncConnection) -> Response:
+            return record_response(
+                rule_out(await rules.get_rule(conn, actor, object, rule_id), object)
+            )
+
+        return await read(actor, run)
+
+    @patch("/{rule_id:str}", before_request=_admin_body(RuleUpdate))
+    async def update_rule(
+        self, request: Request, object: str, rule_id: str, data: JSONBody[RuleUpdate]
+    ) -> Response[RuleOut]:
+        actor = _admin(request)
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await rules.update_rule(conn, actor, object, rule_id, values_of(data), expected)
+            return record_response(rule_out(row, object))
+
+        return await write(request, actor, run)
+
+    @delete("/{rule_id:str}", status_code=204)
+    async def delete_rule(self, request: Request, object: str, rule_id: str) -> None:
+        actor = _admin(request)
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            await rules.delete_rule(conn, actor, object, rule_id, expected)
+            return Response(content=b"", status_code=204)
+
+        await write(request, actor, run)
+
+
 # -------------------------------------------------------------------------------- records
 
 
@@ -355,9 +427,13 @@ class ObjectRecordsController(Controller):
         async def run(conn: AsyncConnection) -> Response:
             service = await custom_records.for_object(conn, actor, api_name)
             if moment is not None:
-                row = await service.as_of(conn, actor, record_id, moment)
+                row = (
+                    await service.present(
+                        conn, actor, [await service.as_of(conn, actor, record_id, moment)]
+                    )
+                )[0]
             else:
-                row = service.out(await service.get(conn, actor, record_id))
+                row = await service.show(conn, actor, await service.get(conn, actor, record_id))
             if wanted is not None:
                 names = service.typed_lister(actor)[0].fields(wanted) or []
                 row = {k: row[k] for k in names}
@@ -405,7 +481,9 @@ class ObjectRecordsController(Controller):
 
         async def run(conn: AsyncConnection) -> Response:
             service = await custom_records.for_object(conn, actor, api_name)
-            return record_response(service.out(await service.restore(conn, actor, record_id)))
+            return record_response(
+                await service.show(conn, actor, await service.restore(conn, actor, record_id))
+            )
 
         return await write(request, actor, run)
 
@@ -464,4 +542,4 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-routers = [MetadataController, ObjectRecordsController]
+routers = [MetadataController, RulesController, ObjectRecordsController]

@@ -124,3 +124,29 @@ class CustomFieldOut(Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class RuleCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Label
+    condition: Annotated[str, Meta(min_length=1, max_length=3900)]
+    """A formula that is true when the record is invalid (ISNEW, ISCHANGED, PRIORVALUE too)."""
+    message: Annotated[str, Meta(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")]
+    error_field: ApiName | None = None
+    """The field the error names (``errors[].field``); none: the record (``$``)."""
+    active: bool = True
+
+
+RuleUpdate = partial(RuleCreate, name="RuleUpdate")
+
+
+class RuleOut(Struct, kw_only=True):
+    id: str
+    object: str
+    name: str
+    condition: str
+    message: str
+    error_field: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int

@@ -3,7 +3,13 @@
 from warehouse.models.activities import Activity, ActivityComment, Mention
 from warehouse.models.base import Base
 from warehouse.models.crm import Account, CallLog, Contact, Lead
-from warehouse.models.custom import CustomCounter, CustomField, CustomObject, CustomRecord
+from warehouse.models.custom import (
+    CustomCounter,
+    CustomField,
+    CustomObject,
+    CustomRecord,
+    CustomValidationRule,
+)
 from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
 from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
 from warehouse.models.notifications import (  # noqa: F401
@@ -50,6 +56,7 @@ __all__ = [
     "CustomField",
     "CustomObject",
     "CustomRecord",
+    "CustomValidationRule",
     "DispatchFailure",
     "Event",
     "IdempotencyKey",

@@ -178,3 +178,27 @@ class CustomRecord(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, 
         Index("ix_custom_records_team_object_name", "team_id", "object_id", "name"),
         Index("ix_custom_records_team_owner", "team_id", "owner_id"),
     )
+
+
+class CustomValidationRule(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
+    """A rule of an object (a custom object's id or a standard plural): ``condition`` is a
+    formula that is true when a record is invalid; ``message`` answers it, on ``error_field``."""
+
+    __tablename__ = "custom_validation_rules"
+    object_id: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    condition: Mapped[str] = mapped_column(Text, nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    error_field: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index(
+            "uq_custom_validation_rules_team_object_name",
+            "team_id",
+            "object_id",
+            "name",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
