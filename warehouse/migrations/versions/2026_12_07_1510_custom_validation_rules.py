@@ -1,7 +1,7 @@
 """custom objects: validation rules (a formula true when a record is invalid, per object)
 
 Revision ID: 5b1d7e0c2a94
-Revises: c0570b1ec75a
+Revises: a19e0b7c3d52
 Create Date: 2026-12-07 15:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "5b1d7e0c2a94"
-down_revision = "c0570b1ec75a"
+down_revision = "a19e0b7c3d52"
 branch_labels = None
 depends_on = None
 
