@@ -25,6 +25,7 @@ from api.events.routes import routers as events_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
+from api.oauth.routes import routers as oauth_routers
 from api.realtime.routes import routers as realtime_routers
 from api.reports.routes import routers as reports_routers
 from api.tasks.routes import routers as tasks_routers
@@ -50,6 +51,7 @@ ROUTERS: list[Any] = [
     *events_routers,
     *custom_routers,
     *reports_routers,
+    *oauth_routers,
 ]
 
 

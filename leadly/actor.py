@@ -12,10 +12,11 @@ class Actor:
     team_id: str
     member_id: str
     role: str
-    actor_type: str = "member"  # member | api_key | system
-    credential_id: str | None = None
+    actor_type: str = "member"  # member | api_key | oauth_client | system
+    credential_id: str | None = None  # session or key id; an OAuth token's client_id
     scopes: frozenset[str] | None = None  # None: a session, all scopes of the role
     request_id: str | None = field(default=None, compare=False)
+    rate_limit: int | None = field(default=None, compare=False)  # an API key's requests/hour
 
     def at_least(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]

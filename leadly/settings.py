@@ -118,6 +118,28 @@ class Settings:
     invitation_ttl_hours: int = 72
     """How long an invitation token can be accepted."""
 
+    oauth_access_token_ttl_seconds: int = 3600
+    """How long an OAuth access token works."""
+
+    oauth_refresh_token_ttl_days: int = 30
+    """How long an OAuth refresh token can be used (each use answers a new one)."""
+
+    oauth_code_ttl_seconds: int = 600
+    """How long an OAuth authorization code can be exchanged (RFC 6749 recommends 10 minutes)."""
+
+    rate_limit_session_per_hour: int = 10_000
+    """Requests an hour a signed-in member may make with their sessions (API keys carry their own
+    ``rate_limit_per_hour``)."""
+
+    rate_limit_oauth_client_per_hour: int = 10_000
+    """Requests an hour an OAuth client may make (all its tokens together)."""
+
+    rate_limit_anonymous_per_hour: int = 1_000
+    """Requests an hour one client address may make without credentials."""
+
+    rate_limit_burst_per_second: int = 50
+    """Burst limit: requests a second any one key, client, member or address may make."""
+
     idempotency_ttl_hours: int = 24
     """How long an ``Idempotency-Key`` is remembered."""
 

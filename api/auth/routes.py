@@ -161,7 +161,9 @@ class ApiKeysController(Controller):
         actor = current_actor(request)
 
         async def run(conn):  # type: ignore[no-untyped-def]
-            out = await service.create_api_key(conn, actor, data.name, data.scopes, data.expires_at)
+            out = await service.create_api_key(
+                conn, actor, data.name, data.scopes, data.expires_at, data.rate_limit_per_hour
+            )
             return json_response(out, 201)
 
         return await _write_secret(actor, run)

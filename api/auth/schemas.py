@@ -75,7 +75,7 @@ class LoginOut(Struct, kw_only=True):
 class MeOut(Struct, kw_only=True):
     member: MemberOut
     team: TeamOut
-    auth: Literal["session", "api_key"]
+    auth: Literal["session", "api_key", "oauth_client"]
     scopes: list[str] | None
 
 
@@ -90,12 +90,14 @@ class ApiKeyIn(Strict):
     name: Name
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=100)]
     expires_at: AwareDatetime | None = None
+    rate_limit_per_hour: Annotated[int, Meta(ge=1, le=1_000_000)] = 1000
 
 
 class ApiKeyOut(Struct, kw_only=True):
     id: str
     name: str
     scopes: list[str]
+    rate_limit_per_hour: int
     prefix: str
     created_at: datetime
     expires_at: datetime | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -338,7 +338,7 @@ async def me(actor: Actor) -> dict[str, Any]:
         return {
             "member": await _member_out(conn, actor, actor.member_id),
             "team": await _team_out(conn, actor.team_id),
-            "auth": "api_key" if actor.actor_type == "api_key" else "session",
+            "auth": {"member": "session"}.get(actor.actor_type, actor.actor_type),
             "scopes": sorted(actor.scopes) if actor.scopes is not None else None,
         }
 
@@ -360,6 +360,11 @@ _API_KEY_AUTH = text(
 )
 TOUCH_EVERY = timedelta(minutes=1)
 
+# Other credential types by token prefix (OAuth access tokens: ``api.oauth.service``), resolved
+# like a key: ``resolve(conn, token, request_id)`` sets the tenant and answers the Actor or None.
+CredentialResolver = Callable[[AsyncConnection, str, str | None], Awaitable[Actor | None]]
+CREDENTIALS: dict[str, CredentialResolver] = {}
+
 
 async def authenticate_in(
     conn: AsyncConnection, token: str, request_id: str | None = None
@@ -369,6 +374,9 @@ async def authenticate_in(
     On success the transaction is left open with ``app.team_id``/``app.member_id`` set, so the
     request can go on in it; on failure it is rolled back and None is returned.
     """
+    for prefix, resolve in CREDENTIALS.items():
+        if token.startswith(prefix):
+            return await resolve(conn, token, request_id)
     if token.startswith(crypto.API_KEY_PREFIX):
         is_key = True
     elif token.startswith(crypto.SESSION_PREFIX):
@@ -404,6 +412,7 @@ async def authenticate_in(
         credential_id=row.key_id if is_key else row.session_id,
         scopes=frozenset(row.scopes) if is_key else None,
         request_id=request_id,
+        rate_limit=row.rate_limit_per_hour if is_key else None,
     )
 
 
@@ -517,6 +526,7 @@ API_KEY_COLUMNS = (
     api_keys.c.id,
     api_keys.c.name,
     api_keys.c.scopes,
+    api_keys.c.rate_limit_per_hour,
     api_keys.c.prefix,
     api_keys.c.created_at,
     api_keys.c.expires_at,
@@ -526,9 +536,14 @@ API_KEY_COLUMNS = (
 
 
 async def create_api_key(
-    conn: AsyncConnection, actor: Actor, name: str, scopes: list[str], expires_at: datetime | None
+    conn: AsyncConnection,
+    actor: Actor,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None,
+    rate_limit_per_hour: int = 1000,
 ) -> dict[str, Any]:
-    if actor.actor_type == "api_key":
+    if actor.actor_type != "member":
         raise Problem(403, "API keys cannot create other API keys; sign in.", title="Forbidden")
     if not actor.at_least("user"):
         raise Problem(403, "Guests cannot create API keys.", title="Forbidden")
@@ -548,6 +563,7 @@ async def create_api_key(
                 key_hash=crypto.token_hash(key),
                 scopes=sorted(set(scopes)),
                 expires_at=expires_at,
+                rate_limit_per_hour=rate_limit_per_hour,
             )
             .returning(*API_KEY_COLUMNS)
         )

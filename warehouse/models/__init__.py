@@ -21,6 +21,7 @@ from warehouse.models.notifications import (  # noqa: F401
     RealtimeTicket,
     Watch,
 )
+from warehouse.models.oauth import ApiRequest, OAuthClient, OAuthCode, OAuthToken  # noqa: F401
 from warehouse.models.platform import (
     ConsumerCursor,
     DispatchFailure,

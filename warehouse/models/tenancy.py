@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     Text,
     func,
@@ -95,6 +96,10 @@ class ApiKey(TenantMixin, Base):
     prefix: Mapped[str] = mapped_column(Text, nullable=False)
     key_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    rate_limit_per_hour: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("1000")
+    )
+    """Requests an hour this key may make (``api.ratelimit``)."""
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -103,6 +108,7 @@ class ApiKey(TenantMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         member_fk("member_id", ondelete="CASCADE"),
+        CheckConstraint("rate_limit_per_hour > 0", name="rate_limit_positive"),
         Index("ix_api_keys_team_member", "team_id", "member_id"),
     )
 
