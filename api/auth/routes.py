@@ -15,7 +15,7 @@ from api.auth import service
 from api.common.guards import values_of
 from api.common.listing import parse_params
 from api.web.body import strict_body
-from api.web.http import current_actor, if_match, json_response, read, write
+from api.web.http import current_actor, if_match, json_response, read, whole_list, write
 from leadly import forwarded
 from leadly.actor import Actor
 from leadly.problem import validation
@@ -173,13 +173,7 @@ class ApiKeysController(Controller):
         actor = current_actor(request)
 
         async def run(conn):  # type: ignore[no-untyped-def]
-            return json_response(
-                {
-                    "data": await service.list_api_keys(conn, actor),
-                    "next_cursor": None,
-                    "has_more": False,
-                }
-            )
+            return whole_list(await service.list_api_keys(conn, actor))
 
         return await read(actor, run)
 

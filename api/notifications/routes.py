@@ -36,7 +36,7 @@ from api.realtime import gateway
 from api.realtime.broker import member_channel, message
 from api.web.body import read_body
 from api.web.handlers import caller, read_json, write_json
-from api.web.http import json_response, read, write
+from api.web.http import json_response, read, whole_list, write
 from leadly.actor import Actor
 from leadly.problem import Problem, not_found, validation
 from warehouse.db import api_engine, tenant_tx
@@ -61,8 +61,7 @@ async def _every_own(request: Request, list_own: Any) -> Response:
     actor = _reader(request)
 
     async def run(conn: AsyncConnection) -> Response:
-        data = await list_own(conn, actor)
-        return json_response({"data": data, "next_cursor": None, "has_more": False})
+        return whole_list(await list_own(conn, actor))
 
     return await read(actor, run)
 

@@ -22,7 +22,7 @@ from api.oauth import schemas as s
 from api.oauth import server, service
 from api.oauth.server import GRANT_TYPES
 from api.web.body import strict_body
-from api.web.http import current_actor, json_response, read, write
+from api.web.http import current_actor, json_response, read, whole_list, write
 from leadly.problem import Problem
 from warehouse.db import api_engine, tenant_tx
 
@@ -176,8 +176,7 @@ class OAuthEndpoints(Controller):
         actor = current_actor(request)
 
         async def run(conn):  # type: ignore[no-untyped-def]
-            data = await service.list_authorizations(conn, actor)
-            return json_response({"data": data, "next_cursor": None, "has_more": False})
+            return whole_list(await service.list_authorizations(conn, actor))
 
         return await read(actor, run)
 
@@ -275,8 +274,7 @@ class ClientsController(Controller):
         actor = current_actor(request)
 
         async def run(conn):  # type: ignore[no-untyped-def]
-            data = await service.list_clients(conn, actor)
-            return json_response({"data": data, "next_cursor": None, "has_more": False})
+            return whole_list(await service.list_clients(conn, actor))
 
         return await read(actor, run)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.auth.schemas import Name, Scope, Strict
+from api.common.structs import page_of
 from warehouse.models.oauth import OAUTH_CLIENT_TYPES
 
 # An absolute http(s) URI without a fragment (RFC 6749 §3.1.2); checked further by the service.
@@ -34,10 +35,7 @@ class ClientOut(Struct, kw_only=True):
     """Only in the answer to the registration (confidential clients): never shown again."""
 
 
-class ClientPage(Struct, kw_only=True):
-    data: list[ClientOut]
-    next_cursor: str | None
-    has_more: bool
+ClientPage = page_of(ClientOut)
 
 
 class AuthorizeIn(Strict):
@@ -64,7 +62,4 @@ class AuthorizationOut(Struct, kw_only=True):
     last_used_at: datetime | None
 
 
-class AuthorizationPage(Struct, kw_only=True):
-    data: list[AuthorizationOut]
-    next_cursor: str | None
-    has_more: bool
+AuthorizationPage = page_of(AuthorizationOut)

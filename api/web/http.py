@@ -24,6 +24,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def whole_list(data: list[Any]) -> Response:
+    """A list answered whole, in the list envelope of every list (no further page)."""
+    return json_response({"data": data, "next_cursor": None, "has_more": False})
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 

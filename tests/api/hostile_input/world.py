@@ -40,6 +40,7 @@ PREFIX = {
     "failure": "failure",
     "import": "imp",
     "delivery": "ndl",
+    "oauth_client": "oac",
 }
 
 
@@ -145,6 +146,9 @@ class World:
                 "keys": {"p256dh": "B" * 40, "auth": "A" * 16},
             }
             return (await p("/push-subscriptions", body))["id"]
+        if kind == "oauth_client":
+            body = {"name": "sweep", "redirect_uris": ["https://a.example/cb"], "scopes": ["*"]}
+            return (await p("/oauth/clients", body))["client_id"]
         if kind == "api_key":
             return (await p("/api-keys", {"name": "sweep", "scopes": ["leads:read"]}))["id"]
         if kind == "invitation":
@@ -223,6 +227,7 @@ PATH_KINDS = {
     "feed_id": "feed",
     "team_id": "team",
     "delivery_id": "delivery",
+    "client_id": "oauth_client",
 }
 
 

@@ -141,8 +141,9 @@ def upgrade() -> None:
         ),
         schema="app",
     )
-    op.create_check_constraint(
-        "ck_api_keys_rate_limit_positive", "api_keys", "rate_limit_per_hour > 0", schema="app"
+    op.execute(
+        "ALTER TABLE app.api_keys ADD CONSTRAINT ck_api_keys_rate_limit_positive "
+        "CHECK (rate_limit_per_hour > 0)"
     )
     op.create_table(
         "oauth_clients",
@@ -292,5 +293,5 @@ def downgrade() -> None:
     op.drop_table("oauth_tokens", schema="app")
     op.drop_table("oauth_codes", schema="app")
     op.drop_table("oauth_clients", schema="app")
-    op.drop_constraint("ck_api_keys_rate_limit_positive", "api_keys", schema="app")
+    op.execute("ALTER TABLE app.api_keys DROP CONSTRAINT ck_api_keys_rate_limit_positive")
     op.drop_column("api_keys", "rate_limit_per_hour", schema="app")
