@@ -22,6 +22,7 @@ from api.oauth import schemas as s
 from api.oauth import server, service
 from api.oauth.server import GRANT_TYPES
 from api.web.body import strict_body
+from api.web.handlers import read_json
 from api.web.http import current_actor, json_response, read, whole_list, write
 from leadly.problem import Problem
 from warehouse.db import api_engine, tenant_tx
@@ -280,12 +281,7 @@ class ClientsController(Controller):
 
     @get("/{client_id:str}")
     async def get_client(self, request: Request, client_id: str) -> Response[s.ClientOut]:
-        actor = current_actor(request)
-
-        async def run(conn):  # type: ignore[no-untyped-def]
-            return json_response(await service.get_client(conn, actor, client_id))
-
-        return await read(actor, run)
+        return await read_json(current_actor(request), service.get_client, client_id)
 
     @delete("/{client_id:str}", status_code=204)
     async def delete_client(self, request: Request, client_id: str) -> None:
