@@ -34,7 +34,7 @@ The interface (names stable):
     change (None when new: ISNEW() is true); ``now`` defaults to ``leadly.clock.now()``; ``tz``
     is the team's IANA zone (TODAY, DATEDIFF). Answers Decimal, str, date, datetime, bool or None.
 
-``to_sql(checked, *, column, lookup_sql=None, now=None, tz="UTC") -> ColumnElement`` (next)
+``to_sql(checked, *, column, lookup_sql=None, now=None, tz="UTC") -> ColumnElement``
     A SQLAlchemy Core expression computing the same value in PostgreSQL. ``column(api_name)``
     answers how the record's own field is read (a SQL string such as
     ``"(data->>'hours')::numeric"`` or a ColumnElement), typed: numeric, text, date,
@@ -42,7 +42,10 @@ The interface (names stable):
     of names, e.g. ``("client", "rate")``) answers a field across lookups (a join's column or a
     scalar subquery). ``now`` (datetime or None for the transaction's ``now()``) and ``tz`` (a
     zone name or a SQL expression, e.g. the team's zone column) as for :func:`evaluate`.
-    ``sql_text(element)`` renders it with inline literals for dbt models.
+    The answer is one SQL fragment of the formula's type, rendered with its values inline
+    (the deepest formulas need more Python frames to render than a caller's stack may have
+    left, so it is rendered once, here); SQLAlchemy columns given by ``column`` are rendered by
+    name, so select from their table. ``sql_text(element)`` is its text, for dbt models.
 
 ``FormulaError(message, position)``
     ``position`` is ``Position(line, column, offset)`` (line and column from 1, offset from 0);
@@ -54,6 +57,7 @@ from api.formulas.errors import FormulaError, Position
 from api.formulas.evaluator import evaluate
 from api.formulas.grammar import MAX_DEPTH, MAX_LENGTH
 from api.formulas.schema import RETURN_TYPES, Field, Schema
+from api.formulas.sql import sql_text, to_sql
 
 __all__ = [
     "MAX_DEPTH",
@@ -68,4 +72,6 @@ __all__ = [
     "check",
     "check_rule",
     "evaluate",
+    "sql_text",
+    "to_sql",
 ]

@@ -16,6 +16,8 @@ from api.formulas.schema import NULL, NUMERIC, RETURN_TYPES, Field, Schema
 #: How many nodes an expression may have once the formulas it references are computed inline
 #: (formulas referencing formulas twice over grow geometrically).
 MAX_NODES = 20_000
+#: How many times the SQL of ``x ^ y`` repeats x and y (its guards read them).
+POWER_COPIES = 5
 
 #: Names of the types in messages.
 _SHOWN = {"multi": "multi-select picklist", NULL: "NULL"}
@@ -51,6 +53,7 @@ class Typed:
     args: tuple[Typed, ...] = ()
     ref: Ref | None = None
     depth: int = 1
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ class _Checker:
         ref: Ref | None = None,
     ) -> Typed:
         self.nodes += 1
-        if self.nodes > MAX_NODES:
+        # The weight counts the SQL a node compiles to (a power repeats its operands).
+        weight = 1 + sum(a.weight for a in args) * (POWER_COPIES if value == "^" else 1)
+        if self.nodes > MAX_NODES or weight > MAX_NODES:
             raise FormulaError(
                 f"The expression is too large once the formulas it uses are included "
                 f"(over {MAX_NODES} parts).",
@@ -130,7 +135,7 @@ class _Checker:
                 f"uses are included.",
                 pos,
             )
-        return Typed(kind, type, pos, value, args, ref, depth)
+        return Typed(kind, type, pos, value, args, ref, depth, weight)
 
     # -- nodes ----------------------------------------------------------------------------
     def node(self, n: Node, schema: Schema, prefix: tuple[tuple[str, str], ...]) -> Typed:

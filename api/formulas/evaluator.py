@@ -40,12 +40,15 @@ CTX = Context(prec=1000, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999)
 #: ``x ^ y`` is computed when |y| ≤ 100 and x is 0 or 1e-6 ≤ |x| ≤ 1e6 (else null).
 POWER_EXPONENT = Decimal(100)
 POWER_BASE = (Decimal("0.000001"), Decimal(1_000_000))
-#: ``date ± n`` and ``datetime ± n`` are computed when |n| < this many days (else null).
-MAX_DAYS = Decimal(3_000_000)
+#: ``date ± n`` is computed when |n| < this many days, ``datetime ± n`` when |n| < the second
+#: (else null): the SQL computes the latter's microseconds exactly in a double.
+MAX_DAYS = Decimal(1_000_000)
+MAX_DATETIME_DAYS = Decimal(100_000)
 #: VALUE() reads at most this many characters: digits, one point, a sign, ASCII blanks.
 VALUE_LENGTH = 100
 NUMBER_TEXT = re.compile(r"[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[ \t\n\r\f\v]*")
 _MICROS_PER_DAY = Decimal(86_400_000_000)
+FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9999, 12, 31)
 _MIN_DT = datetime(1, 1, 1, tzinfo=UTC)
 _MAX_DT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
@@ -85,9 +88,16 @@ class Env:
 
 
 # -- values --------------------------------------------------------------------------------
+def unsigned_zero(d: Decimal) -> Decimal:
+    """PostgreSQL's numeric has no negative zero (-0.00 is 0.00)."""
+    return d.copy_abs() if d.is_zero() and d.is_signed() else d
+
+
 def to_decimal(v: Any) -> Decimal | None:
-    if v is None or isinstance(v, Decimal):
+    if v is None:
         return v
+    if isinstance(v, Decimal):
+        return unsigned_zero(v)
     if isinstance(v, bool):
         raise TypeError("a boolean is not a number")
     if isinstance(v, int):
@@ -181,14 +191,14 @@ def power(a: Decimal, b: Decimal) -> Decimal | None:
 
 
 def add_days(d: date | datetime, n: Decimal) -> date | datetime | None:
-    if abs(n) >= MAX_DAYS:
-        return None
     try:
         if isinstance(d, datetime):
-            micros = (n * _MICROS_PER_DAY).quantize(Decimal(1), ROUND_HALF_EVEN)
+            if abs(n) >= MAX_DATETIME_DAYS:
+                return None
+            micros = CTX.multiply(n, _MICROS_PER_DAY).quantize(Decimal(1), ROUND_HALF_UP, CTX)
             r = d + timedelta(microseconds=int(micros))
             return r if _MIN_DT <= r <= _MAX_DT else None
-        return d + timedelta(days=int(n))
+        return d + timedelta(days=int(n)) if abs(n) < MAX_DAYS else None
     except OverflowError:
         return None
 
@@ -213,7 +223,7 @@ def text_of(v: Any) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, Decimal):
-        return format(v.copy_abs() if v.is_zero() else v, "f")
+        return format(unsigned_zero(v), "f")
     if isinstance(v, datetime):
         u = v.astimezone(UTC)
         return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
@@ -242,7 +252,7 @@ def round_to(x: Decimal, digits: Decimal | None) -> Decimal | None:
     if abs(places) > SCALE:
         return None
     try:
-        return whole(x.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, CTX))
+        return unsigned_zero(whole(x.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, CTX)))
     except DecimalException:
         return None
 
@@ -326,9 +336,10 @@ def _binary(node: Typed, args: list[Fn]) -> Fn:
         if x is None or y is None:
             return None
         try:
-            return fn(x, y)
+            r = fn(x, y)
         except DecimalException:
             return None
+        return unsigned_zero(r) if isinstance(r, Decimal) else r
 
     return arithmetic
 
@@ -436,7 +447,19 @@ def _minmax(pick: Callable[..., Any]) -> Callable[[Typed, list[Fn]], Fn]:
 
 
 def _contains(node: Typed, args: list[Fn]) -> Fn:
-    return _null_safe(lambda hay, needle: needle in hay)(node, args)
+    if node.args[0].type != "multi":
+        return _null_safe(lambda hay, needle: needle in hay)(node, args)
+    hay, needle = args
+
+    def member(env: Env) -> bool | None:
+        # SQL's needle = ANY(values): false for no values even when the needle is null.
+        values = hay(env)
+        if values is None or not values:
+            return None if values is None else False
+        n = needle(env)
+        return None if n is None else n in values
+
+    return member
 
 
 def _isnew(node: Typed, args: list[Fn]) -> Fn:

@@ -112,6 +112,8 @@ class _Build(Transformer):
 
     def string(self, children: list[Token]) -> Node:
         (tok,) = children
+        if "\x00" in tok:
+            raise FormulaError("Text cannot hold the NUL character.", _pos(tok))
         return _node("lit", _pos(tok), _unescape(str(tok)[1:-1]))
 
     def ref(self, children: list[Token]) -> Node:

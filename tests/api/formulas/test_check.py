@@ -207,6 +207,7 @@ def test_unknown_lookup_target() -> None:
         ("ünïcödé + 1", "Unexpected character 'ü'"),
         ("'🙂' & x", "Unknown field 'x'"),
         ("1 +\x00 2", "Unexpected character '\\x00'"),
+        ("'a\x00b'", "Text cannot hold the NUL character"),
         ("title; DROP TABLE projects", "Unexpected character ';'"),
     ],
     ids=lambda v: v[:20] if isinstance(v, str) else None,
