@@ -14,12 +14,14 @@ time buckets shifted forward so they line up, left-joined on the dimensions.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 
 from api.reports.semantic import SCHEMA, Metric, SemanticLayer, layer
+from leadly import clock
 from leadly.problem import Problem
 
 DEFAULT_GRAIN = "day"
@@ -143,13 +145,40 @@ def _check_dimension(sl: SemanticLayer, models: list[str], name: Any, where: str
         )
 
 
+_RELATIVE = re.compile(r"^today(?:([+-])(\d{1,5}))?$")
+
+
+def relative_day(value: str) -> dt.date | None:
+    """``today``, ``today-7``, ``today+30`` (days), ``month_start``, ``quarter_start``,
+    ``year_start``: UTC days of the injectable clock (templates keep their period moving)."""
+    today = clock.now().astimezone(dt.UTC).date()
+    v = value.strip().lower()
+    m = _RELATIVE.match(v)
+    if m:
+        n = int(m.group(2) or 0)
+        return today + dt.timedelta(days=-n if m.group(1) == "-" else n)
+    starts = {
+        "month_start": today.replace(day=1),
+        "quarter_start": today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1),
+        "year_start": today.replace(month=1, day=1),
+    }
+    return starts.get(v)
+
+
 def _date(value: Any, where: str) -> dt.date:
     if isinstance(value, str):
+        found = relative_day(value)
+        if found is not None:
+            return found
         try:
             return dt.date.fromisoformat(value[:10])
         except ValueError:
             pass
-    raise bad(f"{where}.value", f"Expected an ISO date (YYYY-MM-DD), not {value!r}.")
+    raise bad(
+        f"{where}.value",
+        f"Expected an ISO date (YYYY-MM-DD) or today, today-N, month_start, quarter_start, "
+        f"year_start; not {value!r}.",
+    )
 
 
 def _scalar(kind: str, value: Any, where: str) -> Any:

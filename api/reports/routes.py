@@ -9,11 +9,12 @@ from litestar.response import Stream
 
 from api.common.guards import require_role, require_scope, values_of
 from api.common.scope import REQUEST_CONN, tenant_scope
-from api.reports import service
+from api.reports import service, templates
 from api.reports.compiler import compile_query
 from api.reports.schemas import (
     CatalogueItem,
     DrillIn,
+    FromTemplateIn,
     Report,
     ReportCreate,
     ReportUpdate,
@@ -24,6 +25,7 @@ from api.reports.semantic import catalogue_dimensions, catalogue_metrics
 from api.reports.service import definition_of, report_service
 from api.web.body import strict_body
 from api.web.crud import crud_controller
+from api.web.handlers import caller, write_json, writer
 from api.web.http import current_actor, json_response
 from leadly.actor import Actor
 from leadly.problem import Problem
@@ -160,5 +162,30 @@ class ReportRunController(Controller):
         )
 
 
+class ReportTemplatesController(Controller):
+    path = "/api/v1/report-templates"
+    tags = ["reports"]
+
+    @get("/", operation_id="list_report_templates")
+    async def list_templates(self, request: Request) -> Response:
+        """The seed's report types: ``{key, name, description, metrics, dimensions, ...}``."""
+        caller(request, "reports:read")
+        return json_response({"data": templates.catalogue()})
+
+    @post(
+        "/{key:str}/reports",
+        status_code=201,
+        before_request=strict_body(FromTemplateIn, optional=True, writes=("reports",)),
+    )
+    async def save(
+        self, request: Request, key: str, data: FromTemplateIn | None = None
+    ) -> Response[Report]:
+        """Save a template as a report of your own (201), to run and change like any other."""
+        actor = writer(request, "reports")
+        body = data or FromTemplateIn()
+        overrides = {"visibility": body.visibility, **({"name": body.name} if body.name else {})}
+        return await write_json(request, actor, service.from_template, key, overrides, status=201)
+
+
 # The action routes first: /api/v1/reports/run is never read as a report id.
-routers = [SemanticController, ReportRunController, ReportsController]
+routers = [SemanticController, ReportTemplatesController, ReportRunController, ReportsController]

@@ -93,3 +93,8 @@ class CatalogueItem(Struct, kw_only=True):
     label: str
     description: str
     type: str
+
+
+class FromTemplateIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Text | None = None
+    visibility: Visibility = "personal"

@@ -24,6 +24,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.records import RecordService
+from api.reports import templates
 from api.reports.compiler import Compiled, Definition, check, compile_query, compile_records
 from api.reports.semantic import SCHEMA
 from leadly.actor import Actor
@@ -83,6 +84,16 @@ class ReportService(RecordService):
 
 
 report_service = ReportService()
+
+
+async def from_template(
+    conn: AsyncConnection, actor: Actor, key: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Save template ``key`` as the actor's report (``overrides``: name, visibility)."""
+    values = templates.report_values(key)
+    if values is None:
+        raise Problem(404, f"No report template {key!r} (GET /api/v1/report-templates).")
+    return await report_service.create(conn, actor, {**values, **overrides})
 
 
 # --------------------------------------------------------------------------- running

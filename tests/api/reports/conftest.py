@@ -22,6 +22,8 @@ SEMANTIC_MODELS = [
     "rpt_sem_calls",
     "rpt_sem_tasks",
     "rpt_sem_activities",
+    "rpt_sem_stage_exits",
+    "rpt_sem_forecast",
 ]
 
 
@@ -142,7 +144,7 @@ async def world(http: Any, database_url: str, tmp_path_factory: pytest.TempPathF
     old = await ok(await a.post("/api/v1/leads", json={"first_name": "Old", "source": "web"}))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "UPDATE app.leads SET created_at = created_at - interval '365 days' WHERE team_id = %s AND id = %s",
+            "UPDATE app.leads SET created_at = created_at - interval '1 year' WHERE team_id = %s AND id = %s",
             (a.team_id, old["id"]),
         )
     guest, user = await add_member(a, "guest"), await add_member(a, "user")

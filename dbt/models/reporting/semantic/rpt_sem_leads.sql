@@ -17,5 +17,10 @@ select
     contacted_at::timestamptz as contacted_at,
     qualified_at::timestamptz as qualified_at,
     converted_at::timestamptz as converted_at,
-    coalesce(is_converted or converted_at is not null, false)::boolean as is_converted
+    coalesce(is_converted or converted_at is not null, false)::boolean as is_converted,
+    -- the cohort's age at conversion: whole calendar months from creation (UTC)
+    case when converted_at is not null then
+        ((extract(year from converted_at at time zone 'UTC') - extract(year from created_at at time zone 'UTC')) * 12
+         + extract(month from converted_at at time zone 'UTC') - extract(month from created_at at time zone 'UTC'))
+    end::integer as months_to_convert
 from {{ ref('fct_leads') }}
