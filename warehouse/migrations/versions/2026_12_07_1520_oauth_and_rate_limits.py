@@ -1,8 +1,8 @@
 """oauth: clients, codes and tokens; API keys' rate limit; the request log of keys and clients
 
 Revision ID: 9b3e1d7a5c21
-Revises: a19e0b7c3d52
-Create Date: 2026-12-07 15:10:00.000000
+Revises: 5b1d7e0c2a94
+Create Date: 2026-12-07 15:20:00.000000
 
 Secrets, codes and tokens are stored as keyed hashes. Two look-ups run before a team is known
 (SECURITY DEFINER, owned by the auth role like the other credential look-ups):
@@ -21,7 +21,7 @@ from warehouse.db import Roles, enable_tenant_rls
 from warehouse.migrate import migration_module
 
 revision = "9b3e1d7a5c21"
-down_revision = "a19e0b7c3d52"
+down_revision = "5b1d7e0c2a94"
 branch_labels = None
 depends_on = None
 
