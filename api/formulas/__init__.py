@@ -34,6 +34,10 @@ The interface (names stable):
     change (None when new: ISNEW() is true); ``now`` defaults to ``leadly.clock.now()``; ``tz``
     is the team's IANA zone (TODAY, DATEDIFF). Answers Decimal, str, date, datetime, bool or None.
 
+``evaluate_many(checked, records, *, lookup=None, now=None, tz="UTC") -> list``
+    The values for many records (a list page, an export): one clock reading, and each related
+    record fetched once for the batch.
+
 ``to_sql(checked, *, column, lookup_sql=None, now=None, tz="UTC") -> ColumnElement``
     A SQLAlchemy Core expression computing the same value in PostgreSQL. ``column(api_name)``
     answers how the record's own field is read (a SQL string such as
@@ -54,7 +58,7 @@ The interface (names stable):
 
 from api.formulas.checker import Checked, Typed, check, check_rule
 from api.formulas.errors import FormulaError, Position
-from api.formulas.evaluator import evaluate
+from api.formulas.evaluator import evaluate, evaluate_many
 from api.formulas.grammar import MAX_DEPTH, MAX_LENGTH
 from api.formulas.schema import RETURN_TYPES, Field, Schema
 from api.formulas.sql import sql_text, to_sql
@@ -72,6 +76,7 @@ __all__ = [
     "check",
     "check_rule",
     "evaluate",
+    "evaluate_many",
     "sql_text",
     "to_sql",
 ]

@@ -10,8 +10,9 @@ Numbers are ``Decimal``: + - * exact, / and ^ rounded half up to 20 decimal plac
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import (
     ROUND_HALF_EVEN,
@@ -96,8 +97,8 @@ def unsigned_zero(d: Decimal) -> Decimal:
 def to_decimal(v: Any) -> Decimal | None:
     if v is None:
         return v
-    if isinstance(v, Decimal):
-        return unsigned_zero(v)
+    if type(v) is Decimal:
+        return v.copy_abs() if v.is_signed() and v.is_zero() else v
     if isinstance(v, bool):
         raise TypeError("a boolean is not a number")
     if isinstance(v, int):
@@ -167,11 +168,15 @@ def whole(q: Decimal) -> Decimal:
     return q.quantize(_ONE, context=CTX) if q.as_tuple().exponent > 0 else q  # type: ignore[operator]
 
 
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    return unsigned_zero(CTX.multiply(a, b))
+
+
 def divide(a: Decimal, b: Decimal) -> Decimal | None:
     if not b:
         return None
     try:
-        return rounded(CTX.divide(a, b))
+        return unsigned_zero(rounded(CTX.divide(a, b)))
     except DecimalException:
         return None
 
@@ -185,7 +190,7 @@ def power(a: Decimal, b: Decimal) -> Decimal | None:
     try:
         if not a:
             return rounded(Decimal(1) if not b else Decimal(0))
-        return rounded(CTX.power(a, int(b)) if whole else CTX.power(a, b))
+        return unsigned_zero(rounded(CTX.power(a, int(b)) if whole else CTX.power(a, b)))
     except DecimalException:
         return None
 
@@ -223,7 +228,9 @@ def text_of(v: Any) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, Decimal):
-        return format(unsigned_zero(v), "f")
+        d = unsigned_zero(v)
+        text = str(d)
+        return format(d, "f") if "E" in text else text
     if isinstance(v, datetime):
         u = v.astimezone(UTC)
         return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
@@ -239,11 +246,19 @@ def value_of(s: str) -> Decimal | None:
 
 
 def upper(s: str) -> str:
-    """Simple (one character to one) Unicode case mapping, as PostgreSQL's upper() does."""
+    """Simple (one character to one) Unicode case mapping, as PostgreSQL's upper() does.
+    Python's maps ß to SS: only when a character grew is the text mapped one by one."""
+    u = s.upper()
+    if len(u) == len(s):
+        return u
     return "".join(u if len(u := c.upper()) == 1 else c for c in s)
 
 
 def lower(s: str) -> str:
+    """Simple case mapping too: Python's lower() knows a final sigma (ς) and maps İ to two
+    characters; PostgreSQL lowers each character alone."""
+    if "Σ" not in s and "İ" not in s:
+        return s.lower()
     return "".join(lo if len(lo := c.lower()) == 1 else lo[0] for c in s)
 
 
@@ -262,12 +277,12 @@ def is_blank(v: Any) -> bool:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -329,17 +344,16 @@ def _binary(node: Typed, args: list[Fn]) -> Fn:
         else:
             fn = add_days
     else:
-        fn = {"+": CTX.add, "-": CTX.subtract, "*": CTX.multiply, "/": divide, "^": power}[op]
+        fn = {"+": CTX.add, "-": CTX.subtract, "*": multiply, "/": divide, "^": power}[op]
 
     def arithmetic(env: Env) -> Any:
         x, y = a(env), b(env)
         if x is None or y is None:
             return None
         try:
-            r = fn(x, y)
+            return fn(x, y)
         except DecimalException:
             return None
-        return unsigned_zero(r) if isinstance(r, Decimal) else r
 
     return arithmetic
 
@@ -543,10 +557,39 @@ def evaluate(
     rules; ``now`` defaults to :func:`leadly.clock.now`; ``tz`` is the team's time zone (TODAY
     and DATEDIFF count its calendar days). Answers a Decimal, str, date, datetime, bool or
     None."""
+    env = _env(record, lookup, prior, now, tz)
+    return compiled(checked)(env)
+
+
+def evaluate_many(
+    checked: Checked,
+    records: Iterable[Record],
+    *,
+    lookup: Lookup | None = None,
+    now: datetime | None = None,
+    tz: str | ZoneInfo = "UTC",
+) -> list[Any]:
+    """The value of ``checked`` for each of ``records`` (a list page, an export): one clock
+    reading for all, and each related record fetched once for the whole batch."""
+    fn = compiled(checked)
+    env = _env({}, lookup, None, now, tz)
+    out = []
+    for record in records:
+        env.record = record
+        out.append(fn(env))
+    return out
+
+
+def _env(
+    record: Record,
+    lookup: Lookup | None,
+    prior: Record | None,
+    now: datetime | None,
+    tz: str | ZoneInfo,
+) -> Env:
     if now is None:
         from leadly.clock import now as clock_now
 
         now = clock_now()
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    env = Env(record, lookup, prior, to_datetime(now), zone)  # type: ignore[arg-type]
-    return compiled(checked)(env)
+    return Env(record, lookup, prior, to_datetime(now), zone)  # type: ignore[arg-type]

@@ -53,6 +53,9 @@ def run(expression: str, record: dict | None = None, **kw: Any) -> Any:
         ("LEN('héllo')", D(5)),
         ("UPPER('straße é')", "STRAßE É"),
         ("LOWER('ÀB İ')", "àb i"),
+        ("LOWER('ΣΑΣ')", "σασ"),
+        ("UPPER('ǆ ﬁ é')", "Ǆ ﬁ É"),
+        ("LOWER('ǅ ÉTÉ')", "ǆ été"),
         ("CONTAINS(title, 'oo')", True),
         ("CONTAINS(title, '')", True),
         ("CONTAINS(tags, 'red')", True),
@@ -203,6 +206,22 @@ def test_values_arrive_as_the_api_gives_them() -> None:
     assert run("TEXT(started_at)", record) == "2026-01-01T00:00:00Z"
     assert run("CONTAINS(tags, 'a')", record) is True
     assert run("budget * 3", record) == D("3.3")
+
+
+def test_many_records_share_the_clock_and_related_records() -> None:
+    from api.formulas import evaluate_many
+
+    calls: list[tuple[str, str]] = []
+
+    def counting(obj: str, key: str) -> dict | None:
+        calls.append((obj, key))
+        return lookup(obj, key)
+
+    c = check("TEXT(TODAY()) & ' ' & client.name & ' ' & TEXT(hours)", PROJECTS)
+    rows = [{"client": "acc_1", "hours": n} for n in range(3)] + [{"client": None}]
+    values = evaluate_many(c, rows, lookup=counting, now=NOW, tz="Pacific/Kiritimati")
+    assert values == ["2026-12-08 Acme 0", "2026-12-08 Acme 1", "2026-12-08 Acme 2", "2026-12-08  "]
+    assert calls == [("accounts", "acc_1")]
 
 
 def test_lookups_fetch_each_related_record_once() -> None:
