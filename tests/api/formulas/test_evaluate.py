@@ -208,15 +208,21 @@ def test_values_arrive_as_the_api_gives_them() -> None:
     assert run("budget * 3", record) == D("3.3")
 
 
+def counted(fn: Any, calls: list[tuple[str, str]]) -> Any:
+    """``fn`` noting each (object, id) it is asked for in ``calls``."""
+
+    def counting(obj: str, key: str) -> dict | None:
+        calls.append((obj, key))
+        return fn(obj, key)
+
+    return counting
+
+
 def test_many_records_share_the_clock_and_related_records() -> None:
     from api.formulas import evaluate_many
 
     calls: list[tuple[str, str]] = []
-
-    def counting(obj: str, key: str) -> dict | None:
-        calls.append((obj, key))
-        return lookup(obj, key)
-
+    counting = counted(lookup, calls)
     c = check("TEXT(TODAY()) & ' ' & client.name & ' ' & TEXT(hours)", PROJECTS)
     rows = [{"client": "acc_1", "hours": n} for n in range(3)] + [{"client": None}]
     values = evaluate_many(c, rows, lookup=counting, now=NOW, tz="Pacific/Kiritimati")
@@ -226,11 +232,7 @@ def test_many_records_share_the_clock_and_related_records() -> None:
 
 def test_lookups_fetch_each_related_record_once() -> None:
     calls: list[tuple[str, str]] = []
-
-    def counting(obj: str, key: str) -> dict | None:
-        calls.append((obj, key))
-        return lookup(obj, key)
-
+    counting = counted(lookup, calls)
     c = check("client.name & client.industry & client.owner.name & TEXT(cost)", PROJECTS)
     assert evaluate(c, RECORD, lookup=counting) == "AcmetechAda840.000"
     assert calls == [("accounts", "acc_1"), ("members", "mem_1")]
