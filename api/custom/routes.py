@@ -14,18 +14,25 @@ from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
 from api.common.scope import tenant_scope
 from api.common.validate import value_errors
-from api.custom import metadata, rules
+from api.custom import metadata, rules, views
 from api.custom import records as custom_records
 from api.custom.schemas import (
     CustomFieldOut,
     CustomObjectOut,
     FieldCreate,
     FieldUpdate,
+    LayoutCreate,
+    LayoutOut,
+    LayoutUpdate,
+    ListViewCreate,
+    ListViewOut,
+    ListViewUpdate,
     ObjectCreate,
     ObjectUpdate,
     RuleCreate,
     RuleOut,
     RuleUpdate,
+    SearchResults,
 )
 from api.web.body import read_body
 from api.web.crud import (
@@ -280,12 +287,11 @@ def _plain(value: Any) -> Any:
     return msgspec.to_builtins(value) if value is not None else None
 
 
-def _plain_values(data: Any) -> dict[str, Any]:
-    """A field body's values with its nested settings as plain JSON (they are stored as such)."""
-    return {
-        k: _plain(v) if k in ("options", "lookup", "formula", "auto_number") else v
-        for k, v in values_of(data).items()
-    }
+def _plain_values(
+    data: Any, nested: tuple[str, ...] = ("options", "lookup", "formula", "auto_number")
+) -> dict[str, Any]:
+    """A body's values with its ``nested`` settings as plain JSON (they are stored as such)."""
+    return {k: _plain(v) if k in nested else v for k, v in values_of(data).items()}
 
 
 RULE_KEYS = tuple(f for f in RuleOut.__struct_fields__ if f != "object")
@@ -542,4 +548,201 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-routers = [MetadataController, RulesController, ObjectRecordsController]
+# ------------------------------------------------------------------ layouts, list views, search
+
+LAYOUT_KEYS = LayoutOut.__struct_fields__
+VIEW_KEYS = ListViewOut.__struct_fields__
+
+
+def _shape(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: row.get(k) for k in keys}
+
+
+def _writer(request: Request, scope: str) -> Actor:
+    actor = current_actor(request)
+    check_writable(actor, scope)
+    return actor
+
+
+class LayoutsController(Controller):
+    """Page layouts: sections of ordered fields, per object (admins write them)."""
+
+    path = "/api/v1/layouts"
+    tags = ["layouts"]
+
+    @post("/", status_code=201, before_request=_admin_body(LayoutCreate))
+    async def create_layout(
+        self, request: Request, data: JSONBody[LayoutCreate]
+    ) -> Response[LayoutOut]:
+        actor = _admin(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await views.create_layout(conn, actor, _plain_values(data, ("sections",)))
+            return record_response(_shape(row, LAYOUT_KEYS), 201)
+
+        return await write(request, actor, run)
+
+    @get("/")
+    async def list_layouts(self, request: Request) -> Response[dict[str, Any]]:
+        actor = _reader(request, "metadata")
+        object = request.query_params.get("object")
+
+        async def run(conn: AsyncConnection) -> Response:
+            q = views.layouts._scoped(actor)
+            if object is not None:
+                q = q.where(views.LAYOUTS.c.object == object)
+            rows = await conn.execute(q.order_by(views.LAYOUTS.c.name, views.LAYOUTS.c.id))
+            return json_response({"data": [_shape(dict(r._mapping), LAYOUT_KEYS) for r in rows]})
+
+        return await read(actor, run)
+
+    @get("/{layout_id:str}")
+    async def get_layout(self, request: Request, layout_id: str) -> Response[LayoutOut]:
+        actor = _reader(request, "metadata")
+
+        async def run(conn: AsyncConnection) -> Response:
+            return record_response(
+                _shape(await views.layouts.get(conn, actor, layout_id), LAYOUT_KEYS)
+            )
+
+        return await read(actor, run)
+
+    @patch("/{layout_id:str}", before_request=_admin_body(LayoutUpdate))
+    async def update_layout(
+        self, request: Request, layout_id: str, data: JSONBody[LayoutUpdate]
+    ) -> Response[LayoutOut]:
+        actor = _admin(request)
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            values = _plain_values(data, ("sections",))
+            row = await views.update_layout(conn, actor, layout_id, values, expected)
+            return record_response(_shape(row, LAYOUT_KEYS))
+
+        return await write(request, actor, run)
+
+    @delete("/{layout_id:str}", status_code=204)
+    async def delete_layout(self, request: Request, layout_id: str) -> None:
+        actor = _admin(request)
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            await views.layouts.delete(conn, actor, layout_id, if_match=expected)
+            return Response(content=b"", status_code=204)
+
+        await write(request, actor, run)
+
+
+class ListViewsController(Controller):
+    """List views of every object: columns, filters, sort; personal or the team's."""
+
+    path = "/api/v1/list-views"
+    tags = ["list views"]
+
+    @post("/", status_code=201)
+    async def create_view(self, request: Request) -> Response[ListViewOut]:
+        actor = _writer(request, "list_views")
+        data = await read_body(request, ListViewCreate)
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await views.create_view(conn, actor, values_of(data))
+            return record_response(_shape(row, VIEW_KEYS), 201)
+
+        return await write(request, actor, run)
+
+    @get("/")
+    async def list_views(self, request: Request) -> Response[dict[str, Any]]:
+        actor = _reader(request, "list_views")
+        object = request.query_params.get("object")
+
+        async def run(conn: AsyncConnection) -> Response:
+            rows = await views.list_views(conn, actor, object)
+            return json_response({"data": [_shape(r, VIEW_KEYS) for r in rows]})
+
+        return await read(actor, run)
+
+    @get("/{view_id:str}")
+    async def get_view(self, request: Request, view_id: str) -> Response[ListViewOut]:
+        actor = _reader(request, "list_views")
+
+        async def run(conn: AsyncConnection) -> Response:
+            return record_response(_shape(await views.get_view(conn, actor, view_id), VIEW_KEYS))
+
+        return await read(actor, run)
+
+    @get("/{view_id:str}/records")
+    async def view_records(self, request: Request, view_id: str) -> Response[dict[str, Any]]:
+        """The view's records: its filters, sort and columns; ``limit`` and ``cursor`` page."""
+        actor = _reader(request, "list_views")
+        query = dict(request.query_params)
+        if set(query) - {"limit", "cursor"}:
+            raise Problem(400, "A list view's records take limit and cursor only.")
+
+        async def run(conn: AsyncConnection) -> Response:
+            view = await views.get_view(conn, actor, view_id)
+            return json_response(await views.run_view(conn, actor, view, query))
+
+        return await read(actor, run)
+
+    @patch("/{view_id:str}")
+    async def update_view(self, request: Request, view_id: str) -> Response[ListViewOut]:
+        actor = _writer(request, "list_views")
+        expected = if_match(request)
+        data = await read_body(request, ListViewUpdate)
+
+        async def run(conn: AsyncConnection) -> Response:
+            row = await views.update_view(conn, actor, view_id, values_of(data), expected)
+            return record_response(_shape(row, VIEW_KEYS))
+
+        return await write(request, actor, run)
+
+    @delete("/{view_id:str}", status_code=204)
+    async def delete_view(self, request: Request, view_id: str) -> None:
+        actor = _writer(request, "list_views")
+        expected = if_match(request)
+
+        async def run(conn: AsyncConnection) -> Response:
+            await views.delete_view(conn, actor, view_id, expected)
+            return Response(content=b"", status_code=204)
+
+        await write(request, actor, run)
+
+
+class SearchController(Controller):
+    path = "/api/v1/search"
+    tags = ["search"]
+
+    @get("/", operation_id="search_records")
+    async def search(self, request: Request) -> Response[SearchResults]:
+        """Records of every object, standard and custom, whose searchable fields hold ``q``
+        (case-insensitive): exact matches first, then prefixes, then substrings; the most
+        recently updated first among equals. ``limit``: 1 to 50 (default 20)."""
+        actor = _reader(request, "search")
+        q = (request.query_params.get("q") or "").strip()
+        if not q or "\x00" in q or len(q) > 200:
+            raise Problem(
+                400,
+                "Give the text to search for in q (1 to 200 characters).",
+                errors=[{"field": "q", "message": "Required."}],
+            )
+        try:
+            limit = int(request.query_params.get("limit", 20))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= views.MAX_SEARCH:
+            raise Problem(400, f"limit must be between 1 and {views.MAX_SEARCH}.")
+
+        async def run(conn: AsyncConnection) -> Response:
+            return json_response({"data": await views.search(conn, actor, q, limit)})
+
+        return await read(actor, run)
+
+
+routers = [
+    MetadataController,
+    RulesController,
+    ObjectRecordsController,
+    LayoutsController,
+    ListViewsController,
+    SearchController,
+]

@@ -11,6 +11,7 @@ from warehouse.models.custom import (
     DELETE_RULES,
     FIELD_TYPES,
     FORMULA_RETURN_TYPES,
+    LIST_VIEW_VISIBILITIES,
     MAX_PICKLIST_OPTIONS,
     RECORD_NAME_TYPES,
 )
@@ -150,3 +151,76 @@ class RuleOut(Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+FieldRef = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[a-z][a-z0-9_.]*$")]
+
+
+class LayoutSection(Struct, forbid_unknown_fields=True, kw_only=True):
+    label: Label
+    fields: Annotated[list[FieldRef], Meta(max_length=500)]
+
+
+class LayoutCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    object: ApiName
+    """A custom object's api name, or leads, contacts, accounts, deals, tasks."""
+    name: Label
+    sections: Annotated[list[LayoutSection], Meta(min_length=1, max_length=50)]
+
+
+LayoutUpdate = partial(LayoutCreate, name="LayoutUpdate", exclude=("object",))
+
+
+class LayoutOut(Struct, kw_only=True):
+    id: str
+    object: str
+    name: str
+    sections: list[dict[str, Any]]
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+FilterValue = Annotated[str, Meta(max_length=1000, pattern=r"^[^\x00]*$")]
+
+
+class ListViewCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    object: ApiName
+    name: Label
+    columns: Annotated[list[FieldRef], Meta(max_length=100)] = []
+    """The fields shown (the list's ``fields=``); none: every field."""
+    filters: Annotated[dict[str, FilterValue], Meta(max_length=50)] = {}
+    """``{"hours__gt": "3", "stage": "won"}``: the list API's ``filter[...]`` parameters."""
+    sort: Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$")] | None = None
+    """E.g. ``-hours,name``."""
+    visibility: Literal[LIST_VIEW_VISIBILITIES] = "personal"
+
+
+ListViewUpdate = partial(ListViewCreate, name="ListViewUpdate", exclude=("object",))
+
+
+class ListViewOut(Struct, kw_only=True):
+    id: str
+    object: str
+    name: str
+    columns: list[str]
+    filters: dict[str, Any]
+    sort: str | None
+    visibility: str
+    owner_id: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class SearchHit(Struct, kw_only=True):
+    object: str
+    id: str
+    title: str | None
+    rank: int
+    updated_at: datetime
+
+
+class SearchResults(Struct, kw_only=True):
+    data: list[SearchHit]

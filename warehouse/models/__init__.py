@@ -9,6 +9,8 @@ from warehouse.models.custom import (
     CustomObject,
     CustomRecord,
     CustomValidationRule,
+    Layout,
+    ListView,
 )
 from warehouse.models.deals import Deal, DealContact, DealStageHistory, Pipeline  # noqa: F401
 from warehouse.models.imports import CallLogImportRow, Import, ImportReject, LeadImportRow
@@ -64,8 +66,10 @@ __all__ = [
     "Import",
     "ImportReject",
     "Invitation",
+    "Layout",
     "Lead",
     "LeadImportRow",
+    "ListView",
     "Mention",
     "Role",
     "Session",

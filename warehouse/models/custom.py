@@ -202,3 +202,44 @@ class CustomValidationRule(TenantMixin, TimestampsMixin, VersionMixin, SoftDelet
             postgresql_where=text("deleted_at IS NULL"),
         ),
     )
+
+
+#: Who sees a list view: its owner only, or the whole team.
+LIST_VIEW_VISIBILITIES = ("personal", "team")
+
+
+class Layout(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
+    """A page layout of an object (a custom object's api name or a standard plural):
+    ``sections`` is ``[{label, fields: [api names, in order]}]``."""
+
+    __tablename__ = "layouts"
+    object: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_layouts_team_object", "team_id", "object"),)
+
+
+class ListView(TenantMixin, TimestampsMixin, VersionMixin, SoftDeleteMixin, Base):
+    """A saved list of an object: ``columns``, ``filters`` (``{"field__op": "value"}``, the
+    list API's ``filter[...]`` parameters), ``sort``; personal (its owner's) or the team's."""
+
+    __tablename__ = "list_views"
+    object: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    columns: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'")
+    )
+    filters: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    sort: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'personal'"))
+    owner_id: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        member_fk("owner_id"),
+        CheckConstraint(_in("visibility", LIST_VIEW_VISIBILITIES), name="visibility"),
+        Index("ix_list_views_team_object", "team_id", "object"),
+        Index("ix_list_views_team_owner", "team_id", "owner_id"),
+    )
