@@ -1,7 +1,7 @@
 """custom objects: page layouts and list views (every object, custom or standard)
 
 Revision ID: 8e2f4c6a1d37
-Revises: 5b1d7e0c2a94
+Revises: 9b3e1d7a5c21
 Create Date: 2026-12-07 15:20:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "8e2f4c6a1d37"
-down_revision = "5b1d7e0c2a94"
+down_revision = "9b3e1d7a5c21"
 branch_labels = None
 depends_on = None
 
