@@ -7,6 +7,7 @@ Helpers
 - :func:`free_port`: a free TCP port on 127.0.0.1.
 - :func:`local_http`: an HTTP server on loopback standing in for an outside service.
 - :func:`worker_running`: the dispatcher worker serving some consumers while a block runs.
+- :func:`explain_as_api`: the plan of a statement as the API runs it (role, tenant, RLS).
 - :func:`index_first_columns`: the indexes of some ``app`` tables and their first columns.
 - :func:`moment`: an ISO timestamp strictly between two requests (for ``as_of`` reads).
 - :func:`wait_http` / :func:`child`: start a server process and wait until a URL answers; the
@@ -158,6 +159,48 @@ async def worker_running(
             await asyncio.wait_for(task, 10)
         except Exception:
             task.cancel()
+
+
+async def explain_as_api(
+    conn: Any,
+    stmt: Any,
+    team_id: str,
+    *,
+    role: str | None = None,
+    settings: Iterable[str] = ("enable_seqscan = off",),
+) -> list[dict[str, Any]]:
+    """The plan of ``stmt`` (a SQLAlchemy statement, or SQL text) as the API runs it: as its
+    role (or ``role``), in ``team_id``'s tenant, row-level security on, with ``SET LOCAL`` of
+    each of ``settings``; every node of the plan, depth first. ``conn``: a psycopg connection
+    with dict rows."""
+    from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
+
+    from leadly.settings import get_settings
+
+    if isinstance(stmt, str):
+        sql, params = stmt, {}
+    else:
+        compiled = stmt.compile(
+            dialect=pg_dialect.dialect(), compile_kwargs={"render_postcompile": True}
+        )
+        sql, params = str(compiled), compiled.params
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL ROLE {role or get_settings().api_db_role}")
+        await conn.execute("SELECT set_config('app.team_id', %s, true)", (team_id,))
+        for setting in settings:
+            await conn.execute(f"SET LOCAL {setting}")
+        cur = await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        row = await cur.fetchone()
+    assert row is not None
+    nodes: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        nodes.append(node)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(next(iter(row.values()))[0]["Plan"])
+    return nodes
 
 
 async def index_first_columns(conn: Any, tables: Iterable[str]) -> list[dict[str, Any]]:

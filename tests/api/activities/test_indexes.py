@@ -14,14 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
 from api.activities.service import activity_service
 from api.activities.timeline import TimelineQuery, timeline_statement
 from api.common.listing import parse_params
 from leadly.actor import Actor
 from leadly.settings import get_settings
-from tests.plugin import index_first_columns
+from tests.plugin import explain_as_api, index_first_columns
 
 TEAM = f"team_tl_explain_{secrets.token_hex(4)}"
 ACTOR = Actor(team_id=TEAM, member_id="mem_tl_explain", role="owner")
@@ -52,31 +51,11 @@ async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[dict[st
         await conn.close()
 
 
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [plan]
-    for child in plan.get("Plans", []):
-        out += _nodes(child)
-    return out
-
-
 async def explain(
     conn: psycopg.AsyncConnection[dict[str, Any]], stmt: Any, role: str | None = None
 ) -> list[dict[str, Any]]:
     """EXPLAIN as the API runs it: its role, its team, row-level security on."""
-    compiled = (
-        stmt.compile(dialect=pg_dialect.dialect(), compile_kwargs={"render_postcompile": True})
-        if not isinstance(stmt, str)
-        else None
-    )
-    sql, params = (str(compiled), compiled.params) if compiled is not None else (stmt, {})
-    async with conn.transaction():
-        await conn.execute(f"SET LOCAL ROLE {role or get_settings().api_db_role}")
-        await conn.execute("SELECT set_config('app.team_id', %s, true)", (TEAM,))
-        await conn.execute("SET LOCAL enable_seqscan = off")
-        cur = await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        row = await cur.fetchone()
-    assert row is not None
-    return _nodes(next(iter(row.values()))[0]["Plan"])
+    return await explain_as_api(conn, stmt, TEAM, role=role)
 
 
 def used(nodes: list[dict[str, Any]], index: str) -> dict[str, Any]:

@@ -6,14 +6,12 @@ import secrets
 from typing import Any
 
 import pytest
-from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
 from api.common.listing import parse_params
 from api.common.records import RecordService
 from leadly.actor import Actor
-from leadly.settings import get_settings
 from tests.api.records.conftest import Sql
-from tests.plugin import index_first_columns
+from tests.plugin import explain_as_api, index_first_columns
 
 TABLES = ("leads", "contacts", "accounts", "call_logs")
 TEAM = f"team_explain_{secrets.token_hex(4)}"
@@ -76,33 +74,19 @@ def _services() -> dict[str, RecordService]:
     }
 
 
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [plan]
-    for child in plan.get("Plans", []):
-        out += _nodes(child)
-    return out
-
-
 async def explain(sql: Sql, table: str, query: dict[str, str], *, ordered: bool) -> list[dict]:
-    """EXPLAIN the API's own list query (as built by the service) with sequential scans off."""
+    """EXPLAIN the API's own list query (as built by the service) with sequential scans off.
+    (Row-level security keeps non-leakproof expressions such as lower(col) out of index
+    conditions, so running it as the API does is the real test.)"""
     service = _services()[table]
     actor = Actor(team_id=TEAM, member_id="mem_explain", role="owner")
     stmt, _ = service.lister.apply(service._scoped(actor), parse_params(query))
     if not ordered:
         stmt = stmt.order_by(None).limit(None)
-    compiled = stmt.compile(dialect=pg_dialect.dialect())
-    async with sql.conn.transaction():
-        # As the API runs: its role, its tenant, row-level security on. (RLS keeps non-leakproof
-        # expressions such as lower(col) out of index conditions, so this is the real test.)
-        await sql.conn.execute(f"SET LOCAL ROLE {get_settings().api_db_role}")
-        await sql.conn.execute("SELECT set_config('app.team_id', %s, true)", (TEAM,))
-        await sql.conn.execute("SET LOCAL enable_seqscan = off")
-        if ordered:
-            await sql.conn.execute("SET LOCAL enable_sort = off")
-        cur = await sql.conn.execute("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        row = await cur.fetchone()
-    assert row is not None
-    return _nodes(next(iter(row.values()))[0]["Plan"])
+    settings = (
+        ("enable_seqscan = off", "enable_sort = off") if ordered else ("enable_seqscan = off",)
+    )
+    return await explain_as_api(sql.conn, stmt, TEAM, settings=settings)
 
 
 CASES = [

@@ -7,14 +7,12 @@ import secrets
 from typing import Any
 
 import pytest
-from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
 
 from api.common.listing import parse_params
 from api.tasks.service import task_service
 from leadly.actor import Actor
-from leadly.settings import get_settings
 from tests.api.tasks.conftest import Sql
-from tests.plugin import index_first_columns
+from tests.plugin import explain_as_api, index_first_columns
 
 TEAM = f"team_task_explain_{secrets.token_hex(4)}"
 TABLES = (
@@ -59,24 +57,7 @@ async def plan(sql: Sql, query: dict[str, str], member: str = "mem_explain") -> 
             kept.append((name, op, raw))
     params = type(params)(tuple(kept), params.sort, params.fields, params.limit, params.cursor)
     stmt, _ = task_service.lister.apply(task_service._scoped(actor).where(*where), params)
-    stmt = stmt.order_by(None).limit(None)
-    compiled = stmt.compile(dialect=pg_dialect.dialect())
-    async with sql.conn.transaction():
-        await sql.conn.execute(f"SET LOCAL ROLE {get_settings().api_db_role}")
-        await sql.conn.execute("SELECT set_config('app.team_id', %s, true)", (TEAM,))
-        await sql.conn.execute("SET LOCAL enable_seqscan = off")
-        cur = await sql.conn.execute("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params)
-        row = await cur.fetchone()
-    assert row is not None
-    out = []
-
-    def walk(p: dict) -> None:
-        out.append(p)
-        for c in p.get("Plans", []):
-            walk(c)
-
-    walk(next(iter(row.values()))[0]["Plan"])
-    return out
+    return await explain_as_api(sql.conn, stmt.order_by(None).limit(None), TEAM)
 
 
 @pytest.mark.parametrize(
