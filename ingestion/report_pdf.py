@@ -171,8 +171,8 @@ async def team_name(actor: Any) -> str:
         return found.scalar_one_or_none() or actor.team_id
 
 
-def render(title: str, brand: str, sections: list[str]) -> bytes:
-    from weasyprint import HTML
+def document(title: str, brand: str, sections: list[str]) -> str:
+    """The HTML of a report document (the PDF's source, and the shared page)."""
 
     def css_text(value: str) -> str:
         return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
@@ -182,11 +182,28 @@ def render(title: str, brand: str, sections: list[str]) -> bytes:
         "title": css_text(title),
         "now": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    doc = (
+    return (
         f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{css}</style></head><body>{''.join(sections)}</body></html>"
+        f"<style>{css}</style></head><body><p class='meta'>{html.escape(brand)}</p>"
+        f"{''.join(sections)}</body></html>"
     )
-    return HTML(string=doc).write_pdf()
+
+
+def render(title: str, brand: str, sections: list[str]) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=document(title, brand, sections)).write_pdf()
+
+
+async def _sections(actor: Any, reports: list[dict[str, Any]]) -> list[str]:
+    return [section(r, await service.run(actor, r, limit=PDF_MAX_ROWS)) for r in reports]
+
+
+async def shared_page(actor: Any, reports: list[dict[str, Any]], title: str) -> str:
+    """A shared report or dashboard as a read-only page (the same document as the PDF)."""
+    brand = f"{await team_name(actor)} · shared read-only with Leadly"
+    sections = await _sections(actor, reports)
+    return await asyncio.to_thread(document, title, brand, sections)
 
 
 async def report_pdf(
@@ -194,9 +211,6 @@ async def report_pdf(
 ) -> AsyncIterator[bytes]:
     """One PDF of ``reports`` (saved reports' rows), each from its first page of rows."""
     brand = f"{await team_name(actor)} · Leadly"
-    sections = []
-    for report in reports:
-        result = await service.run(actor, report, limit=PDF_MAX_ROWS)
-        sections.append(section(report, result))
+    sections = await _sections(actor, reports)
     name = title or (reports[0].get("name") if len(reports) == 1 else "Dashboard") or "Report"
     yield await asyncio.to_thread(render, name, brand, sections)

@@ -4,15 +4,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.guards import require_role, require_scope, values_of
 from api.common.scope import REQUEST_CONN, tenant_scope
-from api.reports import service, templates
+from api.reports import dashboards, service, sharing, templates
 from api.reports.compiler import compile_query
 from api.reports.schemas import (
     CatalogueItem,
+    Dashboard,
+    DashboardCreate,
+    DashboardUpdate,
     DrillIn,
     FromTemplateIn,
     Report,
@@ -20,15 +24,18 @@ from api.reports.schemas import (
     ReportUpdate,
     RunIn,
     RunOut,
+    ShareLink,
+    ShareLinkIn,
 )
 from api.reports.semantic import catalogue_dimensions, catalogue_metrics
 from api.reports.service import definition_of, report_service
 from api.web.body import strict_body
 from api.web.crud import crud_controller
-from api.web.handlers import caller, write_json, writer
-from api.web.http import current_actor, json_response
+from api.web.handlers import caller, read_json, write_json, writer
+from api.web.http import current_actor, json_response, write
 from leadly.actor import Actor
 from leadly.problem import Problem
+from warehouse.db import api_engine
 
 ReportsController = crud_controller(report_service, ReportCreate, ReportUpdate, Report)
 
@@ -187,5 +194,161 @@ class ReportTemplatesController(Controller):
         return await write_json(request, actor, service.from_template, key, overrides, status=201)
 
 
+DashboardsController = crud_controller(
+    dashboards.dashboard_service, DashboardCreate, DashboardUpdate, Dashboard
+)
+
+
+class DashboardActionsController(Controller):
+    path = "/api/v1/dashboards"
+    tags = ["reports"]
+
+    @get("/{dashboard_id:str}/export", operation_id="export_dashboard")
+    async def export(self, request: Request, dashboard_id: str) -> Stream:
+        """The whole dashboard as one PDF (``format=pdf``): each widget's report with its
+        chart, totals and rows, the team's name and page numbers on every page."""
+        from ingestion.export import export_format
+        from ingestion.report_pdf import report_pdf
+
+        actor = caller(request, "reports:read")
+        export_format(request.query_params, ("pdf",))
+        async with tenant_scope(actor) as conn:
+            dash = await dashboards.dashboard_service.get(conn, actor, dashboard_id)
+            reports = await dashboards.reports_of(conn, actor, dash)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return Stream(
+            report_pdf(actor, reports, title=dash["name"]),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="dashboard-{dashboard_id}-{stamp}.pdf"'
+            },
+        )
+
+
+class DashboardTemplatesController(Controller):
+    path = "/api/v1/dashboard-templates"
+    tags = ["reports"]
+
+    @get("/", operation_id="list_dashboard_templates")
+    async def list_templates(self, request: Request) -> Response:
+        """Sales leader, rep and revenue ops dashboards: ``{key, name, description, reports}``."""
+        caller(request, "reports:read")
+        return json_response({"data": dashboards.catalogue()})
+
+    @post(
+        "/{key:str}/dashboards",
+        status_code=201,
+        before_request=strict_body(FromTemplateIn, optional=True, writes=("reports",)),
+    )
+    async def save(
+        self, request: Request, key: str, data: FromTemplateIn | None = None
+    ) -> Response[Dashboard]:
+        """Save a dashboard template: its reports (as your reports) and the dashboard (201)."""
+        actor = writer(request, "reports")
+        body = data or FromTemplateIn()
+        overrides = {"visibility": body.visibility, **({"name": body.name} if body.name else {})}
+        return await write_json(
+            request, actor, dashboards.from_dashboard_template, key, overrides, status=201
+        )
+
+
+class ShareLinksController(Controller):
+    path = "/api/v1/share-links"
+    tags = ["reports"]
+
+    @post("/", status_code=201, before_request=strict_body(ShareLinkIn, writes=("reports",)))
+    async def create(self, request: Request, data: ShareLinkIn) -> Response[ShareLink]:
+        """A read-only link to a report or dashboard until ``expires_at`` (201 ``{id, url,
+        token, expires_at}``): anyone with it sees what you see, without signing in."""
+        actor = writer(request, "reports")
+        base = str(request.base_url)
+        return await write_json(
+            request,
+            actor,
+            sharing.create_link,
+            data.report_id,
+            data.dashboard_id,
+            data.expires_at,
+            base,
+            status=201,
+        )
+
+    @get("/", operation_id="list_share_links")
+    async def list_links(self, request: Request) -> Response:
+        """Your live links (admins: the team's)."""
+        return await read_json(caller(request, "reports:read"), sharing.list_links)
+
+    @delete("/{link_id:str}", status_code=204)
+    async def revoke(self, request: Request, link_id: str) -> None:
+        """Revoke a link: from then on it answers 404."""
+        actor = writer(request, "reports")
+
+        async def run(conn: AsyncConnection) -> Response:
+            await sharing.revoke(conn, actor, link_id)
+            return Response(content=None, status_code=204)
+
+        await write(request, actor, run)
+
+
+async def _shared(token: str) -> tuple[sharing.Shared, list[dict[str, Any]], str]:
+    """The link's reports (one, or the dashboard's), read as its creator, and a title."""
+    async with api_engine().connect() as conn, conn.begin():
+        found = await sharing.resolve(conn, token)
+        sharer = found.sharer
+        if found.report_id is not None:
+            report = await report_service.get(conn, sharer, found.report_id)
+            return found, [report], report["name"]
+        dash = await dashboards.dashboard_service.get(conn, sharer, found.dashboard_id or "")
+        return found, await dashboards.reports_of(conn, sharer, dash), dash["name"]
+
+
+class SharedController(Controller):
+    path = "/api/v1/shared"
+    tags = ["reports"]
+
+    @get("/{token:str}", opt={"exclude_from_auth": True})
+    async def shared(self, request: Request, token: str) -> Response:
+        """A shared report's run (as ``POST /api/v1/reports/{id}/run`` answers, ``?cursor=``
+        pages), or a shared dashboard's ``{name, widgets: [{report, result}]}``. No sign-in:
+        the token is the credential; 404 once revoked or expired."""
+        cursor, limit = _page_params(request)
+        found, reports, title = await _shared(token)
+        if found.report_id is not None:
+            return json_response(
+                await service.run(found.sharer, reports[0], cursor=cursor, limit=limit)
+            )
+        widgets = [
+            {
+                "report": {k: r[k] for k in ("id", "name", "chart")},
+                "result": await service.run(found.sharer, r),
+            }
+            for r in reports
+        ]
+        return json_response({"name": title, "widgets": widgets})
+
+    @get("/{token:str}/page", opt={"exclude_from_auth": True}, media_type="text/html")
+    async def page(self, request: Request, token: str) -> Response:
+        """The shared report or dashboard as a read-only web page."""
+        from ingestion.report_pdf import shared_page
+
+        found, reports, title = await _shared(token)
+        body = await shared_page(found.sharer, reports, title)
+        return Response(
+            content=body,
+            media_type="text/html; charset=utf-8",
+            headers={"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"},
+        )
+
+
 # The action routes first: /api/v1/reports/run is never read as a report id.
-routers = [SemanticController, ReportTemplatesController, ReportRunController, ReportsController]
+routers = [
+    SemanticController,
+    ReportTemplatesController,
+    ReportRunController,
+    ReportsController,
+    DashboardTemplatesController,
+    DashboardActionsController,
+    DashboardsController,
+    ShareLinksController,
+    SharedController,
+]

@@ -98,3 +98,50 @@ class CatalogueItem(Struct, kw_only=True):
 class FromTemplateIn(Struct, forbid_unknown_fields=True, kw_only=True):
     name: Text | None = None
     visibility: Visibility = "personal"
+
+
+class Widget(Struct, forbid_unknown_fields=True, kw_only=True):
+    report_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    x: Annotated[int, Meta(ge=0, lt=12)] = 0
+    y: Annotated[int, Meta(ge=0, le=1000)] = 0
+    w: Annotated[int, Meta(ge=1, le=12)] = 6
+    h: Annotated[int, Meta(ge=1, le=24)] = 4
+    chart: Chart | None = None
+
+
+class DashboardCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Text
+    description: Text | None = None
+    visibility: Visibility = "personal"
+    layout: Annotated[list[Widget], Meta(max_length=50)] = []
+
+
+DashboardUpdate = partial(DashboardCreate, name="DashboardUpdate", not_null=("layout",))
+
+
+class Dashboard(Struct, kw_only=True):
+    id: str
+    name: str
+    description: str | None
+    visibility: str
+    layout: list[dict[str, Any]]
+    template: str | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ShareLinkIn(Struct, forbid_unknown_fields=True, kw_only=True):
+    report_id: Annotated[str, Meta(max_length=100)] | None = None
+    dashboard_id: Annotated[str, Meta(max_length=100)] | None = None
+    expires_at: datetime
+
+
+class ShareLink(Struct, kw_only=True):
+    id: str
+    url: str
+    token: str
+    report_id: str | None
+    dashboard_id: str | None
+    expires_at: datetime

@@ -43,31 +43,21 @@ def definition_of(values: Mapping[str, Any]) -> Definition:
     return Definition.of(msgspec.to_builtins({k: values.get(k) for k in DEFINITION_FIELDS}))
 
 
-class ReportService(RecordService):
-    table = Report.__table__
-    object_type = "report"
-    plural = "reports"
-    prefix = "rpt"
+class SharedRecordService(RecordService):
+    """Records that are personal (their creator sees them) or team (every member does); only
+    their creator or an admin changes or deletes them (reports, dashboards)."""
 
     def _scoped(self, actor: Actor, *, include_deleted: bool = False) -> Any:
         t = self.table
         q = super()._scoped(actor, include_deleted=include_deleted)
         return q.where(or_(t.c.visibility == "team", t.c.created_by == actor.member_id))
 
-    def rules(
-        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
-    ) -> None:
-        if "filters" in values:  # Structs from the body, stored as JSON
-            values["filters"] = msgspec.to_builtins(values["filters"])
-        if "name" in values and not (values["name"] or "").strip():
-            raise Problem(422, "A report needs a name.", errors=[{"field": "name"}])
-        if any(k in values for k in DEFINITION_FIELDS):
-            check(definition_of({**(current or {}), **values}))
-
     def _may_change(self, actor: Actor, row: Mapping[str, Any]) -> None:
         if row["created_by"] != actor.member_id and not actor.at_least("admin"):
             raise Problem(
-                403, "Only the report's creator or an admin can change it.", title="Forbidden"
+                403,
+                f"Only the {self.object_type}'s creator or an admin can change it.",
+                title="Forbidden",
             )
 
     async def update(
@@ -81,6 +71,23 @@ class ReportService(RecordService):
     ) -> None:
         self._may_change(actor, await self.get(conn, actor, id))
         await super().delete(conn, actor, id, if_match=if_match)
+
+
+class ReportService(SharedRecordService):
+    table = Report.__table__
+    object_type = "report"
+    plural = "reports"
+    prefix = "rpt"
+
+    def rules(
+        self, actor: Actor, values: dict[str, Any], current: Mapping[str, Any] | None
+    ) -> None:
+        if "filters" in values:  # Structs from the body, stored as JSON
+            values["filters"] = msgspec.to_builtins(values["filters"])
+        if "name" in values and not (values["name"] or "").strip():
+            raise Problem(422, "A report needs a name.", errors=[{"field": "name"}])
+        if any(k in values for k in DEFINITION_FIELDS):
+            check(definition_of({**(current or {}), **values}))
 
 
 report_service = ReportService()

@@ -30,7 +30,7 @@ from warehouse.models.platform import (
     Event,
     IdempotencyKey,
 )
-from warehouse.models.reports import Report  # noqa: F401
+from warehouse.models.reports import Dashboard, Report, ShareLink  # noqa: F401
 from warehouse.models.tasks import (  # noqa: F401
     CalendarFeed,
     MemberTaskSettings,
