@@ -1,7 +1,7 @@
 """dashboards and share links (issue 19)
 
 Revision ID: d7c4e2a9b1f3
-Revises: 5b1d7e0c2a94, 9b3e1d7a5c21 (merges the two heads)
+Revises: 8e2f4c6a1d37
 Create Date: 2026-12-07 15:30:00.000000
 
 ``app.share_link_lookup`` resolves a share token's keyed hash to its team before any team is
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from warehouse.db import Roles, enable_tenant_rls
 
 revision = "d7c4e2a9b1f3"
-down_revision = ("5b1d7e0c2a94", "9b3e1d7a5c21")
+down_revision = "8e2f4c6a1d37"
 branch_labels = None
 depends_on = None
 
