@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from apps import fmt
 
 Column = Mapping[str, Any]  # {"header": str, "items": [labels]}
@@ -103,3 +105,37 @@ def board_moves(before: Sequence[Column], after: Sequence[Column]) -> list[tuple
         if moved is not None:
             moves.append((moved, col["header"], list(col["items"]).index(moved)))
     return moves
+
+
+# --------------------------------------------------------------------------- the builder's rules
+
+CONDITION_COLUMNS = ["field", "op", "value", "activity", "outcome", "min_count", "within_days"]
+
+
+def rule_text(stage: Mapping[str, Any]) -> str:
+    """A stage's auto-advance conditions in a line: \"value gte 5000; 1× call (connected)\"."""
+    conds = (stage.get("auto_advance") or {}).get("all") or []
+    return "; ".join(
+        f"{c['field']} {c.get('op', '')} {c.get('value', '') if c.get('value') is not None else ''}"
+        .strip() if c.get("field") else
+        f"{c.get('min_count', 1)}× {c['activity']}" + (f" ({c['outcome']})" if c.get("outcome") else "")
+        + (f" in {c['within_days']} days" if c.get("within_days") else "")
+        for c in conds
+    )  # fmt: skip
+
+
+def conditions(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The auto-advance conditions of the editor's rows (empty rows left out)."""
+    out = []
+    for r in rows.to_dict("records"):
+        c = {k: v for k, v in r.items() if k in CONDITION_COLUMNS and not _blank(v)}
+        if c.get("field") or c.get("activity"):
+            for k in ("min_count", "within_days"):
+                if k in c:
+                    c[k] = int(c[k])
+            out.append(c)
+    return out
+
+
+def _blank(v: object) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and pd.isna(v))

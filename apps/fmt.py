@@ -106,6 +106,15 @@ def money(value: Any, currency: str | None = "", *, compact: bool = False) -> st
     return f"{sign}{text} {code}".strip()
 
 
+def kpi(value: Any, currency: str | None = "") -> str:
+    """An amount for a KPI card, short enough never to be cut off: exact up to 99,999.99,
+    compact beyond ("1.23M"); the full amount goes in the card's help."""
+    amount = _decimal(value)
+    if amount is None:
+        return DASH
+    return money(amount, currency, compact=abs(amount) >= 100_000)
+
+
 def _compact(amount: Decimal) -> str:
     amount = abs(amount)
     for size, suffix in _COMPACT:
@@ -205,7 +214,7 @@ def escape_md(text: str) -> str:
     """Text shown as itself inside Markdown (brackets, stars and the like escaped)."""
     out = []
     for ch in str(text):
-        out.append("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~$" else ch)
+        out.append("\\" + ch if ch in "\\`*_[]<>|~$" else ch)
     return "".join(out)
 
 

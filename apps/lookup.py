@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from apps import objects
+from apps import fmt, objects
 from apps.client import ApiClient, ApiError, list_params
 from apps.objects import ObjectDesc
 
@@ -88,6 +89,55 @@ def members(api: ApiClient, team_id: str) -> dict[str, str]:
         return _members(team_id, api.token or "")
     except ApiError:
         return {}
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _stage_names(team_id: str, token: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in ApiClient(token).iter_pages("/pipelines", {"limit": "100"}):
+        for stage in p["stages"]:
+            out.setdefault(stage["key"], stage["name"])
+    return out
+
+
+def stage_names(api: ApiClient, team_id: str) -> dict[str, str]:
+    """Stage key → name over the team's pipelines (the first pipeline's name of a shared key)."""
+    try:
+        return _stage_names(team_id, api.token or "")
+    except ApiError:
+        return {}
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _pipeline_names(team_id: str, token: str) -> dict[str, str]:
+    return {p["id"]: p["name"] for p in ApiClient(token).iter_pages("/pipelines", {"limit": "100"})}
+
+
+PEOPLE = ("owner_id", "member_id", "changed_by", "created_by", "actor_id", "assignee_id")
+
+
+def readable(api: ApiClient, team_id: str, df: pd.DataFrame) -> pd.DataFrame:
+    """A report's table for people: members, pipelines and stages by name, keys as labels,
+    headers in words."""
+    out = df.copy()
+    for col in out.columns:
+        if col in PEOPLE:
+            people = members(api, team_id)
+            out[col] = out[col].map(
+                lambda v, m=people: m.get(v, "Unassigned") if v else "Unassigned"
+            )
+        elif col == "pipeline_id":
+            try:
+                pipes = _pipeline_names(team_id, api.token or "")
+            except ApiError:
+                pipes = {}
+            out[col] = out[col].map(lambda v, p=pipes: p.get(v, v))
+        elif col in ("stage", "from_stage", "to_stage"):
+            stages = stage_names(api, team_id)
+            out[col] = out[col].map(lambda v, s=stages: s.get(v, fmt.label(v)) if v else fmt.DASH)
+        elif col in ("outcome", "forecast_category", "status", "value_type"):
+            out[col] = out[col].map(lambda v: fmt.label(v) if isinstance(v, str) else v)
+    return out.rename(columns={c: fmt.label(c) for c in out.columns})
 
 
 def find_members(api: ApiClient, q: str, limit: int = 20) -> list[dict[str, Any]]:

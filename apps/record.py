@@ -138,6 +138,19 @@ def _errors_by_field(e: ApiError) -> dict[str, list[str]]:
     return out
 
 
+def cells(n: int) -> list[Any]:
+    """``n`` cells two to a row, row by row (a phone stacks them in reading order)."""
+    out: list[Any] = []
+    for _ in range(0, n, 2):
+        out.extend(st.columns(2))
+    return out[:n]
+
+
+def show_fields(desc: ObjectDesc, row: dict[str, Any], names: dict[str, str], zone: str) -> None:
+    for f, cell in zip(desc.fields, cells(len(desc.fields)), strict=True):
+        cell.markdown(f"**{f.title}**  \n{shown(f, row, names, zone)}")
+
+
 def fields(session: Session, desc: ObjectDesc, row: dict[str, Any], names: dict[str, str]) -> None:
     """The fields, two to a row; "Edit" turns them into one form saved with If-Match (only the
     changed fields are sent), the API's errors shown under the fields they name."""
@@ -148,16 +161,13 @@ def fields(session: Session, desc: ObjectDesc, row: dict[str, Any], names: dict[
     editing = st.toggle("Edit", key=_k(rid, "editing"))
     errors: dict[str, list[str]] = st.session_state.get(_k(rid, "errors"), {})
     if not editing:
-        cols = st.columns(2)
-        for i, f in enumerate(desc.fields):
-            cols[i % 2].markdown(f"**{f.title}**  \n{shown(f, row, names, zone)}")
+        show_fields(desc, row, names, zone)
         return
     editable = [f for f in desc.fields if f.editable]
     with st.form(_k(rid, "form")):
-        cols = st.columns(2)
         values: dict[str, Any] = {}
-        for i, f in enumerate(editable):
-            with cols[i % 2]:
+        for f, cell in zip(editable, cells(len(editable)), strict=True):
+            with cell:
                 values[f.name] = _coerce(f, _input(api, f, row, names, _k(rid, f"f_{f.name}")))
                 for message in errors.get(f.name, []):
                     st.error(f"{f.title}: {message}")
@@ -308,9 +318,7 @@ def history(session: Session, desc: ObjectDesc, row: dict[str, Any], names: dict
             ui.show_api_error(e, f"The record as of {fmt.when(moment, zone)}")
             return
         st.caption(f"The record as it was on {fmt.when(moment, zone)}")
-        cols = st.columns(2)
-        for i, f in enumerate(desc.fields):
-            cols[i % 2].markdown(f"**{f.title}**  \n{shown(f, then, names, zone)}")
+        show_fields(desc, then, names, zone)
 
 
 # --------------------------------------------------------------------------- follow, actions
@@ -464,10 +472,10 @@ def create(session: Session, desc: ObjectDesc) -> None:
     names: dict[str, str] = {}
     blank: dict[str, Any] = {"owner_id": session.member["id"]} if desc.get_field("owner_id") else {}
     with st.form(f"new_{desc.api_name}"):
-        cols = st.columns(2)
         values: dict[str, Any] = {}
-        for i, f in enumerate(f for f in desc.fields if f.editable):
-            with cols[i % 2]:
+        editable = [f for f in desc.fields if f.editable]
+        for f, cell in zip(editable, cells(len(editable)), strict=True):
+            with cell:
                 names = {session.member["id"]: session.member["name"]}
                 values[f.name] = _coerce(f, _input(session.api, f, blank, names,
                                                    f"new_{desc.api_name}_{f.name}"))  # fmt: skip
@@ -527,31 +535,43 @@ def render(session: Session, record_id: str) -> None:
 
     tab_names = ["Details", "Related"] + (["Timeline"] if desc.timeline else []) + ["History",
                                                                                     "Actions"]  # fmt: skip
-    tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
+    # The open tab is in the URL (``&tab=Timeline``): it survives the reruns of a form and a
+    # reload, and only its content runs.
+    tabs = dict(zip(tab_names, st.tabs(tab_names, key="tab", on_change="rerun",
+                                       bind="query-params"), strict=True))  # fmt: skip
     with tabs["Details"]:
-        fields(session, desc, row, names)
+        if tabs["Details"].open:
+            fields(session, desc, row, names)
     with tabs["Related"]:
-        related(session, desc, row)
-        st.markdown("**Add a task**")
-        add_task(session, desc, record_id)
+        if tabs["Related"].open:
+            related(session, desc, row)
+            st.markdown("**Add a task**")
+            add_task(session, desc, record_id)
     if desc.timeline:
         with tabs["Timeline"]:
-            timeline.render(api, desc.api_name, record_id, team_id=session.team_id,
-                            key=_k(record_id, "tl"))  # fmt: skip
+            if tabs["Timeline"].open:
+                timeline.render(api, desc.api_name, record_id, team_id=session.team_id,
+                                key=_k(record_id, "tl"))  # fmt: skip
     with tabs["History"]:
-        history(session, desc, row, names)
+        if tabs["History"].open:
+            history(session, desc, row, names)
     with tabs["Actions"]:
-        if desc.get_field("owner_id"):
-            st.markdown("**Assign owner**")
-            assign(session, desc, row, names)
-        if "convert" in desc.actions:
-            st.markdown("**Convert**")
-            convert(session, row)
-        if "merge" in desc.actions:
-            st.markdown("**Merge a duplicate**")
-            merge(session, desc, row)
-        st.markdown("**Delete**")
-        delete(session, desc, record_id, name)
+        if tabs["Actions"].open:
+            actions(session, desc, row, names)
+
+
+def actions(session: Session, desc: ObjectDesc, row: dict[str, Any], names: dict) -> None:
+    if desc.get_field("owner_id"):
+        st.markdown("**Assign owner**")
+        assign(session, desc, row, names)
+    if "convert" in desc.actions:
+        st.markdown("**Convert**")
+        convert(session, row)
+    if "merge" in desc.actions:
+        st.markdown("**Merge a duplicate**")
+        merge(session, desc, row)
+    st.markdown("**Delete**")
+    delete(session, desc, row["id"], desc.name(row))
 
 
 def _stage_name(api: ApiClient, row: dict[str, Any]) -> str:

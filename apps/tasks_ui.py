@@ -4,12 +4,11 @@ recurrence builder's rule. No Streamlit state lives here; the pages call the API
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from apps import fmt
 from apps.client import ApiClient
 from warehouse.models.tasks import OPEN_STATUSES, TASK_PRIORITIES, TASK_STATUSES
 
@@ -63,21 +62,23 @@ def member_names(api: ApiClient) -> dict[str, str]:
 
 
 def when(value: str | None, zone: str = "UTC") -> str:
-    """An API timestamp in the member's zone, e.g. "Mon 15 Mar 09:00"."""
-    if not value:
-        return "—"
-    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    with contextlib.suppress(KeyError, ValueError):
-        moment = moment.astimezone(ZoneInfo(zone))
-    return moment.strftime("%a %d %b %Y %H:%M")
+    """An API timestamp in the member's zone, e.g. "Mon 15 Mar 2027 09:00"."""
+    return fmt.when(value, zone)
 
 
 def label(task: Mapping[str, Any]) -> str:
     return f"{PRIORITY_ICONS.get(task['priority'], '')} {task['title']}"
 
 
-def rows(tasks: Iterable[Mapping[str, Any]], names: Mapping[str, str], zone: str) -> list[dict]:
-    """Table rows for a task list."""
+def rows(
+    tasks: Iterable[Mapping[str, Any]],
+    names: Mapping[str, str],
+    zone: str,
+    records: Mapping[str, str] | None = None,
+) -> list[dict]:
+    """Table rows for a task list (``records``: the related records' names by id; a related
+    record is a link to its page)."""
+    records = records or {}
     return [
         {
             "title": t["title"],
@@ -85,9 +86,13 @@ def rows(tasks: Iterable[Mapping[str, Any]], names: Mapping[str, str], zone: str
             "priority": t["priority"],
             "due": when(t["due_at"], zone),
             "assignees": ", ".join(names.get(m, m) for m in t["assignee_ids"]),
-            "related": f"{t['related_to_type']} {t['related_to_id']}"
+            "related": fmt.record_url(t["related_to_id"])
+            + "#"
+            + records.get(
+                t["related_to_id"], f"{fmt.label(t['related_to_type'])} {t['related_to_id']}"
+            )
             if t.get("related_to_type")
-            else "",
+            else None,
             "tags": ", ".join(t["tags"]),
             "hours": f"{t['actual_hours']:.1f} / {t['estimated_hours']:.1f}"
             if t.get("estimated_hours") is not None

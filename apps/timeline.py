@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from apps import ui
+from apps import fmt, lookup, ui
 from apps.client import ApiClient, ApiError
 from leadly.html import sanitize as safe_html
 from warehouse.models.activities import ACTIVITY_TYPES
@@ -61,17 +61,14 @@ def mention(name: str, member_id: str) -> str:
 
 
 def _when(value: str) -> str:
-    try:
-        return dt.datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return value
+    return fmt.when(value, ui.zone())
 
 
-def _meta_line(activity: dict[str, Any]) -> str:
+def _meta_line(activity: dict[str, Any], stages: dict[str, str] | None = None) -> str:
     m = activity.get("metadata") or {}
     kind = activity["type"]
     if kind == "call":
-        parts = [f"{int(m.get('duration') or 0) // 60} min {int(m.get('duration') or 0) % 60} s"]
+        parts = [fmt.duration(int(m.get("duration") or 0))]
         if m.get("outcome"):
             parts.append(f"outcome: {m['outcome']}")
         return " · ".join(parts)
@@ -82,9 +79,11 @@ def _meta_line(activity: dict[str, Any]) -> str:
     if kind == "email":
         return str(m.get("status") or "")
     if kind == "status_change":
-        return f"{m.get('field')}: {m.get('old')} → {m.get('new')}"
+        names = stages if m.get("field") == "stage" and stages else {}
+        old, new = (names.get(v) or fmt.label(v) for v in (m.get("old"), m.get("new")))
+        return f"{fmt.label(m.get('field'))}: {old} → {new}"
     if kind == "field_update":
-        return "changed: " + ", ".join(m.get("fields") or [])
+        return "changed: " + ", ".join(fmt.label(f) for f in m.get("fields") or [])
     return ""
 
 
@@ -205,17 +204,29 @@ def comments(api: ApiClient, activity: dict[str, Any], names: dict[str, str], ke
 # --------------------------------------------------------------------------- entries
 
 
-def entry(api: ApiClient, activity: dict[str, Any], names: dict[str, str], key: str) -> None:
+def entry(
+    api: ApiClient,
+    activity: dict[str, Any],
+    names: dict[str, str],
+    key: str,
+    records: dict[str, str] | None = None,
+    stages: dict[str, str] | None = None,
+) -> None:
     with st.container(border=True):
         who = names.get(activity.get("member_id") or "", "Leadly")
         icon = ICONS.get(activity["type"], "•")
-        subject = activity.get("subject") or activity["type"].replace("_", " ").title()
-        st.markdown(f"{icon} **{subject}**")
-        related = f"{activity['related_to_type']} {activity['related_to_id']}"
-        extra = _meta_line(activity)
-        st.caption(
-            f"{activity['type'].replace('_', ' ')} · {_when(activity['occurred_at'])} · {who}"
-            f" · {related}" + (f" · {extra}" if extra else "")
+        subject = activity.get("subject") or fmt.label(activity["type"])
+        st.markdown(f"{icon} **{fmt.escape_md(subject)}**")
+        rid = activity["related_to_id"]
+        on = (
+            fmt.link(records[rid], rid)
+            if records and rid in records
+            else fmt.escape_md(f"{fmt.label(activity['related_to_type'])} {rid}")
+        )
+        extra = _meta_line(activity, stages)
+        st.markdown(
+            f"{fmt.label(activity['type'])} · {_when(activity['occurred_at'])} · "
+            f"{fmt.escape_md(who)} · {on}" + (f" · {fmt.escape_md(extra)}" if extra else "")
         )
         if activity.get("description"):
             st.markdown(safe_html(activity["description"]), unsafe_allow_html=True)
@@ -317,6 +328,8 @@ def render(
     except ApiError as e:
         ui.stop_on_error(e, "Could not load the timeline")
 
+    records = lookup.names(api, [a["related_to_id"] for a in page["data"]])
+    stages = lookup.stage_names(api, team_id)
     if not page["data"]:
         st.info("Nothing on this timeline yet." if len(cursors) == 1 else "No more entries.")
     elif "groups" in page:
@@ -324,10 +337,10 @@ def render(
             title = group["key"].replace("_", " ")
             st.subheader(f"{title} ({group['count']})")
             for activity in group["items"]:
-                entry(api, activity, names, key)
+                entry(api, activity, names, key, records, stages)
     else:
         for activity in page["data"]:
-            entry(api, activity, names, key)
+            entry(api, activity, names, key, records, stages)
     prev_col, next_col, _ = st.columns([1, 1, 6])
     if prev_col.button("← Newer", disabled=len(cursors) == 1, key=f"{key}_prev"):
         cursors.pop()

@@ -76,8 +76,18 @@ SECTIONS: tuple[tuple[int, str], ...] = (
 )
 
 
+# KPI cards wrap a long label or value instead of cutting it off ("Demo schedu…").
+WRAP_METRICS = """<style>
+[data-testid="stMetricLabel"] *, [data-testid="stMetricValue"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[data-testid="stMetricValue"] { overflow-wrap: anywhere; }
+</style>"""
+
+
 def page(title: str) -> None:
     st.set_page_config(page_title=f"{title} · Leadly", page_icon="📈", layout="wide")
+    st.html(WRAP_METRICS)
 
 
 def home_page() -> st.Page:
@@ -210,6 +220,12 @@ def require_session() -> Session:
         st.stop()
     sidebar(session)
     return session
+
+
+def zone() -> str:
+    """The signed-in member's time zone (their profile's), UTC when signed out."""
+    me = st.session_state.get(ME) or {}
+    return str((me.get("member") or {}).get("time_zone") or "UTC")
 
 
 def sidebar(session: Session) -> None:

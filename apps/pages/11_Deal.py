@@ -9,31 +9,26 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from apps import ui
+from apps import fmt, lookup, record, ui
 from apps.client import ApiError
-from apps.deal_board import money
 
 session = ui.start("Deal")
 api = session.api
 
-try:
-    deals = api.get("/deals", {"limit": "200", "sort": "-updated_at"})["data"]
-except ApiError as e:
-    ui.stop_on_error(e, "Loading the deals")
-if not deals:
-    st.info("No deals yet: create one on the Pipeline board.")
-    st.stop()
-by_id = {d["id"]: d for d in deals}
-wanted = st.query_params.get("deal")
-ids = list(by_id)
-index = ids.index(wanted) if wanted in by_id else 0
-deal_id = st.selectbox(
+wanted = st.query_params.get("id") or st.query_params.get("deal")
+deal_id = record.picker(
+    api,
     "Deal",
-    ids,
-    index=index,
-    format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['stage']} · {i}",
-    key="deal_pick",
+    "deals",
+    key="deal",
+    current=wanted,
+    current_name=lookup.names(api, [wanted]).get(wanted or ""),
 )
+if not deal_id:
+    st.info("Find a deal above (or create one on the Pipeline board).")
+    st.stop()
+st.query_params["id"] = deal_id
+st.page_link(record.RECORD_PAGE, label="Open the deal's record page", query_params={"id": deal_id})
 try:
     deal = api.get(f"/deals/{deal_id}")
     pipeline = api.get(f"/pipelines/{deal['pipeline_id']}")
@@ -41,12 +36,25 @@ try:
 except ApiError as e:
     ui.stop_on_error(e, "Loading the deal")
 stages = {s["key"]: s for s in pipeline["stages"]}
+members = lookup.members(api, session.team_id)
 stage_name = stages.get(deal["stage"], {}).get("name", deal["stage"])
 
 m = st.columns(5)
-m[0].metric("Stage", stage_name, help=f"{pipeline['name']} · {deal['status']}", border=True)
-m[1].metric("Value", money(deal["value"], deal["currency"]), help=deal["value_type"], border=True)
-m[2].metric("Weighted", money(deal["weighted_value"], deal["currency"]), border=True)
+m[0].metric(
+    "Stage", stage_name, help=f"{pipeline['name']} · {fmt.label(deal['status'])}", border=True
+)
+m[1].metric(
+    "Value",
+    fmt.kpi(deal["value"], deal["currency"]),
+    help=f"{fmt.money(deal['value'], deal['currency'])} · {fmt.label(deal['value_type'])}",
+    border=True,
+)
+m[2].metric(
+    "Weighted",
+    fmt.kpi(deal["weighted_value"], deal["currency"]),
+    help=fmt.money(deal["weighted_value"], deal["currency"]),
+    border=True,
+)
 m[3].metric("Probability", f"{deal['probability']}%", border=True)
 m[4].metric(
     "Days in stage",
@@ -65,7 +73,7 @@ rows = [
         if h["from_stage"]
         else "(created)",
         "changed_at": pd.to_datetime(h["changed_at"]),
-        "changed_by": h["changed_by"],
+        "changed_by": members.get(h["changed_by"] or "", "Leadly"),
         "days_in_previous_stage": None
         if h["duration_in_stage"] is None
         else round(h["duration_in_stage"] / 86400, 2),

@@ -1,13 +1,15 @@
-"""Pipeline builder (admins): create pipelines, add, rename, reorder and remove stages (a stage
-holding deals moves them to the stage you pick, with their history)."""
+"""Pipeline builder (admins): create pipelines, add, edit (name, probability, forecast category,
+required fields, rot days, auto-advance conditions), reorder and remove stages (a stage holding
+deals moves them to the stage you pick, with their history)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from apps import ui
+from apps import fmt, ui
 from apps.client import ApiError
+from apps.deal_board import CONDITION_COLUMNS, conditions, rule_text
 
 session = ui.start("Pipeline builder")
 api = session.api
@@ -39,11 +41,24 @@ def call(method: str, path: str, action: str, **kw) -> bool:
     return True
 
 
+REQUIRABLE = ["value", "expected_close_date", "next_step", "owner_id", "contacts", "account_id",
+              "competitor", "source", "win_reason", "loss_reason"]  # fmt: skip
+CATEGORIES = ["pipeline", "best_case", "commit", "closed", "omitted"]
+OPS = ["is_set", "is_empty", "eq", "ne", "gt", "gte", "lt", "lte", "in"]
 st.dataframe(
-    pd.DataFrame(pipeline["stages"])[
-        ["key", "name", "probability", "forecast_category", "is_won", "is_lost",
-         "required_fields", "rot_days"]
-    ],
+    pd.DataFrame(
+        [
+            {
+                "Key": s["key"], "Name": s["name"], "Probability": f"{s['probability']}%",
+                "Forecast category": fmt.label(s["forecast_category"]),
+                "Kind": "Won" if s["is_won"] else "Lost" if s["is_lost"] else "Open",
+                "Required to enter": ", ".join(fmt.label(f) for f in s["required_fields"]),
+                "Rots after (days)": s["rot_days"] or "never",
+                "Auto-advance when": rule_text(s),
+            }
+            for s in pipeline["stages"]
+        ]
+    ),
     hide_index=True,
     width="stretch",
 )  # fmt: skip
@@ -83,12 +98,64 @@ with edit:
     tag = f"{pid}_{key}_{pipeline['version']}"
     with st.form(f"pb_edit_{tag}"):
         name = st.text_input("New name", value=current["name"], key=f"pb_edit_name_{tag}")
-        prob = st.number_input(
+        c1, c2 = st.columns(2)
+        prob = c1.number_input(
             "Probability", 0, 100, int(current["probability"]), key=f"pb_edit_prob_{tag}"
+        )
+        cat = c2.selectbox(
+            "Forecast category",
+            CATEGORIES,
+            index=CATEGORIES.index(current["forecast_category"]),
+            format_func=fmt.label,
+            key=f"pb_edit_cat_{tag}",
+        )
+        required = st.multiselect(
+            "Required to enter",
+            list(dict.fromkeys([*REQUIRABLE, *current["required_fields"]])),
+            default=current["required_fields"],
+            format_func=fmt.label,
+            key=f"pb_edit_req_{tag}",
+        )
+        rot = st.number_input(
+            "Rots after (days, 0 = never)", 0, 3650, int(current["rot_days"] or 0),
+            key=f"pb_edit_rot_{tag}",
+        )  # fmt: skip
+        st.markdown(
+            "**Auto-advance** when every condition holds: a deal field (field, op, value) or "
+            "activity (activity, outcome, at least min count, within days)."
+        )
+        rows = pd.DataFrame(
+            [{k: c.get(k) for k in CONDITION_COLUMNS}
+             for c in (current.get("auto_advance") or {}).get("all") or []],
+            columns=CONDITION_COLUMNS,
+        ).astype({"value": "object", "field": "object", "activity": "object", "outcome": "object"})  # fmt: skip
+        edited = st.data_editor(
+            rows,
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            key=f"pb_edit_auto_{tag}",
+            column_config={
+                "field": st.column_config.TextColumn("Field"),
+                "op": st.column_config.SelectboxColumn("Op", options=OPS),
+                "value": st.column_config.TextColumn("Value"),
+                "activity": st.column_config.TextColumn("Activity"),
+                "outcome": st.column_config.TextColumn("Outcome"),
+                "min_count": st.column_config.NumberColumn("Min count", min_value=1, step=1),
+                "within_days": st.column_config.NumberColumn("Within days", min_value=1, step=1),
+            },
         )
         save = st.form_submit_button("Save stage")
     if save:
-        body = {"name": name.strip(), "probability": int(prob)}
+        conds = conditions(edited)
+        body = {
+            "name": name.strip(),
+            "probability": int(prob),
+            "forecast_category": cat,
+            "required_fields": required,
+            "rot_days": int(rot) or None,
+            "auto_advance": {"all": conds} if conds else None,
+        }
         if call("PATCH", f"/pipelines/{pid}/stages/{key}", f"Saving stage {key}", json=body):
             st.rerun()
 with order, st.form("pb_order"):

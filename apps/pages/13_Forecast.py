@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from apps import data, ui
+from apps import data, fmt, lookup, ui
 from apps.client import ApiError
 
 session = ui.start("Forecast")
@@ -37,8 +37,13 @@ else:
     latest = weighted[weighted["snapshot_date"] == weighted["snapshot_date"].max()]
     m = st.columns(3)
     m[0].metric("Open deals", f"{int(latest['open_deals'].sum()):,}", border=True)
-    m[1].metric("Pipeline value", f"{latest['total_value'].sum():,.2f}", border=True)
-    m[2].metric("Weighted value", f"{latest['weighted_value'].sum():,.2f}", border=True)
+    for card, (title, col) in zip(
+        m[1:],
+        (("Pipeline value", "total_value"), ("Weighted value", "weighted_value")),
+        strict=True,
+    ):
+        amount = latest[col].sum()
+        card.metric(title, fmt.kpi(amount), help=fmt.money(amount), border=True)
     daily = (
         weighted.groupby(["snapshot_date", "stage_name"], dropna=False)["weighted_value"]
         .sum()
@@ -70,10 +75,11 @@ else:
     cats = [c for c in CATEGORIES if c in totals.index]
     for col, cat in zip(st.columns(len(cats)), cats, strict=True):
         col.metric(
-            cat.replace("_", " ").title(),
-            f"{totals.loc[cat, 'total_value']:,.2f}",
-            help=f"{int(totals.loc[cat, 'deals'])} deals · weighted "
-            f"{totals.loc[cat, 'weighted_value']:,.2f}",
+            fmt.label(cat),
+            fmt.kpi(totals.loc[cat, "total_value"]),
+            help=f"{fmt.money(totals.loc[cat, 'total_value'])} · "
+            f"{int(totals.loc[cat, 'deals'])} deals · weighted "
+            f"{fmt.money(totals.loc[cat, 'weighted_value'])}",
             border=True,
         )
     chart = forecast.copy()
@@ -92,7 +98,13 @@ else:
         .properties(height=280),
         width="stretch",
     )
-    st.dataframe(forecast, hide_index=True, width="stretch", key="fc_table")
+    table = forecast.assign(close_month=forecast["close_month"].map(fmt.month))
+    st.dataframe(
+        lookup.readable(session.api, session.team_id, table),
+        hide_index=True,
+        width="stretch",
+        key="fc_table",
+    )
 
 st.subheader("Velocity")
 try:
@@ -126,4 +138,9 @@ else:
     )
     by_owner = pd.DataFrame(velocity["by_owner"])
     with st.expander("By owner"):
-        st.dataframe(by_owner, hide_index=True, width="stretch", key="fc_velocity_owner")
+        st.dataframe(
+            lookup.readable(session.api, session.team_id, by_owner),
+            hide_index=True,
+            width="stretch",
+            key="fc_velocity_owner",
+        )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from apps import data, ui
+from apps import data, fmt, lookup, ui
 
 session = ui.start("Win/loss")
 start, end = ui.date_range("wl_range", default_days=180)
@@ -23,7 +23,8 @@ m = st.columns(4)
 m[0].metric("Won", f"{n_won:,}", border=True)
 m[1].metric("Lost", f"{n_lost:,}", border=True)
 m[2].metric("Win rate", f"{n_won / (n_won + n_lost):.0%}" if n_won + n_lost else "—", border=True)
-m[3].metric("Won value", f"{won['total_value'].sum():,.2f}", border=True)
+won_value = won["total_value"].sum()
+m[3].metric("Won value", fmt.kpi(won_value), help=fmt.money(won_value), border=True)
 
 
 def bars(df, by: str, title: str):
@@ -49,7 +50,8 @@ with left:
     st.altair_chart(bars(rows, "source", "By source"), width="stretch")
 with right:
     st.altair_chart(bars(rows, "competitor", "Competitors"), width="stretch")
-    owners = rows.assign(owner=rows["owner_id"].fillna("unassigned"))
+    names = lookup.members(session.api, session.team_id)
+    owners = rows.assign(owner=rows["owner_id"].map(lambda v: names.get(v, "Unassigned")))
     st.altair_chart(bars(owners, "owner", "By owner"), width="stretch")
 monthly = rows.groupby(["close_month", "outcome"])["deals"].sum().reset_index()
 st.altair_chart(
@@ -59,4 +61,11 @@ st.altair_chart(
     .properties(title="By close month", height=220),
     width="stretch",
 )
-st.dataframe(rows, hide_index=True, width="stretch", key="wl_table")
+st.dataframe(
+    lookup.readable(
+        session.api, session.team_id, rows.assign(close_month=rows["close_month"].map(fmt.month))
+    ),
+    hide_index=True,
+    width="stretch",
+    key="wl_table",
+)

@@ -7,8 +7,8 @@ import datetime as dt
 
 import streamlit as st
 
+from apps import lookup, ui
 from apps import tasks_ui as T
-from apps import ui
 from apps.client import ApiError
 
 session = ui.start("My tasks", heading="Tasks")
@@ -66,10 +66,11 @@ if not tasks:
     st.stop()
 
 st.dataframe(
-    T.rows(tasks, names, zone),
+    T.rows(tasks, names, zone, lookup.names(api, [t.get("related_to_id") for t in tasks])),
     key="tk_table",
     hide_index=True,
     use_container_width=True,
+    column_config={"related": st.column_config.LinkColumn("related", display_text=r"#(.*)$")},
     column_order=[
         "title",
         "status",

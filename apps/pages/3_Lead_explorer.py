@@ -1,16 +1,19 @@
 """Lead explorer: filter the team's leads through the API list (``filter[...]``, ``sort``,
-cursor pages) and export every matching lead (``GET /api/v1/leads/export``)."""
+cursor pages), the total count of the matches, the columns you choose, rows that open the
+lead's record page, and an export of every matching lead (``GET /api/v1/leads/export``) with
+owners by name."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 
 import pandas as pd
 import streamlit as st
 
-from apps import ui
+from apps import fmt, lookup, record, ui
 from apps.client import ApiClient, ApiError, list_params
 from warehouse.models.crm import LEAD_STATUSES
 
@@ -47,16 +50,28 @@ EXPORT_TYPES = {
 }
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def members(team_id: str, _token: str) -> dict[str, str]:
-    """Member id → name, to show and filter owners (cached per team)."""
-    return {m["id"]: m["name"] for m in ApiClient(_token).members()}
+names = lookup.members(api, session.team_id)
 
 
-try:
-    names = members(session.team_id, session.token)
-except ApiError as e:
-    ui.stop_on_error(e, "Could not load the team's members")
+@st.cache_data(ttl=30, show_spinner=False)
+def count(token: str, query: tuple[tuple[str, str], ...]) -> int:
+    """How many leads match (the list's ids, 1,000 a page: the API has no count)."""
+    params = {**dict(query), **list_params(fields=["id"], limit=1000)}
+    return sum(1 for _ in ApiClient(token).iter_pages("/leads", params))
+
+
+def with_names(content: bytes, kind: str) -> bytes:
+    """The API's export with the owner's name beside its id (same format)."""
+    read = {"csv": pd.read_csv, "xlsx": pd.read_excel, "parquet": pd.read_parquet}[kind]
+    df = read(io.BytesIO(content))
+    if "owner_id" in df.columns:
+        at = list(df.columns).index("owner_id") + 1
+        df.insert(at, "owner", df["owner_id"].map(lambda i: names.get(i, "") if i else ""))
+    out = io.BytesIO()
+    {"csv": lambda: df.to_csv(out, index=False), "xlsx": lambda: df.to_excel(out, index=False),
+     "parquet": lambda: df.to_parquet(out, index=False)}[kind]()  # fmt: skip
+    return out.getvalue()
+
 
 with st.form("lead_filters"):
     c1, c2, c3 = st.columns(3)
@@ -78,6 +93,13 @@ with st.form("lead_filters"):
     created = c7.date_input("Created between", value=(), key="lx_created", format="YYYY-MM-DD")
     sort_label = c8.selectbox("Sort", list(SORTS), key="lx_sort")
     page_size = c9.selectbox("Rows per page", [10, 25, 50, 100, 250], index=2, key="lx_limit")
+    shown_fields = st.multiselect(
+        "Columns",
+        [f for f in FIELDS if f not in ("first_name", "last_name")],
+        default=["email", "company_name", "status", "source", "owner_id", "created_at"],
+        format_func=lambda f: "Owner" if f == "owner_id" else fmt.label(f),
+        key="lx_columns",
+    )
     st.form_submit_button("Apply filters", type="primary")
 
 filters: dict[str, object] = {
@@ -121,35 +143,47 @@ page_no = len(cursors)
 if not rows:
     st.info("No leads match these filters." if page_no == 1 else "No more leads.")
 else:
-    table = pd.DataFrame(rows)
-    table["owner"] = table["owner_id"].map(lambda i: names.get(i, i) if i else "")
-    table["created_at"] = pd.to_datetime(table["created_at"], utc=True)
-    table = table[[*[f for f in FIELDS if f != "owner_id"], "owner", "id"]]
+    zone = ui.zone()
+    desc = lookup.objects.OBJECTS["leads"]
+    table = pd.DataFrame(
+        [
+            {
+                "Lead": fmt.record_url(r["id"]) + "#" + desc.name(r),
+                **{
+                    ("Owner" if f == "owner_id" else fmt.label(f)): (
+                        names.get(r[f], "") if f == "owner_id" and r[f] else
+                        fmt.when(r[f], zone) if f == "created_at" else
+                        fmt.label(r[f]) if f == "status" else r[f]
+                    )
+                    for f in shown_fields
+                },
+            }
+            for r in rows
+        ]
+    )  # fmt: skip
+    try:
+        total = count(session.token, tuple(sorted(query.items())))
+    except ApiError as e:
+        ui.stop_on_error(e, "Counting the leads")
     st.caption(
-        f"Page {page_no} · rows {(page_no - 1) * page_size + 1:,}–"
-        f"{(page_no - 1) * page_size + len(rows):,}"
-        + (" · more after this page" if page["has_more"] else "")
+        f"{total:,} leads match · page {page_no} · rows {(page_no - 1) * page_size + 1:,}–"
+        f"{(page_no - 1) * page_size + len(rows):,} · click a row to open the lead"
     )
-    st.dataframe(
+    event = st.dataframe(
         table,
         hide_index=True,
         width="stretch",
+        key="lx_table",
+        on_select="rerun",
+        selection_mode="single-row",
         column_config={
-            "first_name": "First name",
-            "last_name": "Last name",
-            "email": "Email",
-            "company_name": "Company",
-            "status": "Status",
-            "source": "Source",
-            "rating": st.column_config.NumberColumn("Rating", format="%.1f"),
-            "reviews_count": st.column_config.NumberColumn("Reviews", format="%d"),
-            "industry": "Industry",
-            "location": "Location",
-            "owner": "Owner",
-            "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
-            "id": st.column_config.TextColumn("ID"),
+            "Lead": st.column_config.LinkColumn("Lead", display_text=r"#(.*)$"),
+            "Rating": st.column_config.NumberColumn("Rating", format="%.1f"),
+            "Reviews count": st.column_config.NumberColumn("Reviews", format="%d"),
         },
     )
+    if event is not None and event.selection.rows:
+        st.switch_page(record.RECORD_PAGE, query_params={"id": rows[event.selection.rows[0]]["id"]})
 
 prev_col, next_col, _ = st.columns([1, 1, 6])
 if prev_col.button("← Previous", disabled=page_no == 1, key="lx_prev"):
@@ -162,15 +196,15 @@ if next_col.button("Next →", disabled=not page.get("has_more"), key="lx_next")
 st.subheader("Export")
 st.caption("Every lead matching the filters above, not only this page.")
 e1, e2, e3 = st.columns([1, 1, 2])
-fmt = e1.selectbox("Format", list(EXPORT_TYPES), key="lx_export_format")
+kind = e1.selectbox("Format", list(EXPORT_TYPES), key="lx_export_format")
 if e2.button("Prepare export", key="lx_export_prepare"):
     try:
         with st.spinner("Exporting ..."):
-            content = api.export_leads(fmt, query)
+            content = with_names(api.export_leads(kind, query), kind)
     except ApiError as e:
         ui.show_api_error(e, "Export failed")
     else:
-        st.session_state["lx_export"] = (fmt, content)
+        st.session_state["lx_export"] = (kind, content)
 prepared = st.session_state.get("lx_export")
 if prepared:
     fmt_done, content = prepared

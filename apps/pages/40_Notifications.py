@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from apps import ui
+from apps import fmt, lookup, ui
 from apps.client import ApiError
 
 session = ui.start("Notifications")
@@ -58,6 +58,8 @@ except ApiError as e:
 
 st.caption(f"{count} unread")
 items = page["data"]
+records = lookup.names(api, [n.get("related_to_id") for n in items])
+zone = ui.zone()
 if not items:
     st.info("Nothing here." if status != "unread" else "You are all caught up.")
 
@@ -68,15 +70,17 @@ for n in items:
         unread = n["status"] == "unread"
         title = f"{ICONS.get(n['type'], '•')} {'**' + n['title'] + '**' if unread else n['title']}"
         head[0].markdown(title)
-        when = dt.datetime.fromisoformat(n["created_at"]).strftime("%Y-%m-%d %H:%M UTC")
-        head[1].caption(when)
+        head[1].caption(fmt.when(n["created_at"], zone))
         if n["message"]:
             st.write(n["message"])
-        meta = f"{n['type'].replace('_', ' ')} · {n['priority']}"
-        if n.get("action_url"):
+        meta = f"{fmt.label(n['type'])} · {fmt.label(n['priority'])}"
+        rid = n.get("related_to_id")
+        if rid and rid in records:
+            meta += f" · {fmt.link(records[rid], rid)}"
+        elif n.get("action_url"):
             meta += f" · `{n['action_url']}`"
         if n.get("snoozed_until"):
-            meta += f" · snoozed until {n['snoozed_until']}"
+            meta += f" · snoozed until {fmt.when(n['snoozed_until'], zone)}"
         st.caption(meta)
         cols = st.columns(5)
         if unread:

@@ -122,3 +122,15 @@ def choose(page: Any, label: str, text: str) -> None:
     page.keyboard.type(text)
     page.keyboard.press("Enter")
     expect(combo).to_have_value(re.compile("^" + re.escape(text)))
+
+
+def wait_for_cookie(ctx: Any, *, present: bool) -> dict[str, Any]:
+    """The sign-in cookie once the page has set it (or cleared it): the browser posts the
+    ticket after the run that signed in (or out)."""
+    page = ctx.pages[0]
+    for _ in range(600):
+        found = [c for c in ctx.cookies() if c["name"] == "leadly_session"]
+        if bool(found) == present:
+            return found[0] if found else {}
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the sign-in cookie was not {'set' if present else 'cleared'}")

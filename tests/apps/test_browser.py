@@ -71,11 +71,15 @@ def test_sign_in_overview_and_lead_explorer_in_chromium(
             # Lead explorer: the team's leads, filtered, exported.
             page.get_by_role("link", name="Lead explorer").first.click()
             expect(page.get_by_role("heading", name="Lead explorer")).to_be_visible()
-            expect(page.get_by_text(f"Page 1 · rows 1–{acme.leads}")).to_be_visible()
+            expect(
+                page.get_by_text(f"{acme.leads} leads match · page 1 · rows 1–{acme.leads}")
+            ).to_be_visible()
             page.get_by_role("textbox", name="Sources (comma-separated)").fill("website")
             page.get_by_role("button", name="Apply filters").click()
             website = acme.leads_by_source["website"]
-            expect(page.get_by_text(f"Page 1 · rows 1–{website}", exact=True)).to_be_visible()
+            expect(
+                page.get_by_text(f"{website} leads match · page 1 · rows 1–{website}")
+            ).to_be_visible()
             page.get_by_role("button", name="Prepare export").click()
             download_button = page.get_by_role("button", name="Download leads.csv")
             expect(download_button).to_be_visible()

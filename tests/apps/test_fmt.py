@@ -125,3 +125,27 @@ def test_formatted_values_render_in_a_page() -> None:
     assert at.metric[0].value == "$12.3M"
     assert at.markdown[0].value == r"[Acme \*renewal\*](/Record?id=deal_01ABC)"
     assert at.caption[0].value == "Tue 08 Dec 2026 09:00"
+
+
+def test_the_builders_conditions_round_trip() -> None:
+    import pandas as pd
+
+    from apps.deal_board import CONDITION_COLUMNS, conditions, rule_text
+
+    rows = pd.DataFrame(
+        [
+            {"field": "value", "op": "gte", "value": "5000"},
+            {"activity": "call", "outcome": "connected", "min_count": 2.0, "within_days": 30.0},
+            {"field": None, "op": None, "value": ""},  # an empty row of the editor
+        ],
+        columns=CONDITION_COLUMNS,
+    )
+    conds = conditions(rows)
+    assert conds == [
+        {"field": "value", "op": "gte", "value": "5000"},
+        {"activity": "call", "outcome": "connected", "min_count": 2, "within_days": 30},
+    ]
+    assert rule_text({"auto_advance": {"all": conds}}) == (
+        "value gte 5000; 2× call (connected) in 30 days"
+    )
+    assert rule_text({"auto_advance": None}) == ""

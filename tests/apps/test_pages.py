@@ -116,7 +116,7 @@ def test_pages_never_show_another_teams_numbers(
 
     at = open_page(globex, "3_Lead_explorer.py")
     listed = at.dataframe[0].value
-    assert len(listed) == 7 and set(listed["last_name"]) == {"GlobexDashboards"}
+    assert len(listed) == 7 and listed["Lead"].str.contains("GlobexDashboards").all()
 
 
 def test_the_dashboard_connection_is_scoped_to_one_team(teams: dict[str, SeededTeam]) -> None:
@@ -152,15 +152,19 @@ def test_explorer_filters_pages_and_sorts(teams: dict[str, SeededTeam]) -> None:
     at = open_page(acme, "3_Lead_explorer.py")
     listed = at.dataframe[0].value
     assert len(listed) == 12
-    assert set(listed["owner"]) == {"Acme Dashboards Owner", "Acme Dashboards Rep"}
+    assert set(listed["Owner"]) == {"Acme Dashboards Owner", "Acme Dashboards Rep"}
+    assert "12 leads match" in at.caption[0].value
+    # Each row's name opens the lead's record page.
+    assert listed["Lead"].str.match(r"^/Record\?id=lead_\w+#Lead\d+ AcmeDashboards").all()
 
     at.multiselect(key="lx_status").set_value(["contacted"])
     at.text_input(key="lx_sources").input("website, referral")
     at.button[0].click()  # Apply filters
     at.run()
     listed = at.dataframe[0].value
-    assert sorted(listed["source"]) == ["referral", "website", "website"]
-    assert set(listed["status"]) == {"contacted"}
+    assert sorted(listed["Source"]) == ["referral", "website", "website"]
+    assert set(listed["Status"]) == {"Contacted"}  # a label, not the key
+    assert "3 leads match" in at.caption[0].value
 
     at.multiselect(key="lx_status").set_value([])
     at.text_input(key="lx_sources").input("")
@@ -170,15 +174,20 @@ def test_explorer_filters_pages_and_sorts(teams: dict[str, SeededTeam]) -> None:
     at.run()
     first = at.dataframe[0].value
     assert len(first) == 10
-    assert list(first["company_name"]) == sorted(first["company_name"])
+    assert list(first["Company name"]) == sorted(first["Company name"])
     at.button(key="lx_next").click()
     at.run()
     second = at.dataframe[0].value
     assert len(second) == 2 and at.button(key="lx_next").disabled
-    assert not set(first["id"]) & set(second["id"])
+    assert not set(first["Lead"]) & set(second["Lead"])
     at.button(key="lx_prev").click()
     at.run()
-    assert list(at.dataframe[0].value["id"]) == list(first["id"])
+    assert list(at.dataframe[0].value["Lead"]) == list(first["Lead"])
+    # Chosen columns only.
+    at.multiselect(key="lx_columns").set_value(["email", "rating"])
+    at.button[0].click()
+    at.run()
+    assert list(at.dataframe[0].value.columns) == ["Lead", "Email", "Rating"]
 
 
 def test_explorer_bad_filter_shows_the_api_problem(teams: dict[str, SeededTeam]) -> None:
@@ -206,4 +215,5 @@ def test_explorer_export(teams: dict[str, SeededTeam]) -> None:
 
     exported = pd.read_csv(io.BytesIO(content))
     assert len(exported) == 3 and set(exported["source"]) == {"linkedin"}
+    assert set(exported["owner"]) == {"Acme Dashboards Owner"}  # names beside the ids
     assert at.get("download_button")

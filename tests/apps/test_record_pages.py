@@ -52,6 +52,11 @@ def open_record(team: SeededTeam, record_id: str) -> AppTest:
 
 
 def tab(at: AppTest, label: str) -> Any:
+    """Open the record page's tab ``label`` (its name goes in the URL, like a click) and
+    return it."""
+    at.session_state["tab"] = label
+    at.run()
+    ok(at)
     return next(t for t in at.tabs if t.label == label)
 
 
@@ -68,15 +73,17 @@ def test_a_lead_page_shows_names_edits_inline_and_converts(api_url: str, team: S
     assert "**Status**  \nContacted" in shown  # labels, not keys
 
     # Inline edit: a bad email comes back under its field; a good one is saved with If-Match.
+    tab(at, "Details")
     at.toggle(key=f"rec_{lead['id']}_editing").set_value(True).run()
     ok(at)
+    save = f"FormSubmitter:rec_{lead['id']}_form-Save"
     at.text_input(key=f"rec_{lead['id']}_f_email").input("not-an-email")
     at.text_input(key=f"rec_{lead['id']}_f_title").input("Rear Admiral")
-    tab(at, "Details").button[0].click().run()
+    at.button(key=save).click().run()
     assert any("Email" in e.value for e in at.error), [e.value for e in at.error]
     assert call(api_url, team, "GET", f"/leads/{lead['id']}")["title"] is None
     at.text_input(key=f"rec_{lead['id']}_f_email").input("grace@navy.mil")
-    tab(at, "Details").button[0].click().run()
+    at.button(key=save).click().run()
     ok(at)
     saved = call(api_url, team, "GET", f"/leads/{lead['id']}")
     assert (saved["email"], saved["title"]) == ("grace@navy.mil", "Rear Admiral")
@@ -92,20 +99,23 @@ def test_a_lead_page_shows_names_edits_inline_and_converts(api_url: str, team: S
     assert lead["id"] in {w["target_id"] for w in watched}
 
     # A linked task; then convert with a deal.
+    related = tab(at, "Related")
     at.text_input(key=f"rec_{lead['id']}_task_title").input("Send the proposal")
-    tab(at, "Related").button(key=f"FormSubmitter:rec_{lead['id']}_task-Add task").click().run()
+    related.button(key=f"FormSubmitter:rec_{lead['id']}_task-Add task").click().run()
     ok(at)
     tasks = call(api_url, team, "GET", "/tasks", params={"filter[related_to_id]": lead["id"]})
     assert [t["title"] for t in tasks["data"]] == ["Send the proposal"]
+    acts = tab(at, "Actions")
     at.text_input(key=f"rec_{lead['id']}_conv_deal").input("Navy compilers deal")
     at.text_input(key=f"rec_{lead['id']}_conv_value").input("25000")
-    tab(at, "Actions").button(key=f"FormSubmitter:rec_{lead['id']}_convert-Convert lead").click()
+    acts.button(key=f"FormSubmitter:rec_{lead['id']}_convert-Convert lead").click()
     at.run()
     ok(at)
     assert any("Converted" in s.value and "Navy compilers deal" in s.value for s in at.success)
     converted = call(api_url, team, "GET", f"/leads/{lead['id']}")
     assert converted["status"] == "converted" and converted["converted_contact_id"]
     # The converted contact is a link to its page.
+    tab(at, "Details")
     assert f"/Record?id={converted['converted_contact_id']}" in texts(at)
 
 
@@ -119,6 +129,7 @@ def test_merge_assign_delete_restore_and_isolation(
     rid = keep["id"]
     at = open_record(team, rid)
     # The duplicate picker searches the API as you type.
+    tab(at, "Actions")
     at.text_input(key=f"rec_{rid}_merge_q").input("Turing").run()
     pick = at.selectbox(key=f"rec_{rid}_merge_pick")
     assert pick.options == ["(none)", "Alan Turing"]  # found by the API, this one left out
@@ -203,3 +214,25 @@ def test_create_and_global_search(api_url: str, team: SeededTeam) -> None:
     ok(at)
     hits = [d.value for d in at.dataframe]
     assert any(t["Account"].str.endswith("#Umbrella Pharma").any() for t in hits)
+
+
+def test_the_builder_edits_every_stage_rule(api_url: str, team: SeededTeam) -> None:
+    at = open_page(team, "12_Pipeline_builder.py")
+    at.selectbox(key="pb_edit_key").set_value("negotiation").run()
+    pipeline = call(api_url, team, "GET", "/pipelines")["data"][0]
+    tag = f"{pipeline['id']}_negotiation_{pipeline['version']}"
+    at.selectbox(key=f"pb_edit_cat_{tag}").set_value("commit")
+    at.multiselect(key=f"pb_edit_req_{tag}").set_value(["value", "next_step"])
+    at.number_input(key=f"pb_edit_rot_{tag}").set_value(21)
+    next(b for b in at.button if b.label == "Save stage").click().run()
+    ok(at)
+    stage = next(
+        s for s in call(api_url, team, "GET", f"/pipelines/{pipeline['id']}")["stages"]
+        if s["key"] == "negotiation"
+    )  # fmt: skip
+    assert (stage["forecast_category"], stage["required_fields"], stage["rot_days"]) == (
+        "commit", ["value", "next_step"], 21,
+    )  # fmt: skip
+    shown = at.dataframe[0].value
+    row = shown[shown["Key"] == "negotiation"].iloc[0]
+    assert (row["Required to enter"], row["Rots after (days)"]) == ("Value, Next step", "21")

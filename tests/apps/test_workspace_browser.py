@@ -27,6 +27,7 @@ from tests.apps.browser import (
     settled,
     sign_in,
     streamlit,
+    wait_for_cookie,
 )
 from tests.apps.conftest import SeededTeam, seed_team
 
@@ -210,18 +211,6 @@ def test_sign_in_survives_a_reload_and_sign_out_ends_it(
             f"{api_url}/api/v1/me", headers={"Authorization": f"Bearer {cookie['value']}"}
         )
         assert r.status_code == 401  # revoked
-
-
-def wait_for_cookie(ctx: Any, *, present: bool) -> dict[str, Any]:
-    """The sign-in cookie once the page has set it (or cleared it): the browser posts the
-    ticket after the run that signed in (or out)."""
-    page = ctx.pages[0]
-    for _ in range(600):
-        found = [c for c in ctx.cookies() if c["name"] == "leadly_session"]
-        if bool(found) == present:
-            return found[0] if found else {}
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the sign-in cookie was not {'set' if present else 'cleared'}")
 
 
 class _Assets(HTMLParser):
