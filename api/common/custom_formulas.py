@@ -279,3 +279,69 @@ async def check_standard_rules(
         return
     merged = {**(current or {}), **values}
     await check_rules(conn, actor, plural, flat(merged, "custom") or {}, flat(current, "custom"))
+
+
+# ---------------------------------------------------------------------------- SQL
+
+
+def _own_sql(t: Team, object: str, alias: str, name: str) -> str:
+    """The typed SQL of field ``name`` of ``object`` read from the row ``alias``."""
+    key = t.key(object)
+    row = next((r for r in t.rows if r["object_id"] == key and r["api_name"] == name), None)
+    values = "custom" if object in cf.STANDARD_TABLES else "data"
+    if row is None:  # a standard field (a column), or a standard lookup's name
+        column = next((c for c, (n, _) in STANDARD_LOOKUPS.items() if n == name), name)
+        return f"{alias}.{column}"
+    f = cf.FieldDef.of(row)
+    if f.type == "multi_picklist":
+        raw = f"{alias}.{values} -> '{f.api_name}'"
+        return (
+            "ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(" + raw + ") WHEN 'string' "
+            f"THEN jsonb_build_array({raw}) ELSE {raw} END))"
+        )
+    return cf.expression_sql(f, f"{alias}.{values}")
+
+
+def _target(t: Team, object: str, lookup: str) -> str | None:
+    key = t.key(object)
+    row = next(
+        (
+            r
+            for r in t.rows
+            if r["object_id"] == key and r["api_name"] == lookup and r["type"] == "lookup"
+        ),
+        None,
+    )
+    if row is not None:
+        return (row["lookup"] or {}).get("object")
+    found = [tgt for c, (n, tgt) in STANDARD_LOOKUPS.items() if n == lookup]
+    return found[0] if found else None
+
+
+def to_sql(t: Team, object: str, checked: formulas.Checked, alias: str) -> Any:
+    """``checked`` (a formula of ``object``) as SQL over the row ``alias``: own fields typed as
+    their indexes read them, fields across lookups as scalar subqueries (team-scoped)."""
+
+    def column(name: str) -> str:
+        return _own_sql(t, object, alias, name)
+
+    def lookup_sql(path: tuple[str, ...]) -> str:
+        current, outer = object, alias
+        chain: list[tuple[str, str, str]] = []  # (table, alias, id expression)
+        for depth, name in enumerate(path[:-1], start=1):
+            target = _target(t, current, name)
+            if target is None:
+                return "NULL"
+            inner = f"lk{depth}"
+            table = target if target in cf.STANDARD_TABLES else "custom_records"
+            chain.append((table, inner, _own_sql(t, current, outer, name)))
+            current, outer = target, inner
+        expr = _own_sql(t, current, outer, path[-1])
+        for table, inner, ref in reversed(chain):
+            expr = (
+                f"(SELECT {expr} FROM app.{table} {inner} WHERE {inner}.team_id = {alias}.team_id "
+                f"AND {inner}.id = {ref} AND {inner}.deleted_at IS NULL)"
+            )
+        return expr
+
+    return formulas.to_sql(checked, column=column, lookup_sql=lookup_sql)

@@ -93,15 +93,24 @@ class CustomRecordService(RecordService):
         """A stored row as the API shows it: standard fields, then every live field."""
         return {k: row.get(k) for k in STANDARD} | cf.shown(self.live, row.get("data") or {})
 
-    def typed_lister(self, actor: Actor, extra: Iterable[Any] = ()) -> tuple[Lister, Any]:
-        """A lister over the object's typed fields, and the select it applies to."""
+    def typed_lister(
+        self,
+        actor: Actor,
+        extra: Iterable[Any] = (),
+        team: custom_formulas.Team | None = None,
+    ) -> tuple[Lister, Any]:
+        """A lister over the object's typed fields (formulas compiled to SQL when ``team`` is
+        given: filtering and sorting on them), and the select it applies to."""
         column = f"{RECORDS.name}.data"
-        sortable = [f for f in self.live if f.type != "formula"]  # computed when read
-        typed = [cf.expression(f, column).label(f.api_name) for f in sortable]
+        typed = [
+            cf.expression(f, column).label(f.api_name) for f in self.live if f.type != "formula"
+        ]
+        if team is not None:
+            for name, checked in team.formulas_of(self.obj["api_name"]):
+                sql = custom_formulas.to_sql(team, self.obj["api_name"], checked, RECORDS.name)
+                typed.append(sql.label(name))
         sub = self._scoped(actor).where(*extra).add_columns(*typed).subquery("r")
-        columns = {k: sub.c[k] for k in STANDARD} | {
-            f.api_name: sub.c[f.api_name] for f in sortable
-        }
+        columns = {k: sub.c[k] for k in STANDARD} | {c.name: sub.c[c.name] for c in typed}
         return Lister(columns, sub.c.id), select(sub)
 
     # ------------------------------------------------------------------ reads
@@ -109,7 +118,10 @@ class CustomRecordService(RecordService):
     async def list_records(
         self, conn: AsyncConnection, actor: Actor, params: ListParams, extra: Iterable[Any] = ()
     ) -> dict[str, Any]:
-        lister, base = self.typed_lister(actor, extra)
+        team = None
+        if any(f.type == "formula" for f in self.live) and _names_formula(params, self.live):
+            team = await custom_formulas.team(conn, actor)
+        lister, base = self.typed_lister(actor, extra, team)
         stmt, keys = lister.apply(base, params)
         rows = (await conn.execute(stmt)).all()
         page = lister.page(rows, keys, params, lambda r: self.out(r._mapping))
@@ -255,6 +267,13 @@ class CustomRecordService(RecordService):
             self._scoped(actor).with_only_columns(RECORDS.c.id).where(expr == id)
         )
         return [r.id for r in rows]
+
+
+def _names_formula(params: ListParams, fields: list[cf.FieldDef]) -> bool:
+    """Whether a list filters or sorts on a formula field."""
+    formulas = {f.api_name for f in fields if f.type == "formula"}
+    names = {f[0] for f in params.filters} | {s[0] for s in params.sort}
+    return bool(names & formulas)
 
 
 async def for_object(conn: AsyncConnection, actor: Actor, api_name: str) -> CustomRecordService:

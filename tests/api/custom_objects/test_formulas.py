@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tests.api.custom_objects.conftest import new_field, new_object, new_record
@@ -149,3 +150,35 @@ async def test_standard_object_rules(admin: Team) -> None:
     )
     assert r.status_code == 200, r.text
     await admin.delete(f"{base}/{(await admin.get(base)).json()['data'][0]['id']}")
+
+
+async def test_formula_fields_filter_and_sort_in_sql(admin: Team) -> None:
+    client = (await new_object(admin))["api_name"]
+    project = (await new_object(admin))["api_name"]
+    await new_field(admin, client, "rate", type="decimal")
+    await new_field(admin, project, "hours", type="integer")
+    await new_field(admin, project, "client", type="lookup", lookup={"object": client})
+    await new_field(admin, project, "account", type="lookup", lookup={"object": "accounts"})
+    assert (
+        await _formula(admin, project, "cost", "hours * client.rate", "number")
+    ).status_code == 201
+    r = await _formula(admin, project, "sector", 'BLANKVALUE(account.industry, "none")', "text")
+    assert r.status_code == 201, r.text
+    cheap = await new_record(admin, client, rate="10")
+    dear = await new_record(admin, client, rate="100")
+    acct = await new_account(admin, industry="Retail")
+    a = await new_record(admin, project, hours=5, client=dear["id"], account=acct["id"])  # 500
+    b = await new_record(admin, project, hours=20, client=cheap["id"])  # 200
+    c = await new_record(admin, project, hours=1)  # no client: null
+    url = f"/api/v1/objects/{project}"
+    got = (await admin.get(url, params={"sort": "-cost"})).json()["data"]
+    assert [x["id"] for x in got] == [a["id"], b["id"], c["id"]]
+    assert [Decimal(x["cost"]) for x in got[:2]] == [500, 200] and got[2]["cost"] is None
+    got = (await admin.get(url, params={"filter[cost__gt]": "300"})).json()["data"]
+    assert [x["id"] for x in got] == [a["id"]]
+    got = (await admin.get(url, params={"filter[sector]": "none", "sort": "hours"})).json()["data"]
+    assert [x["id"] for x in got] == [c["id"], b["id"]]
+    # The parent's change moves the record in the SQL sort too.
+    await admin.patch(f"/api/v1/objects/{client}/{cheap['id']}", json={"rate": "1000"})
+    got = (await admin.get(url, params={"sort": "-cost", "limit": 1})).json()["data"]
+    assert got[0]["id"] == b["id"]
