@@ -25,6 +25,7 @@ from api.events.routes import routers as events_routers
 from api.imports.routes import routers as imports_routers
 from api.leads.routes import routers as leads_routers
 from api.notifications.routes import routers as notifications_routers
+from api.oauth import ratelimit
 from api.oauth.routes import routers as oauth_routers
 from api.realtime.routes import routers as realtime_routers
 from api.reports.routes import routers as reports_routers
@@ -76,10 +77,13 @@ def create_app() -> Litestar:
         middleware=[
             request_id_middleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
+            ratelimit.ratelimit_middleware,  # inside: it counts per caller
         ],
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=["*"], expose_headers=["ETag", "X-Request-ID"]),
+        cors_config=CORSConfig(
+            allow_origins=["*"], expose_headers=["ETag", "X-Request-ID", *ratelimit.HEADERS]
+        ),
         openapi_config=OpenAPIConfig(
             title="Leadly API",
             version="1.0.0",

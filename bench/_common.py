@@ -92,6 +92,10 @@ def bench_database(
         data_dir = Path(tempfile.mkdtemp(prefix="leadly-bench-data-"))
         os.environ.update({"LEADLY_DATABASE_URL": url, "LEADLY_DATA_DIR": str(data_dir)})
         os.environ.setdefault("LEADLY_SECRET_KEY", "bench")
+        # Benchmarks measure throughput, not the rate limits (bench/ratelimit.py measures those).
+        for limit in ("ANONYMOUS", "SESSION", "OAUTH_CLIENT"):
+            os.environ.setdefault(f"LEADLY_RATE_LIMIT_{limit}_PER_HOUR", "1000000000")
+        os.environ.setdefault("LEADLY_RATE_LIMIT_BURST_PER_SECOND", "1000000000")
         from leadly.settings import get_settings
         from warehouse import migrate
 

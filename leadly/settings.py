@@ -138,7 +138,11 @@ class Settings:
     """Requests an hour one client address may make without credentials."""
 
     rate_limit_burst_per_second: int = 50
-    """Burst limit: requests a second any one key, client, member or address may make."""
+    """Burst limit: requests any one key, client, member or address may make in
+    ``rate_limit_burst_window_seconds``."""
+
+    rate_limit_burst_window_seconds: int = 1
+    """Window of the burst limit."""
 
     idempotency_ttl_hours: int = 24
     """How long an ``Idempotency-Key`` is remembered."""

@@ -65,6 +65,12 @@ def database_url() -> Iterator[str]:
         # Tests sign up many teams from one address, and their Slack/Teams/push stand-ins
         # listen on loopback: tests that check these guards switch them back on.
         "LEADLY_SIGNUP_MAX_PER_IP": "1000000",
+        # Rate limits: the suite calls from a few addresses and members; tests/api/oauth/
+        # test_rate_limits.py sets small ones on an app of its own.
+        "LEADLY_RATE_LIMIT_ANONYMOUS_PER_HOUR": "100000000",
+        "LEADLY_RATE_LIMIT_SESSION_PER_HOUR": "100000000",
+        "LEADLY_RATE_LIMIT_OAUTH_CLIENT_PER_HOUR": "100000000",
+        "LEADLY_RATE_LIMIT_BURST_PER_SECOND": "100000000",
         "LEADLY_ALLOW_PRIVATE_TARGETS": "true",
     }
     if os.environ.get("LEADLY_TEST_REDIS_URL"):

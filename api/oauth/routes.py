@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import html
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Parameter
 
 from api.auth import service as auth_service
 from api.oauth import schemas as s
-from api.oauth import server, service
+from api.oauth import server, service, usage
 from api.oauth.server import GRANT_TYPES
 from api.web.body import strict_body
 from api.web.handlers import read_json
@@ -295,6 +296,31 @@ class ClientsController(Controller):
         await write(request, actor, run)
 
 
+Cursor = Annotated[str | None, Parameter(query="cursor", max_length=100)]
+Limit = Annotated[int, Parameter(query="limit", ge=1, le=usage.MAX_PAGE)]
+
+
+class RequestLogController(Controller):
+    """The request log of an API key or an OAuth client (admins; kept 30 days)."""
+
+    path = "/api/v1"
+    tags = ["api keys"]
+
+    @get("/api-keys/{key_id:str}/requests")
+    async def key_requests(
+        self, request: Request, key_id: str, cursor: Cursor = None, limit: Limit = 50
+    ) -> Response[s.RequestPage]:
+        args = ("api_key", key_id, cursor, limit)
+        return await read_json(current_actor(request), usage.list_requests, *args)
+
+    @get("/oauth/clients/{client_id:str}/requests", tags=["oauth"])
+    async def client_requests(
+        self, request: Request, client_id: str, cursor: Cursor = None, limit: Limit = 50
+    ) -> Response[s.RequestPage]:
+        args = ("oauth_client", client_id, cursor, limit)
+        return await read_json(current_actor(request), usage.list_requests, *args)
+
+
 @get("/.well-known/oauth-authorization-server", tags=["oauth"], exclude_from_auth=True, security=[])
 async def metadata(request: Request) -> Response[dict[str, Any]]:
     """RFC 8414 server metadata."""
@@ -329,4 +355,4 @@ async def metadata(request: Request) -> Response[dict[str, Any]]:
     )
 
 
-routers = [OAuthEndpoints, ClientsController, metadata]
+routers = [OAuthEndpoints, ClientsController, RequestLogController, metadata]

@@ -63,3 +63,18 @@ class AuthorizationOut(Struct, kw_only=True):
 
 
 AuthorizationPage = page_of(AuthorizationOut)
+
+
+class RequestOut(Struct, kw_only=True):
+    """One request made with an API key or an OAuth client's token."""
+
+    id: str
+    method: str
+    endpoint: str
+    status: int
+    duration_ms: int
+    member_id: str
+    created_at: datetime
+
+
+RequestPage = page_of(RequestOut)

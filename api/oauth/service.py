@@ -19,6 +19,7 @@ from leadly.actor import Actor
 from leadly.ids import new_id
 from leadly.problem import Problem, not_found
 from warehouse import events
+from warehouse.db import engine
 from warehouse.events import diff
 from warehouse.models import ApiRequest, OAuthClient, OAuthCode, OAuthToken
 
@@ -258,3 +259,9 @@ async def purge_expired(conn: AsyncConnection) -> dict[str, int]:
         await conn.execute(delete(requests_log).where(requests_log.c.created_at < cutoff))
     ).rowcount
     return {"codes": n_codes, "tokens": n_tokens, "requests": n_log}
+
+
+async def purge() -> dict[str, int]:
+    """:func:`purge_expired` in one transaction of the worker role (every team)."""
+    async with engine("worker").begin() as conn:
+        return await purge_expired(conn)
