@@ -267,17 +267,19 @@ async def check_lookups(
     fields: Iterable[FieldDef],
     values: Mapping[str, Any],
     current: Mapping[str, Any] | None,
-    targets: Mapping[str, str],
     *,
     prefix: str = "",
 ) -> None:
-    """Every lookup value names a live record of its target (``targets``: a custom object's
-    api name → its id; standard targets by plural), else a 422 naming the field."""
+    """Every lookup value names a live record of its target (a custom object by api name, a
+    standard one by plural), else a 422 naming the field."""
     errors = []
+    targets: dict[str, str] | None = None
     for f in fields:
         value = values.get(f.api_name)
         if f.type != "lookup" or value is None or (current or {}).get(f.api_name) == value:
             continue
+        if targets is None:  # read once, only when a lookup changed
+            targets = await object_targets(conn, actor)
         if not await exists(conn, actor, str((f.lookup or {}).get("object")), value, targets):
             errors.append(_err(f"{prefix}{f.api_name}", "No such record in your team."))
     if errors:
@@ -329,9 +331,7 @@ async def check_standard(
     stored = (current or {}).get("custom") or {}
     known = None if current is None else stored
     custom = check(fields, given, known, prefix="custom.", strict=False, merge=False)
-    await check_lookups(
-        conn, actor, fields, custom, stored, await object_targets(conn, actor), prefix="custom."
-    )
+    await check_lookups(conn, actor, fields, custom, stored, prefix="custom.")
     values["custom"] = custom
 
 

@@ -217,11 +217,14 @@ async def check_rules(
     object: str,
     record: Mapping[str, Any],
     prior: Mapping[str, Any] | None,
+    *,
+    key: str | None = None,
 ) -> None:
     """Run ``object``'s active validation rules (``object``: a custom object's api name or a
-    standard plural) on ``record`` as it would be saved (``prior``: as it is, None for a new
-    one): a 422 with ``errors: [{field, message}]`` for every rule whose condition is true."""
-    key = object if object in cf.STANDARD_TABLES else None
+    standard plural; ``key``: its fields' ``object_id`` when the caller knows it) on ``record``
+    as it would be saved (``prior``: as it is, None for a new one): a 422 with
+    ``errors: [{field, message}]`` for every rule whose condition is true."""
+    key = key or (object if object in cf.STANDARD_TABLES else None)
     if key is None:
         key = (await cf.object_targets(conn, actor)).get(object)
     rules = (

@@ -180,8 +180,7 @@ class CustomRecordService(RecordService):
             )
         stored = (current or {}).get("data") or {}
         data = cf.check(self.live, given, None if current is None else stored, strict=True)
-        targets = await cf.object_targets(conn, actor)
-        await cf.check_lookups(conn, actor, self.live, data, stored, targets)
+        await cf.check_lookups(conn, actor, self.live, data, stored)
         if current is None:
             for f in self.live:
                 if f.type == "auto_number":
@@ -200,6 +199,7 @@ class CustomRecordService(RecordService):
             self.obj["api_name"],
             custom_formulas.flat(merged, "data") or {},
             custom_formulas.flat(current, "data"),
+            key=self.obj["id"],
         )
         out = {**standard, "data": data}
         if current is None:
