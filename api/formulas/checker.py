@@ -159,10 +159,12 @@ class _Checker:
         if n.kind == "unary":
             (x,) = args
             self.expect(x, NUMERIC, f"unary {n.value}")
-            return self.typed("unary", "number" if x.type == NULL else x.type, n.pos, n.value, args)
-        if n.kind == "binary":
-            return self.binary(n, args)
-        return self.call(n, args, schema, prefix)
+            t = self.typed("unary", "number" if x.type == NULL else x.type, n.pos, n.value, args)
+        elif n.kind == "binary":
+            t = self.binary(n, args)
+        else:
+            t = self.call(n, args, schema, prefix)
+        return settle(t)
 
     def expect(self, x: Typed, allowed: frozenset[str] | set[str], what: str) -> None:
         if x.type != NULL and x.type not in allowed:
@@ -253,7 +255,7 @@ class _Checker:
             raise FormulaError(
                 f"Formula field {dotted!r} computes {_shown(tree.type)}, not {declared}.", n.pos
             )
-        return replace(tree, type=declared) if tree.type != NULL else tree
+        return replace(tree, type=declared) if tree.type != NULL else retype(tree, declared)
 
     # -- functions ------------------------------------------------------------------------
     def call(
@@ -287,6 +289,59 @@ class _Checker:
             args = (self.ref(arg, schema, prefix),)
         type_ = result(self, n, args)
         return self.typed("call", type_, n.pos, n.value, args)
+
+
+def retype(node: Typed, t: str) -> Typed:
+    """``node``, of type null (the literal NULL, or IF/CASE/BLANKVALUE of nothing but NULL),
+    as a null of type ``t``: the SQL compiler casts it (PostgreSQL cannot add two unknowns)."""
+    if node.type != NULL or t == NULL:
+        return node
+    if node.kind == "lit":
+        return replace(node, type=t)
+    first = {"IF": 1, "CASE": 0, "BLANKVALUE": 0}[node.value]
+    args = list(node.args)
+    results = range(first, len(args)) if node.value != "CASE" else (*range(2, len(args), 2), -1)
+    for i in results:
+        args[i] = retype(args[i], t)
+    return replace(node, type=t, args=tuple(args))
+
+
+def _params(node: Typed) -> list[str | None]:
+    """The type each argument of ``node`` stands for (None: any), to settle nulls."""
+    t = node.type
+    if node.kind == "unary":
+        return ["number"]
+    if node.kind == "binary":
+        if node.value == "&":
+            return ["text", "text"]
+        return [None, "number"] if t in ("date", "datetime") else ["number", "number"]
+    name, args = node.value, node.args
+    if name == "IF":
+        return ["boolean", t, t]
+    if name == "CASE":
+        compared = (args[0], *args[1:-1:2])  # the subject and the values it is matched with
+        subject = next((a.type for a in compared if a.type != NULL), "text")
+        return [subject if i % 2 == 1 or i == 0 else t for i in range(len(args) - 1)] + [t]
+    fixed: dict[str, str] = {
+        "AND": "boolean", "OR": "boolean", "NOT": "boolean", "DATEDIFF": "date",
+        "VALUE": "text", "LEN": "text", "UPPER": "text", "LOWER": "text", "CONTAINS": "text",
+        "ROUND": "number", "ABS": "number",
+    }  # fmt: skip
+    if name in ("BLANKVALUE", "MIN", "MAX"):
+        return [t] * len(args)
+    return [fixed.get(name)] * len(args)
+
+
+def settle(node: Typed) -> Typed:
+    """``node`` with its null arguments given the type they stand for."""
+    if not any(a.type == NULL for a in node.args) or node.kind in ("lit", "field"):
+        return node
+    if node.kind == "call" and node.value in ("ISBLANK", "TEXT", "ISCHANGED", "PRIORVALUE"):
+        return node
+    args = tuple(
+        retype(a, p) if p is not None else a for a, p in zip(node.args, _params(node), strict=True)
+    )
+    return replace(node, args=args)
 
 
 def _boolean(c: _Checker, n: Node, args: tuple[Typed, ...]) -> str:
@@ -368,6 +423,8 @@ def _round(c: _Checker, n: Node, args: tuple[Typed, ...]) -> str:
 
 def _minmax(c: _Checker, n: Node, args: tuple[Typed, ...]) -> str:
     t = _branches(n, args)
+    if t == NULL:
+        return "number"
     if t not in (*NUMERIC, "date", "datetime", NULL):
         raise FormulaError(
             f"{n.value}() takes numbers, dates or datetimes, not {_shown(t)}.", n.pos

@@ -121,7 +121,7 @@ class _Compiler:
         if n.kind == "lit":
             v = n.value
             if v is None:
-                return null()
+                return null() if n.type == NULL else cast(null(), SQL_TYPES[n.type])
             if isinstance(v, bool):
                 return true() if v else false()
             return _text(v) if isinstance(v, str) else _num(v)
