@@ -40,119 +40,59 @@ LEAVES: dict[str, list[str]] = {
 COMPARABLE = ("number", "text", "date", "datetime")
 
 
+def infix(a: st.SearchStrategy[str], ops: list[str], b: st.SearchStrategy[str]) -> Any:
+    return st.builds(lambda x, op, y: f"({x} {op} {y})", a, st.sampled_from(ops), b)
+
+
+def call(names: list[str], *args: st.SearchStrategy[str]) -> Any:
+    return st.builds(lambda fn, *xs: f"{fn}({', '.join(xs)})", st.sampled_from(names), *args)
+
+
 @functools.cache
 def expr(kind: str, depth: int) -> st.SearchStrategy[str]:
     leaf = st.sampled_from(LEAVES[kind])
     if depth == 0:
         return leaf
     sub = lambda k: expr(k, depth - 1)  # noqa: E731
-    f = st.builds
+    n, t, b, d, dt = (sub(k) for k in ("number", "text", "boolean", "date", "datetime"))
     shapes: dict[str, list[st.SearchStrategy[str]]] = {
         "number": [
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("number"),
-                st.sampled_from(["+", "-", "*", "/"]),
-                sub("number"),
-            ),
-            f(
-                lambda a, b: f"({a} ^ {b})",
-                sub("number"),
-                st.sampled_from(["2", "0.5", "-1", "3", "count"]),
-            ),
-            f(lambda a: f"-{a}", sub("number")),
-            f(
-                lambda a, d: f"ROUND({a}, {d})",
-                sub("number"),
-                st.sampled_from(["0", "2", "-1", "count"]),
-            ),
-            f(lambda a: f"ABS({a})", sub("number")),
-            f(
-                lambda fn, a, b: f"{fn}({a}, {b})",
-                st.sampled_from(["MIN", "MAX"]),
-                sub("number"),
-                sub("number"),
-            ),
-            f(lambda a: f"LEN({a})", sub("text")),
-            f(lambda a: f"VALUE({a})", sub("text")),
-            f(
-                lambda a, b: f"DATEDIFF({a}, {b})",
-                sub("date") | sub("datetime"),
-                sub("date") | sub("datetime"),
-            ),
-            f(lambda a, b: f"({a} - {b})", sub("date"), sub("date")),
-            f(lambda a, b: f"({a} - {b})", sub("datetime"), sub("datetime")),
+            infix(n, ["+", "-", "*", "/"], n),
+            infix(n, ["^"], st.sampled_from(["2", "0.5", "-1", "3", "count"])),
+            st.builds(lambda x: f"-{x}", n),
+            call(["ROUND"], n, st.sampled_from(["0", "2", "-1", "count"])),
+            call(["ABS"], n),
+            call(["MIN", "MAX"], n, n),
+            call(["LEN", "VALUE"], t),
+            call(["DATEDIFF"], d | dt, d | dt),
+            infix(d, ["-"], d),
+            infix(dt, ["-"], dt),
         ],
         "text": [
-            f(lambda a, b: f"({a} & {b})", sub("text"), sub("text")),
-            f(lambda fn, a: f"{fn}({a})", st.sampled_from(["UPPER", "LOWER"]), sub("text")),
-            f(
-                lambda a: f"TEXT({a})",
-                sub("number") | sub("date") | sub("datetime") | sub("boolean"),
-            ),
-            f(lambda a, b: f"BLANKVALUE({a}, {b})", sub("text"), sub("text")),
+            infix(t, ["&"], t),
+            call(["UPPER", "LOWER"], t),
+            call(["TEXT"], n | d | dt | b),
+            call(["BLANKVALUE"], t, t),
         ],
         "boolean": [
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("number"),
-                st.sampled_from(["=", "<>", "<", "<=", ">", ">="]),
-                sub("number"),
-            ),
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("text"),
-                st.sampled_from(["=", "!=", "<", ">="]),
-                sub("text"),
-            ),
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("date"),
-                st.sampled_from(["=", "<"]),
-                sub("date"),
-            ),
-            f(
-                lambda fn, a, b: f"{fn}({a}, {b})",
-                st.sampled_from(["AND", "OR"]),
-                sub("boolean"),
-                sub("boolean"),
-            ),
-            f(lambda a: f"NOT({a})", sub("boolean")),
-            f(lambda a: f"ISBLANK({a})", sub("text") | sub("number") | sub("date")),
-            f(lambda a, b: f"CONTAINS({a}, {b})", sub("text"), sub("text")),
-            f(lambda b: f"CONTAINS(tags, {b})", sub("text")),
+            infix(n, ["=", "<>", "<", "<=", ">", ">="], n),
+            infix(t, ["=", "!=", "<", ">="], t),
+            infix(d, ["=", "<"], d),
+            call(["AND", "OR"], b, b),
+            call(["NOT"], b),
+            call(["ISBLANK"], t | n | d),
+            call(["CONTAINS"], t, t),
+            call(["CONTAINS"], st.just("tags"), t),
         ],
-        "date": [
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("date"),
-                st.sampled_from(["+", "-"]),
-                sub("number"),
-            ),
-            f(
-                lambda fn, a, b: f"{fn}({a}, {b})",
-                st.sampled_from(["MIN", "MAX"]),
-                sub("date"),
-                sub("date"),
-            ),
-        ],
-        "datetime": [
-            f(
-                lambda a, op, b: f"({a} {op} {b})",
-                sub("datetime"),
-                st.sampled_from(["+", "-"]),
-                sub("number"),
-            ),
-        ],
+        "date": [infix(d, ["+", "-"], n), call(["MIN", "MAX"], d, d)],
+        "datetime": [infix(dt, ["+", "-"], n)],
     }
-    branches = [
-        f(lambda c, a, b: f"IF({c}, {a}, {b})", sub("boolean"), sub(kind), sub(kind)),
-    ]
+    branches = [call(["IF"], b, sub(kind), sub(kind))]
     if kind in COMPARABLE:
         branches.append(
-            f(
-                lambda s, a, r1, d: f"CASE({s}, 'a', {a}, 'b', {r1}, {d})",
-                sub("text"),
+            st.builds(
+                lambda s, x, y, z: f"CASE({s}, 'a', {x}, 'b', {y}, {z})",
+                t,
                 sub(kind),
                 sub(kind),
                 sub(kind),
