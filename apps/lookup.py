@@ -83,12 +83,18 @@ def _members(team_id: str, token: str) -> dict[str, str]:
     return {m["id"]: m["name"] for m in ApiClient(token).members()}
 
 
-def members(api: ApiClient, team_id: str) -> dict[str, str]:
-    """Member id → name (the team's, cached per team)."""
+def _team_map(read: Any, api: ApiClient, team_id: str) -> dict[str, str]:
+    """A cached id → name map of the team (``read(team_id, token)``); empty when the API
+    refuses (the page shows ids rather than fail)."""
     try:
-        return _members(team_id, api.token or "")
+        return read(team_id, api.token or "")
     except ApiError:
         return {}
+
+
+def members(api: ApiClient, team_id: str) -> dict[str, str]:
+    """Member id → name (the team's, cached per team)."""
+    return _team_map(_members, api, team_id)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -102,10 +108,7 @@ def _stage_names(team_id: str, token: str) -> dict[str, str]:
 
 def stage_names(api: ApiClient, team_id: str) -> dict[str, str]:
     """Stage key → name over the team's pipelines (the first pipeline's name of a shared key)."""
-    try:
-        return _stage_names(team_id, api.token or "")
-    except ApiError:
-        return {}
+    return _team_map(_stage_names, api, team_id)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -127,10 +130,7 @@ def readable(api: ApiClient, team_id: str, df: pd.DataFrame) -> pd.DataFrame:
                 lambda v, m=people: m.get(v, "Unassigned") if v else "Unassigned"
             )
         elif col == "pipeline_id":
-            try:
-                pipes = _pipeline_names(team_id, api.token or "")
-            except ApiError:
-                pipes = {}
+            pipes = _team_map(_pipeline_names, api, team_id)
             out[col] = out[col].map(lambda v, p=pipes: p.get(v, v))
         elif col in ("stage", "from_stage", "to_stage"):
             stages = stage_names(api, team_id)
