@@ -76,8 +76,17 @@ async def records_as_of(
 ) -> dict[int, dict[str, Any] | None]:
     """Each event's record as of that event (by event id), from one read of the history of the
     records involved."""
-    if not evts:
-        return {}
+    out: dict[int, dict[str, Any] | None] = {}
+    # A record's first event holds all of it: no history to read.
+    later = [e for e in evts if e["action"] != "created"]
+    for e in evts:
+        if e["action"] == "created":
+            out[int(e["id"])] = {"id": e["object_id"]} | {
+                k: after for k, (_before, after) in (e["changes"] or {}).items()
+            }
+    if not later:
+        return out
+    evts = later
     keys = sorted({(e["object_type"], e["object_id"]) for e in evts})
     wanted: dict[tuple[str, str], set[int]] = {}
     for e in evts:
@@ -91,7 +100,6 @@ async def records_as_of(
             "ids": [k[1] for k in keys],
         },
     )
-    out: dict[int, dict[str, Any] | None] = {}
     state: dict[str, Any] | None = None
     current: tuple[str, str] | None = None
     for r in rows:

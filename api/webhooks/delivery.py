@@ -231,9 +231,8 @@ async def _attempt(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _record(row: Mapping[str, Any], out: dict[str, Any]) -> bool:
-    """Log the attempt and settle the row; True when its endpoint is to be disabled."""
-    now = clock.now()
+def _outcome(row: Mapping[str, Any], out: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The parameters that settle one attempt: its log row and the delivery's new state."""
     attempt = int(row["attempts"])
     if out["ok"]:
         status, nxt = "succeeded", None
@@ -241,55 +240,59 @@ async def _record(row: Mapping[str, Any], out: dict[str, Any]) -> bool:
         status, nxt = "failed", None
     else:
         status, nxt = "pending", now + timedelta(seconds=SCHEDULE[attempt - 1])
-    ids = {"team_id": row["team_id"], "delivery_id": row["id"], "endpoint_id": row["endpoint_id"]}
-    disable = False
+    return {
+        "team_id": row["team_id"],
+        "delivery_id": row["id"],
+        "id": new_id("wha"),
+        "attempt": attempt,
+        "status": status,
+        "attempt_status": "succeeded" if out["ok"] else "failed",
+        "request": json.dumps(out["request"]),
+        "response_code": out["response_code"],
+        "response_body": out["response_body"],
+        "error": out["error"],
+        "duration_ms": out["duration_ms"],
+        "at": now,
+        "next": nxt,
+    }
+
+
+async def _record(results: list[tuple[Mapping[str, Any], dict[str, Any]]]) -> list[tuple[str, str]]:
+    """Log the attempts of one tick and settle their rows, in one transaction; the endpoints
+    (team, id) to disable (failing for :data:`DISABLE_AFTER`)."""
+    now = clock.now()
+    params = [_outcome(row, out, now) for row, out in results]
+    succeeded = {(r["team_id"], r["endpoint_id"]) for r, out in results if out["ok"]}
+    failed = {(r["team_id"], r["endpoint_id"]) for r, out in results if not out["ok"]}
+    disable: list[tuple[str, str]] = []
     async with db_engine("worker").begin() as conn:
-        await conn.execute(
-            _ATTEMPT,
-            {
-                **ids,
-                "id": new_id("wha"),
-                "attempt": attempt,
-                "status": "succeeded" if out["ok"] else "failed",
-                "request": json.dumps(out["request"]),
-                "response_code": out["response_code"],
-                "response_body": out["response_body"],
-                "error": out["error"],
-                "duration_ms": out["duration_ms"],
-                "at": now,
-            },
-        )
-        await conn.execute(
-            _DONE,
-            {
-                **ids,
-                "status": status,
-                "response_code": out["response_code"],
-                "duration_ms": out["duration_ms"],
-                "at": now,
-                "next": nxt,
-                "error": out["error"],
-                "attempt": attempt,
-            },
-        )
-        if out["ok"]:
-            await conn.execute(_SUCCEEDED, ids)
-        else:
-            state = (await conn.execute(_FAILED, {**ids, "at": now})).first()
-            disable = bool(state and state.enabled and state.failing_since <= now - DISABLE_AFTER)
+        await conn.execute(_ATTEMPT, [{**p, "status": p["attempt_status"]} for p in params])
+        await conn.execute(_DONE, params)
+        if succeeded:
+            await conn.execute(
+                _SUCCEEDED, [{"team_id": t, "endpoint_id": e} for t, e in sorted(succeeded)]
+            )
+        for team_id, endpoint_id in sorted(failed - succeeded):
+            state = (
+                await conn.execute(
+                    _FAILED, {"team_id": team_id, "endpoint_id": endpoint_id, "at": now}
+                )
+            ).first()
+            if state and state.enabled and state.failing_since <= now - DISABLE_AFTER:
+                disable.append((team_id, endpoint_id))
     return disable
 
 
-async def _send(row: Mapping[str, Any]) -> None:
+async def _send(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
     out = await _attempt(row)
-    if await _record(row, out):
-        await disable(row["team_id"], row["endpoint_id"], failing_for=DISABLE_AFTER)
     if not out["ok"]:
         log.info("webhook delivery %s attempt %s failed: %s", row["id"], row["attempts"], out)
+    return row, out
 
 
 async def send_due(limit: int = CLAIM_LIMIT) -> bool:
-    """Claim and send the due deliveries of every team (concurrently); True if any was."""
+    """Claim and send the due deliveries of every team (concurrently), then record what
+    happened in one transaction; True if any was sent."""
     async with db_engine("worker").begin() as conn:
         rows = [
             dict(r._mapping)
@@ -297,9 +300,12 @@ async def send_due(limit: int = CLAIM_LIMIT) -> bool:
                 _CLAIM, {"now": clock.now(), "limit": limit, "lease": LEASE_SECONDS}
             )
         ]
-    if rows:
-        await asyncio.gather(*(_send(r) for r in rows))
-    return bool(rows)
+    if not rows:
+        return False
+    results = await asyncio.gather(*(_send(r) for r in rows))
+    for team_id, endpoint_id in await _record(list(results)):
+        await disable(team_id, endpoint_id, failing_for=DISABLE_AFTER)
+    return True
 
 
 # --------------------------------------------------------------------------- disabling
