@@ -55,7 +55,7 @@ DISABLE_AFTER = timedelta(days=5)
 #: Seconds a claimed row is held by its sender (a crashed sender's rows go out again after).
 LEASE_SECONDS = 60
 #: Rows claimed per tick (sent concurrently).
-CLAIM_LIMIT = 100
+CLAIM_LIMIT = 500
 RESPONSE_KEEP = 2048
 MAX_ERROR = 2000
 USER_AGENT = "Leadly-Webhooks/1"
@@ -124,7 +124,10 @@ async def enqueue(event: DispatchedEvent) -> None:
 # --------------------------------------------------------------------------- the sender
 
 # Due, not leased, its endpoint enabled, and no earlier delivery of the same record to the same
-# endpoint still pending. The lease is real time (a crash), what is due is the clock's.
+# endpoint still pending. "Earlier" for one record is the event id: a record's events are
+# written under its row lock, so their ids follow the order the changes happened in (a
+# transaction id can be older than the lock's order). The lease is real time (a crash), what is
+# due is the clock's.
 _CLAIM = text(
     """
     WITH due AS (
@@ -139,7 +142,7 @@ _CLAIM = text(
           WHERE p.team_id = d.team_id AND p.endpoint_id = d.endpoint_id
             AND p.object_type = d.object_type AND p.object_id = d.object_id
             AND p.status = 'pending'
-            AND (p.event_txid, p.event_id) < (d.event_txid, d.event_id))
+            AND p.event_id < d.event_id)
       ORDER BY d.next_attempt_at, d.event_txid, d.event_id
       LIMIT :limit
       FOR UPDATE OF d SKIP LOCKED

@@ -247,3 +247,32 @@ async def test_the_hourly_check_disables_endpoints_failing_for_five_days(
         assert await disable_failing() == 0  # once
     r = await team.get(f"/api/v1/webhooks/{hook['id']}")
     assert r.json()["enabled"] is False
+
+
+async def test_order_per_record_under_concurrent_updates(team: Team, receiver: Receiver) -> None:
+    import asyncio
+
+    await make_webhook(team, receiver, "/flaky/3/concurrent", ["lead.*"])
+    leads = [await new_lead(team, first_name=f"N{i}") for i in range(3)]
+
+    async def touch(lead: dict, n: int) -> None:
+        r = await team.patch(f"/api/v1/leads/{lead['id']}", json={"title": f"T{n}"})
+        assert r.status_code == 200, r.text
+
+    await asyncio.gather(*(touch(lead, n) for lead in leads for n in range(6)))
+    moved = timedelta(0)
+    await pump(team)
+    for wait in SCHEDULE[:3]:
+        moved += timedelta(seconds=wait)
+        with later(moved):
+            await pump(team)
+    sent = [json.loads(g["body"]) for g in receiver.at("/flaky/3/concurrent")]
+    for lead in leads:
+        mine = [e for e in sent if e["data"]["id"] == lead["id"]]
+        firsts = list(dict.fromkeys(e["id"] for e in mine))  # first arrival of each event
+        numbers = [int(i.removeprefix("evt_")) for i in firsts]
+        assert numbers == sorted(numbers) and len(numbers) == 7, firsts
+        assert mine[0]["type"] == "lead.created"
+        last = next(e for e in reversed(mine) if e["id"] == firsts[-1])
+        current = (await team.get(f"/api/v1/leads/{lead['id']}")).json()
+        assert last["data"]["record"]["title"] == current["title"]
