@@ -97,15 +97,14 @@ def unsigned_zero(d: Decimal) -> Decimal:
 def to_decimal(v: Any) -> Decimal | None:
     if v is None:
         return v
-    if type(v) is Decimal:
+    if type(v) is Decimal and v.is_finite():
         return v.copy_abs() if v.is_signed() and v.is_zero() else v
     if isinstance(v, bool):
         raise TypeError("a boolean is not a number")
-    if isinstance(v, int):
-        return Decimal(v)
-    if isinstance(v, float):
-        return Decimal(repr(v))
-    return Decimal(str(v))
+    d = Decimal(v) if isinstance(v, int) else Decimal(repr(v) if isinstance(v, float) else str(v))
+    if not d.is_finite():
+        raise ValueError("not a finite number")
+    return unsigned_zero(d)
 
 
 def to_date(v: Any) -> date | None:
@@ -153,7 +152,23 @@ READERS: dict[str, Callable[[Any], Any]] = {
 
 
 def reader(field_type: str) -> Callable[[Any], Any]:
-    return READERS[FIELD_VALUE_TYPES[field_type]]
+    """How a field of ``field_type`` is read from a record: a value that is not one of its
+    type (a stored "abc" in a decimal field, an invalid date) reads as null, never an error."""
+    convert = READERS[FIELD_VALUE_TYPES[field_type]]
+    if convert is _identity:
+        return _boolean
+
+    def read(v: Any) -> Any:
+        try:
+            return convert(v)
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+
+    return read
+
+
+def _boolean(v: Any) -> bool | None:
+    return v if v is None or isinstance(v, bool) else None
 
 
 def rounded(q: Decimal) -> Decimal:

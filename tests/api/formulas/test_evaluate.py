@@ -218,6 +218,19 @@ def counted(fn: Any, calls: list[tuple[str, str]]) -> Any:
     return counting
 
 
+def test_values_not_of_their_field_type_read_as_null() -> None:
+    record = {
+        "hours": "abc",
+        "count": True,
+        "due": "2026-02-30",
+        "started_at": "soon",
+        "done": "yes",
+        "budget": float("nan"),
+    }
+    for expression in ("hours", "count", "due", "started_at", "done", "budget"):
+        assert run(f"ISBLANK({expression})", record) is True, expression
+
+
 def test_many_records_share_the_clock_and_related_records() -> None:
     from api.formulas import evaluate_many
 
