@@ -163,6 +163,45 @@ def api_server(workers: int = 1, env: Mapping[str, str] | None = None) -> Iterat
         yield base
 
 
+class MailSink:
+    """What a local SMTP server received: invitation tokens reach the invitee only by mail."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, list[str]] = {}
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        text = envelope.content.decode("utf-8", "replace")
+        for rcpt in envelope.rcpt_tos:
+            self.texts.setdefault(rcpt.casefold(), []).append(text)
+        return "250 OK"
+
+    def token(self, address: str, prefix: str) -> str:
+        """The newest token starting with ``prefix`` mailed to ``address``."""
+        import re
+
+        for text in reversed(self.texts.get(address.casefold(), [])):
+            found = re.search(re.escape(prefix) + r"[A-Za-z0-9_-]+", text)
+            if found:
+                return found.group(0)
+        raise LookupError(f"no {prefix} token mailed to {address}")
+
+
+@contextlib.contextmanager
+def mail_sink() -> Iterator[tuple[MailSink, dict[str, str]]]:
+    """An SMTP server on loopback for the API to send through; yields it and the settings
+    (``LEADLY_SMTP_HOST``/``PORT``) to give the API's environment."""
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, {"LEADLY_SMTP_HOST": "127.0.0.1", "LEADLY_SMTP_PORT": str(port)}
+    finally:
+        controller.stop()
+
+
 def pct(values: list[float], p: int) -> float:
     """The ``p``-th percentile of ``values`` (the value itself when there is one)."""
     if len(values) < 2:

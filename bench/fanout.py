@@ -37,7 +37,7 @@ import time
 
 import aiohttp
 
-from bench._common import api_server, bench_database, pct, started
+from bench._common import api_server, bench_database, mail_sink, pct, started
 from bench._common import signup as team_signup
 
 
@@ -89,7 +89,8 @@ async def main() -> None:
     with (
         worker_log,
         bench_database(keep=bool(os.environ.get("FANOUT_KEEP_DB"))) as db,
-        api_server(args.workers, env) as base,
+        mail_sink() as (mail, smtp_env),
+        api_server(args.workers, {**env, **smtp_env}) as base,
         started([sys.executable, "-m", "leadly.launcher.cli", "worker"], env, stderr=worker_log),
     ):
         dbname = db.name
@@ -105,7 +106,8 @@ async def main() -> None:
                     json={"email": f"m{i}-{dbname}@bench.io", "role": "user"},
                     headers=owner,
                 ) as r:
-                    token = (await r.json())["token"]
+                    assert r.status == 201, await r.text()
+                token = mail.token(f"m{i}-{dbname}@bench.io", "ldi_")
                 async with http.post(
                     f"/api/v1/invitations/{token}/accept",
                     json={"name": f"Member {i}", "password": "bench-password-1"},

@@ -144,6 +144,12 @@ class Settings:
     rate_limit_burst_window_seconds: int = 1
     """Window of the burst limit."""
 
+    email_verification_ttl_hours: int = 48
+    """How long an email verification link works (one use)."""
+
+    verification_resend_max_per_hour: int = 5
+    """Verification emails a member may ask to be sent again in an hour (429 after)."""
+
     idempotency_ttl_hours: int = 24
     """How long an ``Idempotency-Key`` is remembered."""
 

@@ -27,7 +27,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tests.plugin import PASSWORD, session_root
+from tests.plugin import MAILBOX, PASSWORD, MailBox, session_root
 
 pytest_plugins = ["tests.plugin"]
 
@@ -48,7 +48,7 @@ def _admin_url() -> tuple[str, Path | None]:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def database_url(mailbox: MailBox) -> Iterator[str]:
     admin, tmp = _admin_url()
     name = f"leadly_test_{RUN_ID}"
     with psycopg.connect(
@@ -178,9 +178,21 @@ async def make_team(http: httpx.AsyncClient, name: str | None = None) -> Team:
     )
     assert r.status_code == 201, r.text
     body = r.json()
+    # The owner follows the link mailed to them: a verified login, as every test expects.
+    body["member"] = await verify_email(http, email)
     return Team(
         http, body["token"], body["team"]["id"], body["member"]["id"], email, password, body
     )
+
+
+async def verify_email(http: httpx.AsyncClient, email: str) -> dict[str, Any]:
+    """Follow the verification link last mailed to ``email``; the member, now verified."""
+    token = MAILBOX.take_token(email, "ldv_")
+    r = await http.post("/api/v1/auth/verify-email", json={"token": token})
+    assert r.status_code == 200, r.text
+    member = r.json()["member"]
+    assert member["email_verified"] is True, member
+    return member
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ Helpers
 - :func:`wait_http` / :func:`child`: start a server process and wait until a URL answers; the
   process is stopped when the block ends.
 - :func:`open_page`: a Streamlit ``AppTest`` of apps/Home.py signed in, on one of its pages.
+- :data:`MAILBOX` (fixture ``mailbox``): the run's one SMTP server (aiosmtpd), which
+  ``LEADLY_SMTP_HOST``/``LEADLY_SMTP_PORT`` point at for the session (the API in the test's loop
+  and every server a test starts). :meth:`MailBox.take_token` reads an invitation or
+  verification token from a member's mail, as a person would.
 
 Guards (every run, whichever servers it uses)
 - Before collection, each pytest process (and so every xdist worker and every subprocess a test
@@ -29,15 +33,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +236,70 @@ async def moment() -> str:
     t = datetime.now(UTC).isoformat()
     await asyncio.sleep(0.005)
     return t
+
+
+class MailBox:
+    """What the run's SMTP server received, in order (the server's thread appends; tests read).
+    ``fail_next``: answer that many messages with a temporary failure (451)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[tuple[EmailMessage, list[str]]] = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return "451 4.3.0 try again later"
+            msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self._received.append((msg, [r.casefold() for r in envelope.rcpt_tos]))  # type: ignore[misc]
+        return "250 OK"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m, _ in self._received]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The messages still in the box for ``address`` (oldest first)."""
+        with self._lock:
+            return [m for m, rcpt in self._received if address.casefold() in rcpt]
+
+    def take_token(self, address: str, prefix: str) -> str:
+        """The token starting with ``prefix`` (``ldi_`` an invitation, ``ldv_`` an email
+        verification) in the newest message to ``address`` holding one; that message leaves
+        the box (later checks of the member's mail see only what came after)."""
+        pattern = re.compile(re.escape(prefix) + r"[A-Za-z0-9_-]+")
+        with self._lock:
+            for i in range(len(self._received) - 1, -1, -1):
+                msg, rcpt = self._received[i]
+                if address.casefold() not in rcpt:
+                    continue
+                found = pattern.search(msg.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+                if found:
+                    del self._received[i]
+                    return found.group(0)
+        raise AssertionError(f"no mail to {address} holds a {prefix}… token")
+
+
+MAILBOX = MailBox()
+"""The session's mailbox (started by the ``mailbox`` fixture, which the database depends on)."""
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[MailBox]:
+    """The run's SMTP server on loopback; ``LEADLY_SMTP_HOST``/``PORT`` point at it."""
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(MAILBOX, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    os.environ.update({"LEADLY_SMTP_HOST": "127.0.0.1", "LEADLY_SMTP_PORT": str(port)})
+    try:
+        yield MAILBOX
+    finally:
+        controller.stop()
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:

@@ -19,6 +19,7 @@ from warehouse.db import api_engine
 PUBLIC_PATHS = [
     "^/api/v1/auth/signup$",
     "^/api/v1/auth/login$",
+    "^/api/v1/auth/verify-email$",
     "^/api/v1/invitations/[^/]+/accept$",
     "^/api/v1/schema",
     "^/api/v1/health$",

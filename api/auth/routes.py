@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from api.auth import schemas as s
-from api.auth import service
+from api.auth import service, verification
 from api.common.guards import values_of
 from api.common.listing import parse_params
 from api.web.body import strict_body
@@ -46,7 +46,7 @@ def _client(request: Request) -> dict[str, Any]:
 
 
 async def _write_secret(actor: Actor, fn):  # type: ignore[no-untyped-def]
-    """A write whose response carries a secret (an API key, an invitation token).
+    """A write whose response carries a secret (an API key).
 
     It does not go through ``Idempotency-Key`` replay, which would store the response body, and
     with it the secret in plain text, in ``app.idempotency_keys``. A retried request simply
@@ -88,6 +88,21 @@ class AuthController(Controller):
             **_client(request),
         )
         return json_response(out)
+
+    @post(
+        "/auth/verify-email",
+        status_code=200,
+        before_request=strict_body(s.VerifyEmailIn),
+    )
+    async def verify_email(
+        self, request: Request, data: s.VerifyEmailIn
+    ) -> Response[s.VerifyEmailOut]:
+        out = await verification.verify_email(data.token, request_id=_rid(request))
+        return json_response(out)
+
+    @post("/auth/verify-email/resend", status_code=202)
+    async def resend_verification(self, request: Request) -> Response[s.ResendOut]:
+        return json_response(await verification.resend(current_actor(request)), 202)
 
     @post("/auth/logout", status_code=204)
     async def logout(self, request: Request) -> None:
@@ -199,7 +214,7 @@ class InvitationsController(Controller):
         async def run(conn):  # type: ignore[no-untyped-def]
             return json_response(await service.invite(conn, actor, data.email, data.role), 201)
 
-        return await _write_secret(actor, run)
+        return await write(request, actor, run)
 
     @post("/{token:str}/accept", status_code=201, before_request=strict_body(s.AcceptIn))
     async def accept(self, request: Request, token: str, data: s.AcceptIn) -> Response[s.AcceptOut]:

@@ -46,6 +46,9 @@ class MemberOut(Struct, kw_only=True):
     role: str
     time_zone: str
     is_active: bool
+    email_verified: bool
+    """The member followed the link mailed to ``email`` (or accepted an invitation sent there):
+    only then does the address sign in with a password."""
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None
@@ -112,17 +115,32 @@ class InvitationIn(Strict):
 
 
 class InvitationOut(Struct, kw_only=True):
+    """The invitation's token is mailed to ``email``, never shown to the inviter."""
+
     id: str
     email: str
     role: str
     expires_at: datetime
-    token: str | UnsetType = UNSET
 
 
 class AcceptIn(Strict):
     name: Name
     password: Password
     time_zone: TimeZone = "UTC"
+
+
+class VerifyEmailIn(Strict):
+    token: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+
+class VerifyEmailOut(Struct, kw_only=True):
+    member: MemberOut
+
+
+class ResendOut(Struct, kw_only=True):
+    email: str
+    """Where the new link went."""
+    expires_at: datetime
 
 
 class AcceptOut(Struct, kw_only=True):

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.auth import crypto
+from api.auth import crypto, mailing
 from api.auth.emails import normalize_email
 from api.auth.passwords import check_password
 from api.common.records import RecordService, actor_event
 from api.common.scope import tenant_scope
+from leadly import clock
 from leadly.actor import ROLE_RANK, Actor, system_actor
 from leadly.ids import new_id
 from leadly.problem import Problem, not_found, validation
@@ -91,6 +92,8 @@ class MemberService(RecordService):
             r = dict(r)
             if "role_id" in r:
                 r["role"] = keys.get(r.pop("role_id"), "user")
+            if "email_verified_at" in r:
+                r["email_verified"] = r.pop("email_verified_at") is not None
             out.append(r)
         return out
 
@@ -151,7 +154,11 @@ async def signup(
     request_id: str | None = None,
     user_agent: str | None = None,
     ip: str | None = None,
+    verified: bool = False,
 ) -> dict[str, Any]:
+    """A new team and its owner, signed in. The owner's email is unverified (it signs in with a
+    password only once the link mailed to it is followed) unless ``verified``: an operator's
+    command (``leadly create-team``, the demo seed), not a stranger at a sign-up form."""
     check_time_zone(time_zone)
     check_password(password)
     if ip is not None:  # sign-ups per address: the 409 for a taken email must not be a free oracle
@@ -188,6 +195,7 @@ async def signup(
                 "password_hash": pw,
                 "role_id": role_ids["owner"],
                 "time_zone": time_zone,
+                "email_verified_at": clock.now() if verified else None,
             },
             extra_events=[
                 EventRecord(
@@ -205,8 +213,13 @@ async def signup(
         from api.pipelines.service import pipeline_service  # every team starts with one
 
         await pipeline_service.create_default(conn, actor)
+        pending = None
+        if not verified:
+            pending = await mailing.issue_verification(conn, actor, member_id, name, email)
         issued = await issue_session(conn, team_id, member_id, user_agent, ip)
         member = (await member_service.present(conn, actor, [member]))[0]
+    if pending is not None:  # after commit: the link names a row that exists
+        await mailing.send_verification(pending)
     return {
         "team": dict(team._mapping),
         "member": member,
@@ -641,7 +654,8 @@ async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> 
     ).scalar_one()
     token = crypto.new_token(crypto.INVITE_PREFIX)
     inv_id = new_id("inv")
-    expires = datetime.now(UTC) + timedelta(hours=get_settings().invitation_ttl_hours)
+    s = get_settings()
+    expires = datetime.now(UTC) + timedelta(hours=s.invitation_ttl_hours)
     await conn.execute(
         insert(invitations).values(
             team_id=actor.team_id,
@@ -659,7 +673,25 @@ async def invite(conn: AsyncConnection, actor: Actor, email: str, role: str) -> 
             actor, "invitation", inv_id, "created", {"email": [None, email], "role": [None, role]}
         ),
     )
-    return {"id": inv_id, "email": email, "role": role, "expires_at": expires, "token": token}
+    # The token goes to the invitee's mailbox only: accepting proves the address is theirs, so
+    # an admin cannot invite an address he does not read and accept it himself. Sent before the
+    # commit: if the mail server refuses, no invitation exists (503).
+    inviter = (await member_service.get(conn, actor, actor.member_id))["name"]
+    team = await _team_out(conn, actor.team_id)
+    await mailing.send(
+        mailing.invitation_message(
+            s,
+            invitation_id=inv_id,
+            email=email,
+            token=token,
+            team_name=team["name"],
+            inviter=inviter,
+            role=role,
+            expires_at=expires,
+        ),
+        "invitation email",
+    )
+    return {"id": inv_id, "email": email, "role": role, "expires_at": expires}
 
 
 async def accept_invitation(
@@ -717,18 +749,13 @@ async def accept_invitation(
                 "password_hash": pw,
                 "role_id": inv.role_id,
                 "time_zone": time_zone,
+                # The token reached the member only through this mailbox.
+                "email_verified_at": clock.now(),
             },
         )
         issued = await issue_session(conn, inv.team_id, member_id, user_agent, ip)
         member = (await member_service.present(conn, actor, [row]))[0]
     return {"member": member, "token": issued.token, "expires_at": issued.expires_at}
-
-
-async def create_team(
-    team_name: str, owner_name: str, owner_email: str, password: str
-) -> dict[str, Any]:
-    """Used by ``leadly create-team`` and the demo seed."""
-    return await signup(team_name, owner_name, owner_email, password, "UTC")
 
 
 def role_rank(key: str) -> int:

@@ -139,3 +139,7 @@ def ip_key(ip: str) -> str:
 
 def signup_key(ip: str) -> str:
     return f"signup:ip:{_h(ip)}"
+
+
+def resend_key(team_id: str, member_id: str) -> str:
+    return f"verify:resend:{_h(team_id + ':' + member_id)}"

@@ -32,11 +32,10 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.common import outbound
+from api.common import mail, outbound
 from api.notifications.preferences import MemberPrefs, deferral, load_prefs
 from leadly import clock
 from leadly.settings import Settings, get_settings
@@ -103,30 +102,19 @@ def prefs_url(s: Settings) -> str:
 # =========================================================================== senders
 
 
-def _smtp_send(msg: EmailMessage, s: Settings) -> None:
-    if not s.smtp_host:
-        raise DeliveryError("SMTP is not configured (LEADLY_SMTP_HOST).", permanent=True)
-    with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.notification_http_timeout) as smtp:
-        if s.smtp_starttls:
-            smtp.starttls()
-        if s.smtp_username:
-            smtp.login(s.smtp_username, s.smtp_password)
-        smtp.send_message(msg)
-
-
 def _message(
     s: Settings, to_name: str, to_addr: str, subject: str, text_: str, html: str, key: str
 ) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = s.mail_from
-    msg["To"] = formataddr((to_name, to_addr))
-    msg["Subject"] = subject
-    domain = s.mail_from.rsplit("@", 1)[-1].strip(">").strip() or "leadly.local"
-    msg["Message-ID"] = f"<{key}@{domain}>"
-    msg["X-Leadly-Delivery"] = key
-    msg.set_content(text_)
-    msg.add_alternative(html, subtype="html")
-    return msg
+    return mail.message(
+        s, to_name, to_addr, subject, text_, html, key, headers={"X-Leadly-Delivery": key}
+    )
+
+
+async def _smtp_send(msg: EmailMessage, s: Settings) -> None:
+    try:
+        await mail.send(msg, s)
+    except mail.MailError as e:
+        raise DeliveryError(str(e), permanent=e.permanent) from e
 
 
 async def send_email(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Settings) -> Outcome:
@@ -141,12 +129,7 @@ async def send_email(n: dict[str, Any], p: MemberPrefs, delivery_id: str, s: Set
         env.get_template("notification.html.j2").render(ctx),
         delivery_id,
     )
-    try:
-        await asyncio.to_thread(_smtp_send, msg, s)
-    except smtplib.SMTPRecipientsRefused as e:
-        raise DeliveryError(f"SMTP refused the recipient: {e.recipients}", permanent=True) from e
-    except (smtplib.SMTPException, OSError) as e:
-        raise DeliveryError(f"SMTP: {type(e).__name__}: {e}") from e
+    await _smtp_send(msg, s)
     return Outcome("sent", msg["Message-ID"])
 
 
@@ -705,7 +688,7 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
         key,
     )
     try:
-        await asyncio.to_thread(_smtp_send, msg, s)
+        await _smtp_send(msg, s)
     except Exception as e:
         error = f"{type(e).__name__}: {e}"[:MAX_ERROR]
         permanent = isinstance(e, DeliveryError) and e.permanent
@@ -728,4 +711,3 @@ async def _send_digest(team_id: str, member_id: str, rows: list[dict], s: Settin
 
 
 __all__ = ["DeliveryError", "deliver_due", "deliver_notification", "send_digests"]
-_ = formataddr

@@ -242,7 +242,9 @@ def create_team(
     from api.auth.service import signup
 
     out = run_async(
-        lambda: signup(data.team_name, data.name, data.email, data.password, data.time_zone)
+        lambda: signup(
+            data.team_name, data.name, data.email, data.password, data.time_zone, verified=True
+        )
     )
     click.echo(f"team_id:   {out['team']['id']}")
     click.echo(f"member_id: {out['member']['id']}")

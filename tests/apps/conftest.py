@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.plugin import PASSWORD, child, free_port, wait_http
+from tests.plugin import MAILBOX, PASSWORD, child, free_port, wait_http
 
 REPORTS = ("rpt_lead_funnel", "rpt_daily_rollup")
 
@@ -106,20 +106,26 @@ def seed_team(
             ),
             201,
         )
+        # The owner follows the verification link mailed to them (then signs in with a password).
+        _ok(
+            http.post("/auth/verify-email", json={"token": MAILBOX.take_token(email, "ldv_")}),
+            200,
+        )
         team = SeededTeam(name, out["team"]["id"], email, out["token"], out["member"]["id"])
         h = team.headers
         rep_id = None
         if with_rep:
             team.rep_email = f"rep-{tag}@example.com"
-            inv = _ok(
+            _ok(
                 http.post(
                     "/invitations", json={"email": team.rep_email, "role": "user"}, headers=h
                 ),
                 201,
             )
+            token = MAILBOX.take_token(team.rep_email, "ldi_")
             acc = _ok(
                 http.post(
-                    f"/invitations/{inv['token']}/accept",
+                    f"/invitations/{token}/accept",
                     json={"name": f"{name} Rep", "password": PASSWORD},
                 ),
                 201,

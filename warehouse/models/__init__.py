@@ -40,7 +40,15 @@ from warehouse.models.tasks import (  # noqa: F401
     TaskReminder,
     TimeLog,
 )
-from warehouse.models.tenancy import ApiKey, Invitation, Role, Session, Team, TeamMember
+from warehouse.models.tenancy import (
+    ApiKey,
+    EmailVerification,
+    Invitation,
+    Role,
+    Session,
+    Team,
+    TeamMember,
+)
 from warehouse.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
@@ -61,6 +69,7 @@ __all__ = [
     "CustomRecord",
     "CustomValidationRule",
     "DispatchFailure",
+    "EmailVerification",
     "Event",
     "IdempotencyKey",
     "Import",

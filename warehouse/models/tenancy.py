@@ -60,11 +60,22 @@ class TeamMember(TenantMixin, TimestampsMixin, VersionMixin, Base):
     time_zone: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'UTC'"))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the member proved they read mail at ``email`` (a verification link, or accepting an
+    invitation sent there). Until then the address neither signs in with a password nor keeps
+    anyone else from signing up with it."""
     __table_args__ = (
         ForeignKeyConstraint(["team_id"], ["app.teams.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["team_id", "role_id"], ["app.roles.team_id", "app.roles.id"]),
-        # One login identity per email across Leadly: login does not ask for a team.
-        Index("uq_team_members_email_normalized", "email_normalized", unique=True),
+        # One login identity per verified email across Leadly: login does not ask for a team.
+        Index(
+            "uq_team_members_email_verified",
+            "email_normalized",
+            unique=True,
+            postgresql_where=text("email_verified_at IS NOT NULL"),
+        ),
+        # One member per email within a team, verified or not.
+        Index("uq_team_members_team_email", "team_id", "email_normalized", unique=True),
         Index("ix_team_members_team_role", "team_id", "role_id"),
     )
 
@@ -110,6 +121,27 @@ class ApiKey(TenantMixin, Base):
         member_fk("member_id", ondelete="CASCADE"),
         CheckConstraint("rate_limit_per_hour > 0", name="rate_limit_positive"),
         Index("ix_api_keys_team_member", "team_id", "member_id"),
+    )
+
+
+class EmailVerification(TenantMixin, Base):
+    """A single-use link that proves a member reads mail at their address (only its hash is
+    kept). A new one for the member revokes the earlier ones."""
+
+    __tablename__ = "email_verifications"
+    member_id: Mapped[str] = mapped_column(Text, nullable=False)
+    email_normalized: Mapped[str] = mapped_column(Text, nullable=False)
+    """The address the link was sent to: verifying proves this one, not a later email."""
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        member_fk("member_id", ondelete="CASCADE"),
+        Index("ix_email_verifications_team_member", "team_id", "member_id"),
     )
 
 

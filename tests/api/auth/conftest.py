@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Team
+from tests.plugin import MAILBOX
 
 PASSWORD = "another-long-passphrase"
 
@@ -27,6 +28,23 @@ def sql(query: str, *params: Any) -> list[tuple[Any, ...]]:
     with superuser() as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set LEADLY_* variables for one test (the settings and throttle caches follow)."""
+    from api.auth import throttle
+    from leadly.settings import get_settings
+
+    def set_(**values: str) -> None:
+        for k, v in values.items():
+            monkeypatch.setenv(f"LEADLY_{k.upper()}", v)
+        get_settings.cache_clear()
+
+    yield set_
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    throttle.counter.cache_clear()
 
 
 @pytest.fixture
@@ -57,7 +75,8 @@ async def invite(team: Team, role: str = "user", email: str | None = None) -> di
     email = email or f"{role}-{secrets.token_hex(4)}@example.com"
     r = await team.post("/api/v1/invitations", json={"email": email, "role": role})
     assert r.status_code == 201, r.text
-    return {**r.json(), "email": email}
+    assert "token" not in r.json()  # the invitee's mailbox has it, not the inviter
+    return {**r.json(), "email": email, "token": MAILBOX.take_token(email, "ldi_")}
 
 
 async def add_member(team: Team, role: str = "user") -> Team:

@@ -8,7 +8,8 @@ import secrets
 import httpx
 
 from tests.api.auth.conftest import PASSWORD, add_member, api_key, invite, sql
-from tests.conftest import Team, assert_problem
+from tests.conftest import Team, assert_problem, verify_email
+from tests.plugin import MAILBOX
 
 
 async def test_invite_and_accept(http: httpx.AsyncClient, team: Team) -> None:
@@ -16,10 +17,16 @@ async def test_invite_and_accept(http: httpx.AsyncClient, team: Team) -> None:
     r = await team.post("/api/v1/invitations", json={"email": email, "role": "manager"})
     assert r.status_code == 201, r.text
     inv = r.json()
-    assert set(inv) >= {"id", "token", "expires_at"}
+    assert set(inv) >= {"id", "expires_at"} and "token" not in inv
     assert inv["id"].startswith("inv_")
+    # The token went to the invitee's mailbox, with who invited them to which team.
+    (mail,) = MAILBOX.to(email)
+    assert "invited you to" in mail["Subject"] and email in mail["To"]
+    text = mail.get_body(("plain",)).get_content()
+    assert "manager" in text and "/accept-invitation?token=ldi_" in text
+    token = MAILBOX.take_token(email, "ldi_")
     r = await http.post(
-        f"/api/v1/invitations/{inv['token']}/accept",
+        f"/api/v1/invitations/{token}/accept",
         json={"name": "Bea", "password": PASSWORD, "time_zone": "America/New_York"},
     )
     assert r.status_code == 201, r.text
@@ -27,6 +34,7 @@ async def test_invite_and_accept(http: httpx.AsyncClient, team: Team) -> None:
     assert set(body) >= {"member", "token"}
     m = body["member"]
     assert m["email"] == email and m["role"] == "manager" and m["name"] == "Bea"
+    assert m["email_verified"] is True  # the token reached them only through that mailbox
     assert m["time_zone"] == "America/New_York"
     me = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.json()["team"]["id"] == team.team_id and me.json()["member"]["id"] == m["id"]
@@ -43,13 +51,12 @@ async def test_invitation_token_is_stored_hashed(team: Team) -> None:
     for table in ("invitations", "events", "idempotency_keys"):
         [(n,)] = sql(f"SELECT count(*) FROM app.{table} t WHERE t::text LIKE %s", f"%{secret}%")
         assert n == 0, table
+    addr = f"idem-{secrets.token_hex(3)}@example.com"
     r = await team.post(
-        "/api/v1/invitations",
-        json={"email": f"idem-{secrets.token_hex(3)}@example.com"},
-        headers={"Idempotency-Key": "invite-1"},
+        "/api/v1/invitations", json={"email": addr}, headers={"Idempotency-Key": "invite-1"}
     )
     assert r.status_code == 201
-    secret = r.json()["token"][4:]
+    secret = MAILBOX.take_token(addr, "ldi_")[4:]
     [(n,)] = sql(
         "SELECT count(*) FROM app.idempotency_keys WHERE convert_from(body, 'UTF8') LIKE %s",
         f"%{secret}%",
@@ -124,12 +131,12 @@ async def test_only_admins_invite_and_only_owners_invite_owners(team: Team) -> N
 
 
 async def test_default_invited_role_is_user(http: httpx.AsyncClient, team: Team) -> None:
-    r = await team.post(
-        "/api/v1/invitations", json={"email": f"d-{secrets.token_hex(3)}@example.com"}
-    )
+    addr = f"d-{secrets.token_hex(3)}@example.com"
+    r = await team.post("/api/v1/invitations", json={"email": addr})
     assert r.status_code == 201
     r = await http.post(
-        f"/api/v1/invitations/{r.json()['token']}/accept", json={"name": "D", "password": PASSWORD}
+        f"/api/v1/invitations/{MAILBOX.take_token(addr, 'ldi_')}/accept",
+        json={"name": "D", "password": PASSWORD},
     )
     assert r.json()["member"]["role"] == "user"
 
@@ -258,9 +265,10 @@ async def test_member_edits_own_profile(team: Team) -> None:
 
 async def test_patch_with_stale_if_match_is_412(team: Team) -> None:
     url = f"/api/v1/members/{team.member_id}"
-    r = await team.patch(url, json={"name": "One"}, headers={"If-Match": '"1"'})
+    etag = (await team.get(url)).headers["ETag"]
+    r = await team.patch(url, json={"name": "One"}, headers={"If-Match": etag})
     assert r.status_code == 200, r.text
-    assert_problem(await team.patch(url, json={"name": "Two"}, headers={"If-Match": '"1"'}), 412)
+    assert_problem(await team.patch(url, json={"name": "Two"}, headers={"If-Match": etag}), 412)
 
 
 async def test_deactivation_stops_sessions_and_keys_at_once(
@@ -356,6 +364,7 @@ async def test_accept_after_email_was_taken_is_409(http: httpx.AsyncClient, team
         json={"team_name": "Own", "name": "Own", "email": inv["email"], "password": PASSWORD},
     )
     assert r.status_code == 201, r.text
+    await verify_email(http, inv["email"])  # the address is now someone's login
     r = await http.post(
         f"/api/v1/invitations/{inv['token']}/accept", json={"name": "A", "password": PASSWORD}
     )

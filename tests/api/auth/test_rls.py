@@ -86,6 +86,7 @@ async def test_without_team_the_api_role_sees_nothing(
         "sessions",
         "api_keys",
         "invitations",
+        "email_verifications",
         "roles",
         "events",
         "contacts",

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import email
-import email.policy
 import json
 import os
 import secrets
@@ -23,37 +21,11 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tests.conftest import Team
-from tests.plugin import eventually, free_port, local_http, worker_running
+from tests.plugin import MAILBOX, MailBox, eventually, local_http, worker_running
 
 PASSWORD = "another-long-passphrase"
 TWILIO_SID = "ACtest0000000000000000000000000000"
 FAIL_PHONE = "+15550000500"
-
-
-# --------------------------------------------------------------------------- SMTP
-
-
-class MailBox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.fail_next = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            return "451 4.3.0 try again later"
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(msg)  # type: ignore[arg-type]
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [
-            m
-            for m, (_f, rcpt) in zip(self.messages, self.envelopes, strict=True)
-            if address in rcpt
-        ]
 
 
 # --------------------------------------------------------------------------- HTTP receivers
@@ -124,15 +96,12 @@ class Services:
 
 
 @pytest.fixture(scope="session")
-async def services(database_url: str) -> AsyncIterator[Services]:
-    from aiosmtpd.controller import Controller
+async def services(database_url: str, mailbox: MailBox) -> AsyncIterator[Services]:
+    """The Twilio/Slack/Teams/push stand-in and VAPID keys; mail goes to the run's one SMTP
+    server (``mailbox``, tests/plugin.py)."""
     from cryptography.hazmat.primitives import serialization
     from py_vapid import Vapid02
 
-    mail = MailBox()
-    smtp_port = free_port()
-    controller = Controller(mail, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
     receiver = Receiver()
     http = contextlib.AsyncExitStack()
     receiver.base = await http.enter_async_context(local_http(receiver.handle))
@@ -148,8 +117,6 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         .rstrip("=")
     )
     env = {
-        "LEADLY_SMTP_HOST": "127.0.0.1",
-        "LEADLY_SMTP_PORT": str(smtp_port),
         "LEADLY_TWILIO_BASE_URL": receiver.base,
         "LEADLY_TWILIO_ACCOUNT_SID": TWILIO_SID,
         "LEADLY_TWILIO_AUTH_TOKEN": "twilio-secret",
@@ -165,9 +132,8 @@ async def services(database_url: str) -> AsyncIterator[Services]:
 
     get_settings.cache_clear()
     try:
-        yield Services(mail, receiver, public)
+        yield Services(mailbox, receiver, public)
     finally:
-        controller.stop()
         await http.aclose()
 
 
@@ -259,7 +225,7 @@ async def add_member(team: Team, role: str = "user", name: str | None = None) ->
     email_ = f"{role}-{secrets.token_hex(4)}@example.com"
     r = await team.post("/api/v1/invitations", json={"email": email_, "role": role})
     assert r.status_code == 201, r.text
-    token = r.json()["token"]
+    token = MAILBOX.take_token(email_, "ldi_")
     r = await team.http.post(
         f"/api/v1/invitations/{token}/accept",
         json={"name": name or f"{role.title()} {secrets.token_hex(2)}", "password": PASSWORD},

@@ -13,6 +13,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.conftest import Team
+from tests.plugin import MAILBOX
 
 
 def uniq(prefix: str = "x") -> str:
@@ -165,7 +166,7 @@ async def add_member(owner: Team, role: str) -> Team:
     r = await owner.post("/api/v1/invitations", json={"email": addr, "role": role})
     assert r.status_code == 201, r.text
     r = await owner.http.post(
-        f"/api/v1/invitations/{r.json()['token']}/accept",
+        f"/api/v1/invitations/{MAILBOX.take_token(addr, 'ldi_')}/accept",
         json={"name": f"{role.title()} Member", "password": "correct-horse-battery"},
     )
     assert r.status_code == 201, r.text
