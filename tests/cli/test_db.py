@@ -96,10 +96,11 @@ def test_every_later_migration_goes_down_and_up_on_a_database_holding_data(
 def test_members_are_verified_by_the_email_verification_upgrade(
     spare_database: str, cli_env: dict[str, str]
 ) -> None:
-    """f4a5b6c7d8e9: nobody is locked out (existing members are verified logins); going down
+    """cb0681b4340e: nobody is locked out (existing members are verified logins); going down
     refuses, naming it, an address that two members hold (the old schema allowed one)."""
     env = {**cli_env, "LEADLY_DATABASE_URL": spare_database}
-    ok(run_leadly("db", "upgrade", "e3f4a5b6c7d8", env=env))
+    before = ScriptDirectory(str(MIGRATIONS)).get_revision("cb0681b4340e").down_revision
+    ok(run_leadly("db", "upgrade", str(before), env=env))
     member = (
         "INSERT INTO app.team_members (team_id, id, email, email_normalized, name, role_id) "
         "VALUES (%s, %s, 'Ada@Old.io', 'ada@old.io', 'Ada', %s)"
@@ -121,9 +122,9 @@ def test_members_are_verified_by_the_email_verification_upgrade(
         login = conn.execute("SELECT member_id FROM app.auth_login_lookup('ada@old.io')")
         assert login.fetchall() == [("mem_a",)]
         conn.execute(member, ("team_b", "mem_b", "role_team_b"))  # unverified: allowed now
-    refused = run_leadly("db", "downgrade", env=env)
+    refused = run_leadly("db", "downgrade", str(before), env=env)
     assert refused.returncode != 0 and "ada@old.io" in refused.stdout + refused.stderr
     with psycopg.connect(spare_database, autocommit=True) as conn:
         conn.execute("DELETE FROM app.team_members WHERE id = 'mem_b'")
-    ok(run_leadly("db", "downgrade", env=env))
+    ok(run_leadly("db", "downgrade", str(before), env=env))
     ok(run_leadly("db", "upgrade", env=env))

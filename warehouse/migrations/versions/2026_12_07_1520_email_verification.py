@@ -1,8 +1,8 @@
 """email verification: an address becomes a login only once its member proved they read it
 
-Revision ID: f4a5b6c7d8e9
-Revises: e3f4a5b6c7d8
-Create Date: 2026-12-07 14:30:00.000000
+Revision ID: cb0681b4340e
+Revises: 5b1d7e0c2a94
+Create Date: 2026-12-07 15:20:00.000000
 
 Emails were never verified, so an admin could squat ``ceo@bigcorp.example`` (invite it, accept
 the invitation himself) and a stranger's sign-up kept the real owner of an address out. Now:
@@ -27,8 +27,8 @@ from alembic import op
 
 from warehouse.db import Roles, enable_tenant_rls
 
-revision = "f4a5b6c7d8e9"
-down_revision = "e3f4a5b6c7d8"
+revision = "cb0681b4340e"
+down_revision = "5b1d7e0c2a94"
 branch_labels = None
 depends_on = None
 
