@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -236,6 +236,20 @@ async def moment() -> str:
     t = datetime.now(UTC).isoformat()
     await asyncio.sleep(0.005)
     return t
+
+
+@contextlib.contextmanager
+def clock_moved(delta: timedelta) -> Iterator[None]:
+    """Within the block, :func:`leadly.clock.now` is ``delta`` later, for the whole process
+    (the API in the test's client, the jobs called directly, a worker in the test's loop): a
+    snooze ends, a link expires, a digest's hour comes, without waiting for it."""
+    from leadly import clock
+
+    clock.advance(delta)
+    try:
+        yield
+    finally:
+        clock.advance(-delta)
 
 
 class MailBox:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -18,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.dispatcher import worker
 from api.dispatcher.registry import Consumer, DispatchedEvent
-from leadly import clock
 from tests.conftest import Team
 from tests.dispatcher.consumers import OBJECT_TYPE
-from tests.plugin import MAILBOX, eventually
+from tests.plugin import MAILBOX, clock_moved, eventually  # noqa: F401 (clock_moved: the tests)
 from warehouse import events
 from warehouse.db import api_engine, make_async_engine, tenant_tx
 
@@ -211,17 +209,6 @@ async def runners(
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*(t for _, t in out)), 30)
-
-
-@contextmanager
-def clock_moved(delta: timedelta) -> Iterator[None]:
-    """Within the block :func:`leadly.clock.now` is ``delta`` later for the whole process (the
-    runners' retries and lingering): a retry falls due without waiting for it."""
-    clock.advance(delta)
-    try:
-        yield
-    finally:
-        clock.advance(-delta)
 
 
 async def add_member(http: httpx.AsyncClient, team: Team, role: str) -> Team:

@@ -6,9 +6,7 @@ and teams kept apart."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +14,7 @@ import httpx
 
 from tests.api.auth.conftest import PASSWORD, add_member, client_for, invite, sql
 from tests.conftest import Team, assert_problem, make_team, verify_email
-from tests.plugin import MAILBOX
+from tests.plugin import MAILBOX, clock_moved
 
 VERIFY = "/api/v1/auth/verify-email"
 RESEND = "/api/v1/auth/verify-email/resend"
@@ -40,17 +38,6 @@ async def _signup(http: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 async def _login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
     return await http.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
-@contextlib.contextmanager
-def _clock_moved(delta: timedelta) -> Iterator[None]:
-    from leadly import clock
-
-    clock.advance(delta)
-    try:
-        yield
-    finally:
-        clock.advance(-delta)
 
 
 # --------------------------------------------------------------------------- the attacks
@@ -163,11 +150,11 @@ async def test_an_expired_link_is_410(http: httpx.AsyncClient) -> None:
     await _signup(http, email)
     token = MAILBOX.take_token(email, "ldv_")
     ttl = timedelta(hours=get_settings().email_verification_ttl_hours)
-    with _clock_moved(ttl + timedelta(seconds=1)):
+    with clock_moved(ttl + timedelta(seconds=1)):
         body = assert_problem(await http.post(VERIFY, json={"token": token}), 410)
     assert "expired" in body["detail"]
     assert_problem(await _login(http, email), 401)
-    with _clock_moved(ttl - timedelta(minutes=1)):  # just before: it still works
+    with clock_moved(ttl - timedelta(minutes=1)):  # just before: it still works
         assert (await http.post(VERIFY, json={"token": token})).status_code == 200
 
 

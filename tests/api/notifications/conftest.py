@@ -10,9 +10,8 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +20,14 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tests.conftest import Team
-from tests.plugin import MAILBOX, MailBox, eventually, local_http, worker_running
+from tests.plugin import (  # noqa: F401 (clock_moved: for the notification tests)
+    MAILBOX,
+    MailBox,
+    clock_moved,
+    eventually,
+    local_http,
+    worker_running,
+)
 
 PASSWORD = "another-long-passphrase"
 TWILIO_SID = "ACtest0000000000000000000000000000"
@@ -202,20 +208,6 @@ async def caught_up(*consumers: str) -> None:
                 )
 
         await eventually(passed, what=f"consumer {consumer} to pass event {head.id}")
-
-
-@contextlib.contextmanager
-def clock_moved(delta: timedelta) -> Iterator[None]:
-    """Within the block, :func:`leadly.clock.now` is ``delta`` later, for the whole process
-    (the API in the test's client, the jobs called directly, the notification worker): a
-    snooze ends, do-not-disturb is over, a digest's hour comes, without waiting for it."""
-    from leadly import clock
-
-    clock.advance(delta)
-    try:
-        yield
-    finally:
-        clock.advance(-delta)
 
 
 # --------------------------------------------------------------------------- members

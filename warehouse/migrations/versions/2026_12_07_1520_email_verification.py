@@ -26,11 +26,14 @@ import sqlalchemy as sa
 from alembic import op
 
 from warehouse.db import Roles, enable_tenant_rls
+from warehouse.migrate import migration_module
 
 revision = "cb0681b4340e"
 down_revision = "5b1d7e0c2a94"
 branch_labels = None
 depends_on = None
+
+NORMALIZED = "2026_12_07_1200_login_email_normalized.py"
 
 LOOKUP = """
 CREATE FUNCTION app.auth_login_lookup(p_email text)
@@ -40,17 +43,6 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
 BEGIN
   RETURN QUERY SELECT m.team_id, m.id, m.password_hash, m.is_active
   FROM app.team_members m WHERE m.email_normalized = p_email AND m.email_verified_at IS NOT NULL
-;
-END $$"""
-
-OLD_LOOKUP = """
-CREATE FUNCTION app.auth_login_lookup(p_email text)
-RETURNS TABLE (team_id text, member_id text, password_hash text, is_active boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
-#variable_conflict use_column
-BEGIN
-  RETURN QUERY SELECT m.team_id, m.id, m.password_hash, m.is_active
-  FROM app.team_members m WHERE m.email_normalized = p_email
 ;
 END $$"""
 
@@ -174,7 +166,8 @@ def downgrade() -> None:
         "ix_email_verifications_team_member", table_name="email_verifications", schema="app"
     )
     op.drop_table("email_verifications", schema="app")
-    _own("auth_login_lookup", "text", OLD_LOOKUP)
+    # The look-up as c1d2e3f4a5b6 defined it.
+    _own("auth_login_lookup", "text", migration_module(NORMALIZED).LOOKUP)
     op.create_index(
         "uq_team_members_email_normalized",
         "team_members",
