@@ -1,8 +1,8 @@
 """email verification: an address becomes a login only once its member proved they read it
 
 Revision ID: cb0681b4340e
-Revises: 8e2f4c6a1d37
-Create Date: 2026-12-07 15:30:00.000000
+Revises: d7c4e2a9b1f3
+Create Date: 2026-12-07 15:40:00.000000
 
 Emails were never verified, so an admin could squat ``ceo@bigcorp.example`` (invite it, accept
 the invitation himself) and a stranger's sign-up kept the real owner of an address out. Now:
@@ -29,7 +29,7 @@ from warehouse.db import Roles, enable_tenant_rls
 from warehouse.migrate import migration_module
 
 revision = "cb0681b4340e"
-down_revision = "8e2f4c6a1d37"
+down_revision = "d7c4e2a9b1f3"
 branch_labels = None
 depends_on = None
 
