@@ -138,6 +138,8 @@ def test_cycles_between_formulas_are_errors() -> None:
     )
     assert "cycle: d → b → c → d" in error("2 * b", schema, field="d").message
     assert check("2 * b", schema, field="x").type == "number"
+    # Saving a formula that reads itself.
+    assert "cycle: d → d" in error("d + 1", schema, field="d").message
     # A formula read twice (no cycle) is fine.
     assert check("d + d", schema).type == "number"
 

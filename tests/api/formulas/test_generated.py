@@ -1,6 +1,9 @@
 """Generated formulas: hypothesis writes well-typed expressions (operators and functions nested
 in every combination, over fields that may be null) and the SQL compiler must compute what the
-evaluator computes for generated rows, in PostgreSQL."""
+evaluator computes for generated rows, in PostgreSQL.
+
+The examples are the same on every run; ``FORMULA_EXAMPLES=2000`` runs that many new random
+ones (the way to look for a disagreement after changing the language)."""
 
 from __future__ import annotations
 
