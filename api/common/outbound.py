@@ -21,6 +21,7 @@ through :func:`check_url` when the URL is saved and :func:`post` when it is used
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -166,10 +167,13 @@ async def post(
     hosts: tuple[str, ...] | None = None,
     seconds: float | None = None,
     keep: int = 0,
+    client: httpx.AsyncClient | None = None,
 ) -> Answer:
     """POST to a member-supplied URL through the guard (checked again now: DNS may have changed).
     :class:`Refused` when the guard refuses it; an :class:`Answer` otherwise (transport errors
-    are an Answer with status 0)."""
+    are an Answer with status 0). ``client``: a client to reuse (its pool is keyed by the
+    checked address, so give one client per host name: a connection made for one TLS server
+    name must not carry another's requests)."""
     try:
         target = await resolve(url, hosts=hosts)
     except Refused as e:
@@ -184,17 +188,20 @@ async def post(
     host_header = target.host if default_port else f"{target.host}:{target.port}"
     s = get_settings()
     try:
+        limit = seconds or s.notification_http_timeout
         async with (
-            httpx.AsyncClient(
-                timeout=seconds or s.notification_http_timeout, follow_redirects=False
-            ) as client,
-            client.stream(
+            contextlib.nullcontext(client)
+            if client is not None
+            else httpx.AsyncClient(timeout=limit, follow_redirects=False) as c,
+            c.stream(
                 "POST",
                 pinned,
                 json=json,
                 content=content,
                 headers={**(headers or {}), "Host": host_header},
                 extensions={"sni_hostname": target.host},
+                timeout=limit if client is None else httpx.USE_CLIENT_DEFAULT,
+                follow_redirects=False,
             ) as r,
         ):
             size = 0
