@@ -49,6 +49,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/32_Record.py", "Record", "any record: fields, related lists, timeline, actions"),
     ("pages/40_Notifications.py", "Notifications", "the notification center"),
     ("pages/41_Notification_preferences.py", "Notification preferences", "channels, quiet hours"),
+    ("pages/50_Report_builder.py", "Report builder", "metrics × dimensions, preview, save, export"),
+    ("pages/51_Dashboards.py", "Dashboards", "saved reports on a grid, PDF, share links"),
 )
 
 
@@ -73,6 +75,7 @@ SECTIONS: tuple[tuple[int, str], ...] = (
     (30, "Tasks"),
     (40, "Activity"),
     (50, "Notifications"),
+    (60, "Reports"),
 )
 
 

@@ -13,7 +13,9 @@ time buckets shifted forward so they line up, left-joined on the dimensions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -466,6 +468,31 @@ def _neutralized(col: exp.Expression) -> exp.Expression:
 
 
 def compile_query(
+    defn: Definition,
+    *,
+    totals: bool = False,
+    by: list[str] | None = None,
+    neutralize: bool = False,
+) -> Compiled:
+    """:func:`_compile`, remembered per definition and day (relative dates move daily): a
+    dashboard's reports compile once, not on every run and page."""
+    key = json.dumps(
+        [dataclasses.asdict(defn), totals, by, neutralize, clock.now().date().isoformat()],
+        sort_keys=True,
+        default=str,
+    )
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) >= 512:
+            _CACHE.clear()
+        found = _CACHE[key] = _compile(defn, totals=totals, by=by, neutralize=neutralize)
+    return found
+
+
+_CACHE: dict[str, Compiled] = {}
+
+
+def _compile(
     defn: Definition,
     *,
     totals: bool = False,

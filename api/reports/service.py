@@ -135,29 +135,32 @@ def decode_cursor(cursor: str | None, c: Compiled) -> int:
     return offset
 
 
-async def _prepare(conn: AsyncConnection) -> None:
-    # Time buckets and date filters are UTC days (see api.reports.compiler._bucket).
+async def _prepare(conn: AsyncConnection, models: list[str]) -> tuple[bool, bool]:
+    """Read-only, UTC days (see api.reports.compiler._bucket), in one round trip with: whether
+    every model exists (dbt has built it once: no query before that) and whether the build log
+    does."""
     await conn.execute(text("SET TRANSACTION READ ONLY"))
-    await conn.execute(text("SELECT set_config('TimeZone', 'UTC', true)"))
+    row = (
+        await conn.execute(
+            text(
+                "SELECT set_config('TimeZone', 'UTC', true), "
+                "(SELECT count(to_regclass(m)) FROM unnest(CAST(:names AS text[])) AS m), "
+                f"to_regclass('{SCHEMA}.model_builds') IS NOT NULL"
+            ),
+            {"names": [f"{SCHEMA}.{m}" for m in models]},
+        )
+    ).one()
+    return row[1] == len(models), bool(row[2])
 
 
 async def _built(conn: AsyncConnection, models: list[str]) -> bool:
-    """Whether every model exists (dbt has built it once); no query before that."""
-    rows = await conn.execute(
-        text("SELECT count(to_regclass(m)) FROM unnest(CAST(:names AS text[])) AS m"),
-        {"names": [f"{SCHEMA}.{m}" for m in models]},
-    )
-    return rows.scalar_one() == len(models)
+    built, _ = await _prepare(conn, models)
+    return built
 
 
 async def data_as_of(conn: AsyncConnection, models: list[str]) -> datetime | None:
     """When the last successful build of the oldest of ``models`` finished (null when one of
     them has never been built): dbt's on-run-end hook keeps ``model_builds``."""
-    exists = (
-        await conn.execute(text(f"SELECT to_regclass('{SCHEMA}.model_builds') IS NOT NULL"))
-    ).scalar_one()
-    if not exists:
-        return None
     row = (
         await conn.execute(
             text(
@@ -212,10 +215,11 @@ async def run(
         "data_as_of": None,
     }
     async with tenant_tx(engine("dashboard"), actor.team_id, actor.member_id) as conn:
-        await _prepare(conn)
-        if not await _built(conn, compiled.models):
+        built, logged = await _prepare(conn, compiled.models)
+        if not built:
             return out
-        out["data_as_of"] = await data_as_of(conn, compiled.models)
+        if logged:
+            out["data_as_of"] = await data_as_of(conn, compiled.models)
         await _page(conn, compiled, out, cursor, limit)
         totals = await _rows(conn, compile_query(defn, totals=True))
         out["totals"] = totals[0] if totals else None
@@ -243,7 +247,6 @@ async def records(
         "has_more": False,
     }
     async with tenant_tx(engine("dashboard"), actor.team_id, actor.member_id) as conn:
-        await _prepare(conn)
         if not await _built(conn, compiled.models):
             return out
         await _page(conn, compiled, out, cursor, limit)
@@ -255,7 +258,6 @@ async def report_rows_tx(actor: Actor, compiled: Compiled) -> AsyncIterator[Asyn
     """A read-only transaction as the dashboard role scoped to the actor's team, ready to run
     ``compiled`` (exports stream from it); None when its models have not been built yet."""
     async with tenant_tx(engine("dashboard"), actor.team_id, actor.member_id) as conn:
-        await _prepare(conn)
         yield conn if await _built(conn, compiled.models) else None
 
 
