@@ -248,7 +248,7 @@ def export_format(query: Any, formats: Sequence[str], *, only_format: bool = Tru
     """The ``format`` query parameter of an export (default csv), lower-cased; a 400 naming
     ``limit``/``cursor`` (an export has every row), any other parameter with ``only_format``
     (callers that take filters check those themselves), or a format not in ``formats``."""
-    from leadly.problem import Problem
+    from leadly.problem import Problem, bad_param
 
     stray = sorted(k for k in query if k in ("limit", "cursor") or (only_format and k != "format"))
     if stray:
@@ -259,10 +259,8 @@ def export_format(query: Any, formats: Sequence[str], *, only_format: bool = Tru
         )
     fmt = (query.get("format") or "csv").lower()
     if fmt not in formats:
-        raise Problem(
-            400,
-            f"format must be one of {', '.join(formats)}.",
-            errors=[{"field": "format", "message": "Unknown export format."}],
+        raise bad_param(
+            "format", f"format must be one of {', '.join(formats)}.", "Unknown export format."
         )
     return fmt
 

@@ -48,6 +48,13 @@ def not_found(object_type: str, object_id: str) -> Problem:
     return Problem(404, f"No {object_type} with id {object_id!r}.")
 
 
+def bad_param(field: str, detail: str, message: str) -> Problem:
+    """A 400 about one part of the request, ``field`` (a parameter, a header; ``$``: the
+    body): ``detail`` says what is wrong and what is accepted, ``message`` is the short entry
+    of ``errors``."""
+    return Problem(400, detail, errors=[{"field": field, "message": message}])
+
+
 def validation(errors: list[dict[str, Any]], detail: str = "The request is not valid.") -> Problem:
     return Problem(422, detail, title="Unprocessable Content", errors=errors)
 

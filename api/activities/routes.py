@@ -33,7 +33,7 @@ from api.web.body import strict_body
 from api.web.crud import crud_controller
 from api.web.handlers import caller, read_json
 from api.web.http import current_actor, if_match, json_response, read, write
-from leadly.problem import Problem
+from leadly.problem import Problem, bad_param
 
 ACTIVITY_TYPES = frozenset(get_args(ActivityType))
 TIMELINE_PARAMS = frozenset(
@@ -317,16 +317,10 @@ class SearchController(Controller):
         query = request.query_params
         raw = query.get("q")
         if raw is None or not raw.strip():
-            raise Problem(
-                400,
-                "Give the words to search for in q.",
-                errors=[{"field": "q", "message": "Required."}],
-            )
+            raise bad_param("q", "Give the words to search for in q.", "Required.")
         if len(raw) > MAX_QUERY or "\x00" in raw:
-            raise Problem(
-                400,
-                f"q must be at most {MAX_QUERY} characters of text.",
-                errors=[{"field": "q", "message": "Too long or not text."}],
+            raise bad_param(
+                "q", f"q must be at most {MAX_QUERY} characters of text.", "Too long or not text."
             )
         if len(query.getall("q")) > 1:
             raise Problem(

@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 import msgspec
 
 from api.common.guards import values_of
-from leadly.problem import Problem, msgspec_error_to_field, validation
+from leadly.problem import Problem, bad_param, msgspec_error_to_field, validation
 
 _JSON_TYPES = {
     dict: "an object",
@@ -165,11 +165,7 @@ def decode_body(
     if not body.strip():
         if optional:
             return None
-        raise Problem(
-            400,
-            "This request needs a JSON body.",
-            errors=[{"field": "$", "message": "The body is empty."}],
-        )
+        raise bad_param("$", "This request needs a JSON body.", "The body is empty.")
     try:
         obj = msgspec.json.decode(body)
     except RecursionError:
@@ -179,10 +175,8 @@ def decode_body(
     except msgspec.DecodeError as e:
         raise Problem(400, f"The request body is not valid JSON: {e}.") from None
     except UnicodeDecodeError:  # invalid UTF-8 inside a string: msgspec raises it as is
-        raise Problem(
-            400,
-            "The request body is not valid JSON: a string in it is not UTF-8.",
-            errors=[{"field": "$", "message": "Not UTF-8."}],
+        raise bad_param(
+            "$", "The request body is not valid JSON: a string in it is not UTF-8.", "Not UTF-8."
         ) from None
     return convert_strict(struct, obj, nul=nul)
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.common.records import plausible_id
 from api.deals.service import deal_service, money, value_totals
 from leadly.actor import Actor
-from leadly.problem import Problem
+from leadly.problem import Problem, bad_param
 
 
 def _encode_cursor(stage: str, position: float, id: str, totals: tuple[int, Any, Any]) -> str:
@@ -45,10 +45,8 @@ def _decode_cursor(cursor: str) -> tuple[str, float, str, tuple[int, Decimal, De
             raise ValueError
         return stage, float(position), id, totals
     except (ValueError, TypeError, binascii.Error, msgspec.DecodeError, InvalidOperation):
-        raise Problem(
-            400,
-            "The cursor is malformed.",
-            errors=[{"field": "cursor", "message": "Use a next_cursor of this board."}],
+        raise bad_param(
+            "cursor", "The cursor is malformed.", "Use a next_cursor of this board."
         ) from None
 
 
@@ -72,11 +70,7 @@ async def board(
         stage, after = c_stage, (c_pos, c_id)
         carried[c_stage] = c_totals
     if stage is not None and stage not in keys:
-        raise Problem(
-            400,
-            f"No stage {stage!r} in this pipeline.",
-            errors=[{"field": "stage", "message": "Unknown stage key."}],
-        )
+        raise bad_param("stage", f"No stage {stage!r} in this pipeline.", "Unknown stage key.")
     t = deal_service.table
     base = [
         t.c.team_id == actor.team_id,

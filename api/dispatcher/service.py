@@ -19,7 +19,7 @@ from api.dispatcher.registry import DispatchedEvent
 from leadly import clock
 from leadly.actor import Actor
 from leadly.ids import new_id
-from leadly.problem import Problem, not_found
+from leadly.problem import Problem, bad_param, not_found
 from warehouse import events
 from warehouse.events import EventRecord
 from warehouse.models import DispatchFailure, Event
@@ -275,10 +275,10 @@ def parse_statuses(raw: str | None) -> tuple[str, ...]:
     values = tuple(v.strip() for v in raw.split(",") if v.strip())
     bad = [v for v in values if v not in STATUSES]
     if bad or not values:
-        raise Problem(
-            400,
+        raise bad_param(
+            "status",
             f"status must be one of {', '.join(STATUSES)} (comma-separated), not {raw!r}.",
-            errors=[{"field": "status", "message": "Unknown status."}],
+            "Unknown status.",
         )
     return values
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.events.envelope import PUBLIC_OBJECTS, envelopes, event_type, matches, objects_of
-from leadly.problem import Problem
+from leadly.problem import Problem, bad_param
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -67,11 +67,11 @@ def parse_types(raw: str | None) -> list[str]:
     items = [t.strip() for t in raw.split(",") if t.strip()]
     bad = [t for t in items if not _TYPE.match(t)]
     if bad or len(items) > 50:
-        raise Problem(
-            400,
+        raise bad_param(
+            "types",
             "types must be event types such as lead.created or deal.* (comma-separated, at most "
             f"50), not {raw!r}.",
-            errors=[{"field": "types", "message": "Not an event type pattern."}],
+            "Not an event type pattern.",
         )
     return items
 
@@ -84,10 +84,8 @@ def parse_limit(raw: str | None) -> int:
     except ValueError:
         n = 0
     if not 1 <= n <= MAX_LIMIT:
-        raise Problem(
-            400,
-            f"limit must be an integer from 1 to {MAX_LIMIT}.",
-            errors=[{"field": "limit", "message": "Out of range."}],
+        raise bad_param(
+            "limit", f"limit must be an integer from 1 to {MAX_LIMIT}.", "Out of range."
         )
     return n
 

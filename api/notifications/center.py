@@ -19,7 +19,7 @@ from api.common.records import actor_event
 from api.realtime import broker
 from leadly import clock
 from leadly.actor import Actor
-from leadly.problem import Problem, not_found, validation
+from leadly.problem import Problem, bad_param, not_found, validation
 from warehouse import events
 from warehouse.db import api_engine, tenant_tx
 from warehouse.db import engine as db_engine
@@ -150,10 +150,10 @@ def parse_status(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if raw not in STATUSES:
-        raise Problem(
-            400,
+        raise bad_param(
+            "status",
             f"status must be one of {', '.join(STATUSES)}, not {raw!r}.",
-            errors=[{"field": "status", "message": "Unknown status."}],
+            "Unknown status.",
         )
     return raw
 

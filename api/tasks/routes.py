@@ -44,7 +44,7 @@ from api.web.http import (
     write,
 )
 from leadly.actor import Actor
-from leadly.problem import Problem, validation
+from leadly.problem import Problem, bad_param, validation
 from warehouse.db import api_engine, set_tenant
 
 TasksController = crud_controller(task_service, TaskCreate, TaskUpdate, Task)
@@ -252,11 +252,7 @@ class TaskActionsController(Controller):
         actor = _reader(request)
         raw = request.query_params.get("limit", "10")
         if not raw.isdigit() or not 1 <= int(raw) <= 200:
-            raise Problem(
-                400,
-                "limit must be an integer between 1 and 200.",
-                errors=[{"field": "limit", "message": "Out of range."}],
-            )
+            raise bad_param("limit", "limit must be an integer between 1 and 200.", "Out of range.")
 
         async def run(conn: AsyncConnection) -> Response:
             dates = await recurrence.upcoming(task_service, conn, actor, task_id, int(raw))

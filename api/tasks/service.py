@@ -33,7 +33,7 @@ from api.tasks import recurrence
 from api.tasks.basics import DONE, MAX_REMINDER, OPEN, localize, offset_delta, tx_now, zone
 from leadly.actor import Actor
 from leadly.ids import new_id
-from leadly.problem import Problem, validation
+from leadly.problem import Problem, bad_param, validation
 from warehouse.events import EventRecord, diff
 from warehouse.models import Task, TaskAssignee, TeamMember
 
@@ -145,10 +145,8 @@ class TaskService(RecordService):
             elif name == "overdue" and op == "eq":
                 flag = raw.lower()
                 if flag not in ("true", "false", "1", "0"):
-                    raise Problem(
-                        400,
-                        "filter[overdue] takes true or false.",
-                        errors=[{"field": "filter[overdue]", "message": "Not a boolean."}],
+                    raise bad_param(
+                        "filter[overdue]", "filter[overdue] takes true or false.", "Not a boolean."
                     )
                 cond = and_(TASKS.c.due_at < func.now(), TASKS.c.status.in_(OPEN))
                 where.append(cond if flag in ("true", "1") else ~cond)
