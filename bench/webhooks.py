@@ -130,6 +130,38 @@ async def baseline(url: str, payloads: list[bytes]) -> tuple[float, list[float]]
     return len(payloads) / took, lat
 
 
+async def measure(
+    args: argparse.Namespace, receiver: Receiver, team_id: str, env: dict[str, str]
+) -> tuple[float, list[float], int]:
+    """Phase 1 (throughput) and 2 (latency) with the worker running."""
+    with started([sys.executable, "-c", WORKER], env):
+        await consumer_started()  # its cursor starts "now": only later events are sent
+        # ---- throughput
+        total = args.events * args.endpoints
+        receiver.reset(total)
+        t0 = time.time()
+        commits = await commit_events(team_id, args.events, 500)
+        print(f"{len(commits)} events committed", flush=True)
+        await asyncio.wait_for(receiver.done.wait(), 900)
+        took = max(max(v) for v in receiver.received.values()) - t0
+        rate = total / took
+        dupes = sum(len(v) for v in receiver.received.values()) - total
+        print(
+            f"throughput: {total} deliveries ({args.events} events x {args.endpoints} "
+            f"endpoints) in {took:.1f}s = {rate:.0f}/s (duplicates: {dupes})",
+            flush=True,
+        )
+        # ---- latency
+        receiver.reset(args.latency_events * args.endpoints)
+        commits = {}
+        for _ in range(args.latency_events):
+            commits |= await commit_events(team_id, 1, 1)
+            await asyncio.sleep(1 / args.rate)
+        await asyncio.wait_for(receiver.done.wait(), 300)
+        lat = [(t - commits[eid]) * 1000 for eid, ts in receiver.received.items() for t in ts]
+    return rate, lat, total
+
+
 async def main(args: argparse.Namespace) -> None:
     import os
 
@@ -153,31 +185,11 @@ async def main(args: argparse.Namespace) -> None:
                 async with http.post("/api/v1/webhooks", json=body, headers=headers) as r:
                     assert r.status == 201, await r.text()
         team_id = team["team"]["id"]
-        with started([sys.executable, "-c", WORKER], env):
-            await consumer_started()  # its cursor starts "now": only later events are sent
-            # ---- throughput
-            total = args.events * args.endpoints
-            receiver.reset(total)
-            t0 = time.time()
-            commits = await commit_events(team_id, args.events, 500)
-            print(f"{len(commits)} events committed", flush=True)
-            await asyncio.wait_for(receiver.done.wait(), 900)
-            took = max(max(v) for v in receiver.received.values()) - t0
-            rate = total / took
-            dupes = sum(len(v) for v in receiver.received.values()) - total
-            print(
-                f"throughput: {total} deliveries ({args.events} events x {args.endpoints} "
-                f"endpoints) in {took:.1f}s = {rate:.0f}/s (duplicates: {dupes})",
-                flush=True,
-            )
-            # ---- latency
-            receiver.reset(args.latency_events * args.endpoints)
-            commits = {}
-            for _ in range(args.latency_events):
-                commits |= await commit_events(team_id, 1, 1)
-                await asyncio.sleep(1 / args.rate)
-            await asyncio.wait_for(receiver.done.wait(), 300)
-            lat = [(t - commits[eid]) * 1000 for eid, ts in receiver.received.items() for t in ts]
+        from api.dispatcher import wake
+
+        # Commits here wake the worker, as the API's do.
+        async with wake.publishing():
+            rate, lat, total = await measure(args, receiver, team_id, env)
     bl_rate, bl_lat = await baseline(f"{base}/hook/0", [receiver.sample] * total)
     await runner.cleanup()
     print(f"baseline httpx loop: {total} POSTs = {bl_rate:.0f}/s")
