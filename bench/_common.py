@@ -170,7 +170,11 @@ class MailSink:
         self.texts: dict[str, list[str]] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        text = envelope.content.decode("utf-8", "replace")
+        import email
+        import email.policy
+
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         for rcpt in envelope.rcpt_tos:
             self.texts.setdefault(rcpt.casefold(), []).append(text)
         return "250 OK"

@@ -113,6 +113,7 @@ async def main() -> None:
                     json={"name": f"Member {i}", "password": "bench-password-1"},
                 ) as r:
                     body = await r.json()
+                    assert r.status == 201, body
                 return body["member"]["id"], body["token"]
 
             members: list[tuple[str, str]] = []

@@ -244,6 +244,8 @@ async def test_openapi_documents_auth(http: httpx.AsyncClient) -> None:
         "/api/v1/auth/signup",
         "/api/v1/auth/login",
         "/api/v1/auth/logout",
+        "/api/v1/auth/verify-email",
+        "/api/v1/auth/verify-email/resend",
         "/api/v1/me",
         "/api/v1/members",
         "/api/v1/api-keys",
@@ -251,3 +253,7 @@ async def test_openapi_documents_auth(http: httpx.AsyncClient) -> None:
         "/api/v1/invitations/{token}/accept",
     ):
         assert path in paths, path
+    # The invitation's answer holds no token any more (it is mailed to the invitee).
+    invitation = r.json()["components"]["schemas"]["InvitationOut"]["properties"]
+    assert "token" not in invitation
+    assert "email_verified" in r.json()["components"]["schemas"]["MemberOut"]["properties"]
