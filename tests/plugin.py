@@ -316,8 +316,9 @@ def mailbox() -> Iterator[MailBox]:
         controller.stop()
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    """Wait until ``url`` answers with a success; fail with ``log`` if ``proc`` exits first."""
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    """Wait until ``url`` answers with a success; fail with ``log`` if ``proc`` exits first.
+    ``timeout`` is a generous bound (a loaded machine can take minutes to start a server)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

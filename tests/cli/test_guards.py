@@ -19,7 +19,7 @@ def _port() -> int:
 
 def _refused(env: dict[str, str], *needles: str) -> None:
     # A guard that let the API start would leave it serving until the timeout: the test fails.
-    r = run_leadly("api", env={**env, "LEADLY_API_PORT": str(_port())}, timeout=90)
+    r = run_leadly("api", env={**env, "LEADLY_API_PORT": str(_port())}, timeout=180)
     assert r.returncode != 0, r.stdout + r.stderr
     for needle in needles:
         assert needle in r.stderr, r.stderr

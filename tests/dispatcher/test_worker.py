@@ -188,7 +188,7 @@ async def test_a_handler_that_hangs_times_out_and_is_retried(
         return fs if fs and fs[0]["status"] == "resolved" else None
 
     async with running([c], worker_engine, policy=RetryPolicy(3, base=0.05, cap=0.1)) as task:
-        [failure] = await eventually(resolved, task=task, what="resolution", within=10)
+        [failure] = await eventually(resolved, task=task, what="resolution", within=25)
     assert failure["event_id"] == only and len(calls) == 2
     assert failure["last_error"].startswith("TimeoutError")
 

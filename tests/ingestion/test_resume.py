@@ -102,7 +102,7 @@ async def test_cli_killed_midway_then_rerun(team: Team, sql: Sql, tmp_path: Path
             return imp if imp and imp["batches_done"] >= 3 else None
 
         imp = await eventually(
-            some_batches_committed, within=90, interval=0.05, what="three committed batches"
+            some_batches_committed, within=180, interval=0.05, what="three committed batches"
         )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(20) == -signal.SIGKILL
@@ -165,7 +165,7 @@ async def test_worker_killed_midway_then_restarted(
             return bool(imp and imp["batches_done"] >= 3)
 
         await eventually(
-            some_batches_committed, within=90, interval=0.05, what="three committed batches"
+            some_batches_committed, within=180, interval=0.05, what="three committed batches"
         )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(20) == -signal.SIGKILL

@@ -40,7 +40,7 @@ async def test_concurrent_subscribers_get_their_channels(kind: str, database_url
         for i, name in enumerate(names):
             await publisher.publish(broker.message("chat.message", {"n": i}), [name])
         for i, sub in enumerate(subs):
-            raw = await asyncio.wait_for(sub.iter_events().__anext__(), 10)
+            raw = await asyncio.wait_for(sub.iter_events().__anext__(), 60)
             assert raw == broker.message("chat.message", {"n": i % 4}), (i, raw)
         for sub in subs:
             assert sub.qsize == 0  # nothing from other channels
