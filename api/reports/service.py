@@ -139,18 +139,18 @@ async def _prepare(conn: AsyncConnection, models: list[str]) -> tuple[bool, bool
     """Read-only, UTC days (see api.reports.compiler._bucket), in one round trip with: whether
     every model exists (dbt has built it once: no query before that) and whether the build log
     does."""
-    await conn.execute(text("SET TRANSACTION READ ONLY"))
     row = (
         await conn.execute(
             text(
-                "SELECT set_config('TimeZone', 'UTC', true), "
+                "SELECT set_config('transaction_read_only', 'on', true), "
+                "set_config('TimeZone', 'UTC', true), "
                 "(SELECT count(to_regclass(m)) FROM unnest(CAST(:names AS text[])) AS m), "
                 f"to_regclass('{SCHEMA}.model_builds') IS NOT NULL"
             ),
             {"names": [f"{SCHEMA}.{m}" for m in models]},
         )
     ).one()
-    return row[1] == len(models), bool(row[2])
+    return row[2] == len(models), bool(row[3])
 
 
 async def _built(conn: AsyncConnection, models: list[str]) -> bool:
