@@ -72,14 +72,16 @@ def create_app() -> Litestar:
     wake.install()  # the dispatcher hears of each commit that appended events
     access_log.install()  # feed tokens and socket tickets stay out of the access log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    limits = ratelimit.RateLimits()
     return Litestar(
         route_handlers=[health, *ROUTERS, *docs_assets.routers()],
         middleware=[
             request_id_middleware,
             DefineMiddleware(BearerAuthMiddleware, exclude=PUBLIC_PATHS),
-            ratelimit.ratelimit_middleware,  # inside: it counts per caller
+            limits.middleware,  # inside: it counts per caller
         ],
         exception_handlers=exception_handlers,
+        before_send=[limits.before_send],  # answers given before the middleware: per address
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(
             allow_origins=["*"], expose_headers=["ETag", "X-Request-ID", *ratelimit.HEADERS]

@@ -99,44 +99,90 @@ def _address(scope: dict[str, Any]) -> str:
     return client[0] if client else "unknown"
 
 
-def ratelimit_middleware(app: Any) -> Any:
-    limiter = RateLimiter()
+_COUNTED = "leadly.ratelimit.counted"
 
-    async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        actor = scope.get("user")
-        ok, headers = await limiter.check(quota(actor, _address(scope), limiter.settings))
-        if not ok:
-            await _too_many(send, scope, headers)
-            return
-        started = time.perf_counter()
-        status = 500
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+class RateLimits:
+    """One API instance's limiter and its two hooks:
+
+    * :meth:`middleware` (inside the bearer authentication, so it knows the caller): counts each
+      request that reaches a route, refuses it past the limit, adds the headers, logs the
+      requests of keys and OAuth clients;
+    * :meth:`before_send` (a Litestar ``before_send`` hook, which sees every answer): an answer
+      given before the middleware ran (a refused credential, an unknown path) is counted per
+      client address, gets the headers too, and becomes the 429 past that limit.
+    """
+
+    def __init__(self, s: Settings | None = None) -> None:
+        self.limiter = RateLimiter(s)
+
+    def middleware(self, app: Any) -> Any:
+        limiter = self.limiter
+
+        async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_COUNTED] = True
+            actor = scope.get("user")
+            ok, headers = await limiter.check(quota(actor, _address(scope), limiter.settings))
+            if not ok:
+                await _too_many(send, scope, headers)
+                return
+            started = time.perf_counter()
+            status = 500
+
+            async def send_with_headers(message: dict[str, Any]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [*message.get("headers", []), *_encoded(headers)]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_with_headers)
+            finally:
+                if usage.logged(actor):
+                    ms = round((time.perf_counter() - started) * 1000)
+                    endpoint = scope.get("path_template") or scope["path"]
+                    with contextlib.suppress(Exception):  # a log row never fails the request
+                        await asyncio.shield(
+                            usage.record(actor, scope["method"], endpoint, status, ms)
+                        )
+
+        return middleware
+
+    async def before_send(self, message: dict[str, Any], scope: dict[str, Any]) -> None:
+        if scope.get("type") != "http" or scope.get("state", {}).get(_COUNTED):
+            return
+        if message["type"] == "http.response.start":
+            q = quota(None, _address(scope), self.limiter.settings)
+            ok, headers = await self.limiter.check(q)
+            if not ok:  # this answer becomes the 429
+                body = _problem_body(scope, headers)
+                message["status"] = 429
                 message["headers"] = [
-                    *message.get("headers", []),
-                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+                    (b"content-type", PROBLEM.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    *_encoded(headers),
                 ]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_headers)
-        finally:
-            if usage.logged(actor):
-                ms = round((time.perf_counter() - started) * 1000)
-                endpoint = scope.get("path_template") or scope["path"]
-                with contextlib.suppress(Exception):  # a log row never fails the request
-                    await asyncio.shield(usage.record(actor, scope["method"], endpoint, status, ms))
-
-    return middleware
+                scope.setdefault("state", {})["leadly.ratelimit.body"] = body
+                return
+            message["headers"] = [*message.get("headers", []), *_encoded(headers)]
+        elif message["type"] == "http.response.body":
+            state = scope.get("state", {})
+            if "leadly.ratelimit.body" in state:
+                message["body"] = state.pop("leadly.ratelimit.body")
+                state["leadly.ratelimit.dropping"] = True
+            elif state.get("leadly.ratelimit.dropping"):
+                message["body"] = b""
 
 
-async def _too_many(send: Any, scope: dict[str, Any], headers: dict[str, str]) -> None:
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def _problem_body(scope: dict[str, Any], headers: dict[str, str]) -> bytes:
     retry = int(headers["Retry-After"])
     problem = Problem(
         429,
@@ -144,16 +190,11 @@ async def _too_many(send: Any, scope: dict[str, Any], headers: dict[str, str]) -
         title="Too Many Requests",
         retry_after=retry,
     )
-    body = json.dumps(problem.to_dict(scope.get("path"))).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", PROBLEM.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-            ],
-        }
-    )
+    return json.dumps(problem.to_dict(scope.get("path"))).encode()
+
+
+async def _too_many(send: Any, scope: dict[str, Any], headers: dict[str, str]) -> None:
+    body = _problem_body(scope, headers)
+    start = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 429, "headers": start + _encoded(headers)})
     await send({"type": "http.response.body", "body": body})

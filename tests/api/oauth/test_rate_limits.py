@@ -191,3 +191,18 @@ async def test_request_log_per_key_and_client(team: Team, other_team: Team, oaut
     # sessions are not logged
     r = await team.get(f"/api/v1/api-keys/{key['id']}/requests")
     assert len(r.json()["data"]) == 3
+
+
+async def test_refused_credentials_count_per_address(limited: Any) -> None:
+    """An answer given before the caller is known (a bad token, an unknown path) carries the
+    headers too and counts against the address: guessing tokens runs into the limit."""
+    async with client_of(limited) as c:
+        bad = {"Authorization": "Bearer ldk_guess"}
+        r = await c.get("/api/v1/me", headers=bad)
+        assert r.status_code == 401 and counts(r)[:2] == (3, 2)
+        r = await c.get("/api/v1/no-such-path")
+        assert r.status_code == 404 and counts(r)[:2] == (3, 1)
+        r = await c.get("/api/v1/me", headers=bad)
+        assert r.status_code == 401 and counts(r)[:2] == (3, 0)
+        assert_429(await c.get("/api/v1/me", headers=bad))
+        assert_429(await c.get("/api/v1/health"))  # the same address's count
