@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-#: Field types of issue 14 and the expression type a reference to such a field has.
+from warehouse.models.custom import FORMULA_RETURN_TYPES
+
+#: Field types of issue 14 (warehouse.models.custom.FIELD_TYPES, every one of them: a test
+#: holds the two together) and the expression type a reference to such a field has.
 FIELD_VALUE_TYPES: Mapping[str, str] = {
     "text": "text",
     "long_text": "text",
@@ -28,9 +30,8 @@ FIELD_VALUE_TYPES: Mapping[str, str] = {
     "formula": "formula",  # the formula's return_type
 }
 
-#: A formula's declared ``return_type``.
-RETURN_TYPES = ("text", "number", "currency", "percent", "date", "datetime", "boolean")
-ReturnType = Literal["text", "number", "currency", "percent", "date", "datetime", "boolean"]
+#: A formula's declared ``return_type`` (the value list's one home is warehouse.models.custom).
+RETURN_TYPES = FORMULA_RETURN_TYPES
 
 NUMERIC = frozenset({"number", "currency", "percent"})
 #: The type of the literal NULL: fits wherever a value goes.

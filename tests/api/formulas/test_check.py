@@ -256,3 +256,10 @@ def test_a_long_valid_formula_checks() -> None:
     assert len(check(expression, PROJECTS).expression) < 3900
     text = "'" + "x" * 3890 + "'"
     assert check(text, PROJECTS, "text").type == "text"
+
+
+def test_every_field_type_has_a_formula_type() -> None:
+    from api.formulas.schema import FIELD_VALUE_TYPES
+    from warehouse.models.custom import FIELD_TYPES
+
+    assert set(FIELD_VALUE_TYPES) == set(FIELD_TYPES)
