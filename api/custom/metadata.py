@@ -118,6 +118,8 @@ fields = FieldService()
 
 
 async def get_object(conn: AsyncConnection, actor: Actor, api_name: str) -> dict[str, Any]:
+    if not API_NAME.match(api_name) or len(api_name) > 40:  # names nothing: no query
+        raise Problem(404, "No custom object by that name.")
     row = (
         await conn.execute(objects._scoped(actor).where(OBJECTS.c.api_name == api_name).limit(1))
     ).first()
@@ -266,6 +268,8 @@ async def field_rows(
 async def get_field(
     conn: AsyncConnection, actor: Actor, object_id: str, api_name: str, *, deleted: bool = False
 ) -> dict[str, Any]:
+    if not API_NAME.match(api_name) or len(api_name) > 40:
+        raise Problem(404, "No field by that name.")
     q = select(FIELDS).where(
         FIELDS.c.team_id == actor.team_id,
         FIELDS.c.object_id == object_id,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.common.guards import require_scope, values_of
 from api.common.listing import check_known_params, parse_params
+from api.common.refs import plausible_id
 from api.common.scope import tenant_scope
 from api.common.validate import value_errors
 from api.custom import metadata, rules, views
@@ -519,6 +520,8 @@ class ObjectRecordsController(Controller):
         params = parse_params(request.query_params)
 
         async def run(conn: AsyncConnection) -> Response:
+            if not plausible_id(record_id):
+                raise Problem(404, f"No record {record_id!r}.")
             if api_name in metadata.STANDARD_OBJECTS:
                 table = metadata.cf.STANDARD_TABLES[api_name]
                 found = await conn.execute(

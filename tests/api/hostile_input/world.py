@@ -42,6 +42,10 @@ PREFIX = {
     "import": "imp",
     "delivery": "ndl",
     "oauth_client": "oac",
+    "custom_record": "rec",
+    "layout": "lay",
+    "list_view": "lv",
+    "validation_rule": "vrule",
 }
 
 
@@ -147,6 +151,38 @@ class World:
                 "keys": {"p256dh": "B" * 40, "auth": "A" * 16},
             }
             return (await p("/push-subscriptions", body))["id"]
+        if kind == "custom_object":  # its api name (the object's path parameter)
+            name = f"sweep_{secrets.token_hex(4)}"
+            await p("/metadata/objects", {"api_name": name, "label": "S", "plural_label": "Ss"})
+            return name
+        if kind == "custom_field":
+            obj = await self.id("custom_object")
+            await p(
+                f"/metadata/objects/{obj}/fields",
+                {"api_name": "note", "label": "Note", "type": "text"},
+            )
+            return "note"
+        if kind == "relationship":
+            obj = await self.id("custom_object")
+            spec = {"object": obj, "relationship_name": "children"}
+            await p(
+                f"/metadata/objects/{obj}/fields",
+                {"api_name": "parent", "label": "Parent", "type": "lookup", "lookup": spec},
+            )
+            return "children"
+        if kind == "custom_record":
+            return (await p(f"/objects/{await self.id('custom_object')}", {"name": "Rec"}))["id"]
+        if kind == "layout":
+            sections = [{"label": "Main", "fields": ["email"]}]
+            return (await p("/layouts", {"object": "leads", "name": "L", "sections": sections}))[
+                "id"
+            ]
+        if kind == "list_view":
+            return (await p("/list-views", {"object": "leads", "name": "V"}))["id"]
+        if kind == "validation_rule":
+            obj = await self.id("custom_object")
+            body = {"name": "never", "condition": "1 > 2", "message": "Never."}
+            return (await p(f"/metadata/objects/{obj}/validation-rules", body))["id"]
         if kind == "oauth_client":
             body = {"name": "sweep", "redirect_uris": ["https://a.example/cb"], "scopes": ["*"]}
             return (await p("/oauth/clients", body))["client_id"]
@@ -209,6 +245,7 @@ RECORD_PATHS = {
     "deals": "deal",
     "pipelines": "pipeline",
     "tasks": "task",
+    "objects": "custom_record",
 }
 PATH_KINDS = {
     "lead_id": "lead",
@@ -231,6 +268,12 @@ PATH_KINDS = {
     "feed_id": "feed",
     "team_id": "team",
     "delivery_id": "delivery",
+    "api_name": "custom_object",
+    "object": "custom_object",
+    "layout_id": "layout",
+    "view_id": "list_view",
+    "rule_id": "validation_rule",
+    "relationship_name": "relationship",
     "client_id": "oauth_client",
 }
 
@@ -240,6 +283,8 @@ def path_kind(path: str, name: str) -> str:
         return "series"  # a recurring task: what these act on
     if name == "record_id":
         return RECORD_PATHS[path.split("/")[3]]
+    if name == "api_name" and "/fields/" in path:
+        return "custom_field"
     if name == "token":
         return "feed_token" if "/ics/" in path else "invitation"
     return PATH_KINDS[name]
