@@ -63,13 +63,15 @@ def picker(
     if current and current not in choices:
         choices = {current: current_name or current, **choices}
     options = [NONE, *choices]
+    if st.session_state.get(f"{key}_current") != current:  # a new record to show: follow it
+        st.session_state[f"{key}_current"] = current
+        st.session_state[f"{key}_pick"] = current or NONE
     return (
         st.selectbox(
             label,
             options,
-            index=options.index(current) if current in options else 0,
             format_func=lambda i: choices.get(i, "(none)"),
-            key=f"{key}_pick",
+            key=f"{key}_pick",  # its value follows ``current`` (set above)
         )
         or None
     )
@@ -547,6 +549,11 @@ def render(session: Session, record_id: str) -> None:
             related(session, desc, row)
             st.markdown("**Add a task**")
             add_task(session, desc, record_id)
+            st.page_link(
+                "pages/23_Gantt.py",
+                label="This record's tasks on the Gantt",
+                query_params={"project": f"{desc.singular}:{record_id}"},
+            )
     if desc.timeline:
         with tabs["Timeline"]:
             if tabs["Timeline"].open:

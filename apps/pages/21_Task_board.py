@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from apps import fmt, lookup, ui
 from apps import tasks_ui as T
-from apps import ui
 from apps.client import ApiError
 
 session = ui.start("Task board")
@@ -23,6 +23,7 @@ except ApiError as e:
 columns = [s for s in T.STATUSES if show_done or s not in ("completed", "cancelled")]
 by_status = {s: [t for t in tasks if t["status"] == s] for s in columns}
 titles = {t["id"]: t["title"] for t in tasks}
+records = lookup.names(api, [t.get("related_to_id") for t in tasks])
 
 for status, col in zip(columns, st.columns(len(columns)), strict=True):
     col.subheader(f"{T.STATUS_LABELS[status]} ({len(by_status[status])})")
@@ -30,7 +31,9 @@ for status, col in zip(columns, st.columns(len(columns)), strict=True):
         with col.container(border=True):
             st.markdown(f"**{T.label(t)}**")
             who = ", ".join(names.get(m, m) for m in t["assignee_ids"]) or "unassigned"
-            st.caption(f"Due {T.when(t['due_at'], zone)} · {who}")
+            rid = t.get("related_to_id")
+            on = f" · {fmt.link(records[rid], rid)}" if rid in records else ""
+            st.caption(f"Due {T.when(t['due_at'], zone)} · {fmt.escape_md(who)}{on}")
             target = st.selectbox(
                 "Move to",
                 [s for s in T.STATUSES if s != status],

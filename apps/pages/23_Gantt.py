@@ -8,8 +8,8 @@ import datetime as dt
 import plotly.express as px
 import streamlit as st
 
+from apps import fmt, lookup, record, ui
 from apps import tasks_ui as T
-from apps import ui
 from apps.client import ApiError
 
 session = ui.start("Gantt")
@@ -21,11 +21,13 @@ try:
 except ApiError as e:
     ui.stop_on_error(e, "Loading tasks")
 projects: dict[str, tuple[str, dict[str, str]]] = {}
+records = lookup.names(api, [t["related_to_id"] for t in everything if t["related_to_type"]])
 for t in everything:
     if t["related_to_type"]:
         key = f"{t['related_to_type']}:{t['related_to_id']}"
+        name = records.get(t["related_to_id"], t["related_to_id"])
         projects[key] = (
-            f"{t['related_to_type']} {t['related_to_id']}",
+            f"{fmt.label(t['related_to_type'])}: {name}",
             {
                 "filter[related_to_type]": t["related_to_type"],
                 "filter[related_to_id]": t["related_to_id"],
@@ -38,10 +40,18 @@ for p in parents:
 if not projects:
     st.info("No project yet: relate tasks to a record, or give a task subtasks.")
     st.stop()
+# ``?project=lead:lead_01…`` (a record page's link) picks the project.
+wanted = st.query_params.get("project")
+if wanted in projects and "gantt_project" not in st.session_state:
+    st.session_state["gantt_project"] = wanted
 choice = st.selectbox(
     "Project", list(projects), format_func=lambda k: projects[k][0], key="gantt_project"
 )
+st.query_params["project"] = choice
 label, params = projects[choice]
+if not choice.startswith("task:"):
+    rid = choice.split(":", 1)[1]
+    st.page_link(record.RECORD_PAGE, label=f"Open {label}", query_params={"id": rid})
 if choice.startswith("task:"):
     root = choice.split(":", 1)[1]
     ids = {root}

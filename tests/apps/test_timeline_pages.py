@@ -79,11 +79,11 @@ def seeded(api_url: str, teams: dict[str, SeededTeam]) -> dict[str, Any]:
 
 def open_timeline(team: SeededTeam, lead_id: str) -> AppTest:
     at = open_page(team, "30_Record_timeline.py")
-    at.selectbox(key="rt_kind").set_value("Lead")
-    at.run()
-    at.selectbox(key="rt_record_leads").set_value(lead_id)
+    at.query_params["type"] = "lead"
+    at.query_params["id"] = lead_id  # a link from another page
     at.run()
     ok(at)
+    assert at.selectbox(key="rt_record_leads_pick").value == lead_id
     return at
 
 
