@@ -192,7 +192,8 @@ class Settings:
     ``failed`` as the handset reports it. Empty: an SMS stays ``sent``."""
 
     smtp_host: str = ""
-    """SMTP server for notification emails. Empty: email delivery fails (and is logged)."""
+    """SMTP server for invitations, verification links and notification emails. Empty: `leadly
+    up` writes mail into <data dir>/mail; the other commands cannot send (and log it)."""
 
     smtp_port: int = 25
     """Port of the SMTP server."""

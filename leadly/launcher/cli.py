@@ -487,6 +487,7 @@ def up(**sizes: int) -> None:
     supervisor: Supervisor | None = None
     embedded = not s.database_url
     code = 0
+    stack = contextlib.ExitStack()
     try:
         if embedded:
             with console.status(f"Starting the embedded PostgreSQL in {s.data_path} ..."):
@@ -502,6 +503,7 @@ def up(**sizes: int) -> None:
         else:
             console.print("Using the existing data (no demo data loaded).")
         guards.refuse_demo_password(s)
+        mail_dir = _local_mail(s, stack)
 
         supervisor = Supervisor(
             s,
@@ -513,7 +515,9 @@ def up(**sizes: int) -> None:
         for svc in first:
             supervisor.wait_healthy(svc)
         build = _ReportsBuild(supervisor, s)
-        _print_banner(s, SERVICES, has_demo, embedded, time.monotonic() - started, build.log)
+        _print_banner(
+            s, SERVICES, has_demo, embedded, time.monotonic() - started, build.log, mail_dir
+        )
 
         while True:
             supervisor.check()
@@ -530,6 +534,7 @@ def up(**sizes: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if supervisor is not None:
             supervisor.stop()
+        stack.close()
         if embedded:
             from warehouse import embedded as embedded_pg
 
@@ -537,6 +542,23 @@ def up(**sizes: int) -> None:
     if code == 0:
         console.print("Leadly stopped.")
     raise SystemExit(code)
+
+
+def _local_mail(s: Settings, stack: contextlib.ExitStack) -> Path | None:
+    """With no SMTP server configured, a local one writing mail into ``<data_dir>/mail`` (see
+    :mod:`leadly.launcher.mail_folder`); the services started after this inherit its address.
+    The folder, or None when the operator's SMTP server is used."""
+    if s.smtp_host:
+        return None
+    from leadly.launcher import mail_folder
+
+    folder = s.data_path / "mail"
+    controller, port = mail_folder.start(folder)
+    stack.callback(controller.stop)
+    os.environ["LEADLY_SMTP_HOST"] = "127.0.0.1"
+    os.environ["LEADLY_SMTP_PORT"] = str(port)
+    get_settings.cache_clear()
+    return folder
 
 
 def _start(supervisor: Supervisor, services: list[Service]) -> None:
@@ -606,6 +628,7 @@ def _print_banner(
     embedded: bool,
     seconds: float,
     build_log: Path | None = None,
+    mail_dir: Path | None = None,
 ) -> None:
     lines = [
         (label, base + path)
@@ -616,6 +639,8 @@ def _print_banner(
     if has_demo:
         lines.append(("Demo login", _demo_login(s)))
     lines.append(("Database", f"embedded, in {s.data_path}" if embedded else "LEADLY_DATABASE_URL"))
+    if mail_dir is not None:
+        lines.append(("Mail", f"no SMTP server set: messages are written to {mail_dir}"))
     if build_log is not None:
         lines.append(("Analytics", f"dbt build running in the background (log: {build_log})"))
     console.print(f"\n[bold green]Leadly is up[/] (started in {seconds:.1f}s).")

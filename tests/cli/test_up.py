@@ -5,6 +5,7 @@ data on the next start. And it refuses to start when one of its ports is taken."
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +224,32 @@ def test_up_runs_stops_cleanly_and_reuses_its_data(data_dir: Path) -> None:
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
         r = httpx.get(f"{up.base}/api/v1/leads", params={"limit": 5}, headers=headers, timeout=10)
         assert r.status_code == 200 and len(r.json()["data"]) == 5, r.text
+
+        # No SMTP server is set: mail lands in <data_dir>/mail, so an invitation can be taken.
+        assert (
+            f"Mail         no SMTP server set: messages are written to {data_dir / 'mail'}" in out
+        )
+        invitee = "colleague@example.com"
+        r = httpx.post(
+            f"{up.base}/api/v1/invitations",
+            json={"email": invitee, "role": "user"},
+            headers=headers,
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        (mail,) = [
+            m
+            for p in sorted((data_dir / "mail").glob("*.eml"))
+            if invitee in (m := email.message_from_bytes(p.read_bytes(), policy=default))["To"]
+        ]
+        token = re.search(r"ldi_[A-Za-z0-9_-]+", mail.get_body(("plain",)).get_content())
+        assert token is not None, mail.as_string()
+        r = httpx.post(
+            f"{up.base}/api/v1/invitations/{token.group(0)}/accept",
+            json={"name": "A Colleague", "password": "a long and unusual passphrase 7"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
 
         # The background dbt build makes the demo team's numbers visible to the dashboards.
         up.wait_output("Analytics models built")
