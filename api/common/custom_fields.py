@@ -345,8 +345,11 @@ async def lister(
     conn: AsyncConnection, actor: Actor, plural: str, base: Lister
 ) -> tuple[Lister, list[Any]]:
     """``base`` plus ``custom.<field>`` for each of the team's fields of ``plural`` (its typed
-    value), and those columns labelled for the select (cursors read them back)."""
-    table = STANDARD_TABLES[plural]
+    value), and those columns labelled for the select (cursors read them back). An object
+    that has no fields of its own (call logs, activities) keeps ``base``."""
+    table = STANDARD_TABLES.get(plural)
+    if table is None:
+        return base, []
     typed = {
         f"custom.{f.api_name}": expression(f, f"{table.name}.custom").label(f"custom.{f.api_name}")
         for f in await load(conn, actor.team_id, plural)

@@ -142,7 +142,10 @@ def batch_cases(ctx: Ctx, schemas: Schemas, url: str, create: dict[str, Any]) ->
 
 
 # Path parameters that are credentials, not ids.
-SECRETS = frozenset({"invitation", "feed_token"})
+# Not a team's: whoever holds another team's token may use it; a template is everyone's.
+SECRETS = frozenset(
+    {"invitation", "feed_token", "share_token", "dashboard_template", "report_template"}
+)
 
 
 def path_cases(ctx: Ctx, path: str, names: list[str], content: bytes | None) -> list[Case]:

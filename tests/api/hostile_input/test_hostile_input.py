@@ -56,7 +56,7 @@ from tests.api.hostile_input.operations import (
 )
 from tests.api.hostile_input.values import Ctx, Schemas, wanted_kinds
 from tests.api.hostile_input.world import RECORD_PATHS, World, path_kind
-from tests.conftest import Team, make_team
+from tests.conftest import Team, assert_problem, make_team
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -276,3 +276,15 @@ async def test_to_on_the_last_date_is_a_400_naming_it(team: Team, url: str) -> N
     r = await team.get(url, params={**q, "to": "9999-12-31"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem")
     assert r.json()["errors"] == [{"field": "to", "message": "Out of range."}], r.text
+
+
+async def test_a_custom_filter_on_an_object_without_custom_fields(team: Team) -> None:
+    """Call logs have no custom fields of their own: ``filter[custom.x]`` and ``sort=custom.x``
+    looked their table up among the objects that have (a 500): the filter compares ``custom`` as
+    stored, the sort names no sortable field (a 400)."""
+    lead = (await team.post(f"{API}/leads", json={"first_name": "Ada"})).json()["id"]
+    assert (await team.post(f"{API}/call-logs", json={"lead_id": lead})).status_code == 201
+    r = await team.get(f"{API}/call-logs", params={"filter[custom.hours]": "1"})
+    assert r.status_code == 200 and r.json()["data"] == [], r.text
+    r = await team.get(f"{API}/call-logs", params={"sort": "custom.hours"})
+    assert assert_problem(r, 400)["errors"][0]["field"] == "sort"

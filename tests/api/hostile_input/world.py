@@ -46,6 +46,11 @@ PREFIX = {
     "layout": "lay",
     "list_view": "lv",
     "validation_rule": "vrule",
+    "report": "rpt",
+    "dashboard": "dash",
+    "share_link": "shl",
+    "webhook": "whk",
+    "webhook_delivery": "whd",
 }
 
 
@@ -54,6 +59,10 @@ def unknown_id(kind: str) -> str:
         return "no_such_stage"
     if kind in ("invitation", "feed_token"):
         return secrets.token_urlsafe(32)
+    if kind == "share_token":
+        return f"lsh_{secrets.token_urlsafe(32)}"
+    if kind in ("dashboard_template", "report_template"):
+        return f"no_such_{secrets.token_hex(4)}"
     return f"{PREFIX.get(kind, 'x')}_{ULID()}"
 
 
@@ -197,7 +206,29 @@ class World:
             self.ids["feed"] = row["id"]
             self.ids["feed_token"] = row["url"].rstrip("/").rsplit("/", 1)[1].split(".")[0]
             return self.ids[kind]
+        if kind in REPORTING:
+            return await self._reporting(kind)
         return unknown_id(kind)  # failures, imports, deliveries: none to make
+
+    async def _reporting(self, kind: str) -> str:
+        """A saved report, a dashboard, a share link (and its token), a webhook."""
+        p = self._post
+        if kind == "report":
+            body = {"name": "Funnel", "metrics": ["leads_created"], "dimensions": ["lead_source"]}
+            return (await p("/reports", body))["id"]
+        if kind == "dashboard":
+            return (await p("/dashboards", {"name": "Sweep", "visibility": "team"}))["id"]
+        if kind == "dashboard_template":
+            return "sales_leader"
+        if kind == "report_template":
+            return (await self.team.get(f"{API}/report-templates")).json()["data"][0]["key"]
+        if kind in ("share_link", "share_token"):
+            body = {"report_id": await self.id("report"), "expires_at": "2031-01-01T00:00:00Z"}
+            row = await p("/share-links", body)
+            self.ids["share_link"], self.ids["share_token"] = row["id"], row["token"]
+            return self.ids[kind]
+        body = {"url": "https://127.0.0.1:9/sweep", "events": ["lead.created"]}  # webhook
+        return (await p("/webhooks", body))["id"]
 
     async def _notification(self) -> str:
         """A mention of the owner by another member, made a notification by the producer the
@@ -236,7 +267,14 @@ class World:
         return (await self.team.get(f"{API}/notifications")).json()["data"][0]["id"]
 
 
+REPORTING = frozenset(
+    {"report", "dashboard", "dashboard_template", "report_template", "share_link", "share_token",
+     "webhook"}
+)  # fmt: skip
+
 RECORD_PATHS = {
+    "reports": "report",
+    "dashboards": "dashboard",
     "leads": "lead",
     "contacts": "contact",
     "accounts": "account",
@@ -275,6 +313,10 @@ PATH_KINDS = {
     "rule_id": "validation_rule",
     "relationship_name": "relationship",
     "client_id": "oauth_client",
+    "report_id": "report",
+    "dashboard_id": "dashboard",
+    "link_id": "share_link",
+    "webhook_id": "webhook",
 }
 
 
@@ -286,7 +328,15 @@ def path_kind(path: str, name: str) -> str:
     if name == "api_name" and "/fields/" in path:
         return "custom_field"
     if name == "token":
+        if "/shared/" in path:
+            return "share_token"
         return "feed_token" if "/ics/" in path else "invitation"
+    if name == "key" and path.endswith("-templates/{key}/dashboards"):
+        return "dashboard_template"
+    if name == "key" and path.endswith("-templates/{key}/reports"):
+        return "report_template"
+    if name == "delivery_id" and "/webhook-deliveries/" in path:
+        return "webhook_delivery"
     return PATH_KINDS[name]
 
 
@@ -306,6 +356,8 @@ REF_FIELDS = {
     "parent_comment_id": "comment",
     "related_to_id": "lead",
     "target_id": "deal",
+    "report_id": "report",
+    "dashboard_id": "dashboard",
 }
 # ``ids`` lists name different records per route.
 IDS_KINDS = {
