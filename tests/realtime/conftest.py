@@ -20,11 +20,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.api.notifications.conftest import (  # noqa: F401 - fixtures
-    free_port,
     notification_worker,
     services,
 )
 from tests.conftest import Team
+from tests.plugin import free_port
 
 
 @dataclass
